@@ -1,0 +1,49 @@
+"""replay: watch a Keras model learn.
+
+Record a training run with :class:`Recorder` (a Keras callback), read it back
+with :class:`Run` (numpy and h5py only), and render it with the views in
+:mod:`replay.views` and :mod:`replay.scene`.
+
+Importing ``replay`` never imports Keras or a backend: :class:`Recorder` is
+loaded on first use.
+"""
+
+from replay.errors import (
+    EpochOutOfRangeError,
+    LayerNotFoundError,
+    OptionError,
+    RecordingError,
+    ReplayError,
+    RunFileError,
+    RunNotFoundError,
+    SchemaVersionError,
+)
+from replay.run import LayerInfo, Run
+from replay.runfile import list_runs
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EpochOutOfRangeError",
+    "LayerInfo",
+    "LayerNotFoundError",
+    "OptionError",
+    "Recorder",
+    "RecordingError",
+    "ReplayError",
+    "Run",
+    "RunFileError",
+    "RunNotFoundError",
+    "SchemaVersionError",
+    "list_runs",
+]
+
+
+def __getattr__(name):
+    # The recorder subclasses keras.callbacks.Callback; importing it lazily
+    # keeps `import replay` (and every replay of a file) free of Keras.
+    if name == "Recorder":
+        from replay.record import Recorder
+
+        return Recorder
+    raise AttributeError(f"module 'replay' has no attribute {name!r}")

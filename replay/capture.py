@@ -1,0 +1,211 @@
+"""What the recorder captures from a Keras model, in one compiled call.
+
+:class:`CapturePlan` inspects a built model once: which layers have weights,
+which of them are hidden (their activations are recorded), which tensors a
+single forward pass must return so that activations, pre-activations and
+outputs all come out of **one** compiled function per snapshot. Keras is
+imported here, so ``import replay`` never loads this module.
+"""
+
+import keras
+import numpy as np
+
+from replay.errors import RecordingError
+
+#: Weightless layers that apply an activation: when one directly follows a
+#: linear weighted layer, its output counts as that layer's activation.
+_ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax")
+
+
+def activation_name(function):
+    """Return a readable name for a Keras activation function or layer."""
+    if function is None:
+        return "linear"
+    if isinstance(function, keras.layers.Layer):
+        if hasattr(function, "activation"):
+            return activation_name(function.activation)
+        name = type(function).__name__
+        return {"LeakyReLU": "leaky_relu", "ReLU": "relu", "ELU": "elu",
+                "PReLU": "prelu", "Softmax": "softmax"}.get(name, name.lower())
+    name = getattr(function, "__name__", None) or type(function).__name__
+    return name
+
+
+class CapturePlan:
+    """The layers to record and the compiled function that captures them.
+
+    Args:
+        model: a built Keras model with a single input and a single output.
+    """
+
+    def __init__(self, model):
+        if not model.built:
+            raise RecordingError(
+                "The model is not built yet. Call it on data, call model.build(...), or "
+                "start it with keras.Input(...) before recording."
+            )
+        try:
+            model_inputs = model.inputs
+            model_outputs = model.outputs
+        except (AttributeError, ValueError) as error:
+            raise RecordingError(
+                "Cannot trace the model's layers: replay records Sequential and "
+                f"functional models (subclassed models are not supported). {error}"
+            ) from error
+        if not model_inputs or len(model_inputs) != 1 or len(model_outputs) != 1:
+            raise RecordingError(
+                f"replay records models with one input and one output. This model has "
+                f"{len(model_inputs or [])} inputs and {len(model_outputs or [])} outputs."
+            )
+        self.model = model
+        output_tensor = model_outputs[0]
+        consumers = self._consumers(model)
+        self.layers = []  # LayerInfo-like dicts, in model order
+        self.hidden = []  # (layer, activation tensor, input tensor or None, z tensor or None)
+        for layer in model.layers:
+            if not layer.weights or isinstance(layer, keras.layers.InputLayer):
+                continue
+            output = layer.output
+            is_output = output is output_tensor or _same_tensor(output, output_tensor)
+            activation = getattr(layer, "activation", None)
+            name = activation_name(activation)
+            info = {
+                "name": layer.name,
+                "class_name": type(layer).__name__,
+                "units": int(output.shape[-1]),
+                "activation": name,
+                "weights": _weight_names(layer),
+                "hidden": not is_output,
+            }
+            if not is_output:
+                activation_tensor, z_tensor, input_tensor = output, None, None
+                if name == "linear":
+                    follower = consumers.get(id(output))
+                    if follower is not None:
+                        z_tensor = output
+                        activation_tensor = follower.output
+                        info["activation"] = activation_name(follower)
+                    else:
+                        z_tensor = output
+                elif type(layer).__name__ == "Dense":
+                    input_tensor = layer.input
+                self.hidden.append((layer, activation_tensor, input_tensor, z_tensor))
+            self.layers.append(info)
+        tensors = [output_tensor]
+        for _, activation_tensor, input_tensor, z_tensor in self.hidden:
+            tensors.append(activation_tensor)
+            tensors.append(input_tensor if input_tensor is not None else z_tensor)
+        self._capture_model = keras.Model(model_inputs, tensors)
+
+    @staticmethod
+    def _consumers(model):
+        """Map id(output tensor) → the single activation layer consuming it."""
+        found = {}
+        layers = model.layers
+        for index, layer in enumerate(layers):
+            if type(layer).__name__ not in _ACTIVATION_LAYERS or layer.weights:
+                continue
+            try:
+                source = layer.input
+            except (AttributeError, ValueError):
+                continue
+            for previous in layers[:index]:
+                try:
+                    if previous.output is source:
+                        found[id(previous.output)] = layer
+                except (AttributeError, ValueError):
+                    continue
+        return found
+
+    @property
+    def hidden_names(self):
+        return [layer.name for layer, *_ in self.hidden]
+
+    def run(self, inputs):
+        """Run the model once on ``inputs``; return outputs, activations, z-values.
+
+        Returns:
+            ``(outputs, {layer: activations}, {layer: pre-activations})`` as
+            float32 numpy arrays; pre-activations of a non-Dense layer with a
+            built-in activation are absent.
+        """
+        results = self._capture_model.predict_on_batch(inputs)
+        results = [np.asarray(keras.ops.convert_to_numpy(r)) for r in results]
+        outputs = results[0]
+        activations, preactivations = {}, {}
+        for position, (layer, _, input_tensor, _) in enumerate(self.hidden):
+            activation = results[1 + 2 * position]
+            second = results[2 + 2 * position]
+            activations[layer.name] = activation
+            if input_tensor is None:
+                preactivations[layer.name] = second
+            else:
+                # z = x W + b, in numpy: one compiled pass returns the layer's
+                # input, and this small matmul avoids a second graph output
+                # that would need the layer without its activation.
+                kernel = keras.ops.convert_to_numpy(layer.kernel)
+                z = second.reshape(-1, second.shape[-1]) @ kernel
+                if getattr(layer, "use_bias", False):
+                    z = z + keras.ops.convert_to_numpy(layer.bias)
+                preactivations[layer.name] = z.reshape(*second.shape[:-1], -1)
+        return outputs, activations, preactivations
+
+
+def _weight_names(layer):
+    """Short names of a layer's weights (``kernel``, ``bias``), unique in the layer."""
+    names = []
+    for weight in layer.weights:
+        name = weight.name.split("/")[-1].split(":")[0]
+        while name in names:
+            name += "_"
+        names.append(name)
+    return names
+
+
+def _same_tensor(first, second):
+    return getattr(first, "_keras_history", None) is not None and (
+        first._keras_history == getattr(second, "_keras_history", None)
+    )
+
+
+def layer_weights(layer):
+    """Return ``{short name: numpy array}`` of a layer's current weights."""
+    return {
+        name: np.asarray(keras.ops.convert_to_numpy(weight))
+        for name, weight in zip(_weight_names(layer), layer.weights)
+    }
+
+
+def per_sample_loss_function(model):
+    """Return ``f(y_true, y_pred) -> (N,)`` computing the model's compiled loss per sample."""
+    loss = getattr(model, "loss", None)
+    if loss is None:
+        raise RecordingError(
+            "The model has no loss: compile it (model.compile(loss=...)) before recording."
+        )
+    if isinstance(loss, (list, tuple, dict)):
+        raise RecordingError(
+            "replay records models with a single loss; this model was compiled with "
+            f"{type(loss).__name__} of losses."
+        )
+    if isinstance(loss, str):
+        loss = keras.losses.get(loss)
+    function = loss.call if isinstance(loss, keras.losses.Loss) else loss
+    if not callable(function):
+        raise RecordingError(f"Cannot compute the model's loss {loss!r} per sample.")
+
+    def per_sample(y_true, y_pred):
+        y_pred = keras.ops.convert_to_tensor(np.asarray(y_pred, dtype=np.float32))
+        y_true = keras.ops.convert_to_tensor(np.asarray(y_true, dtype=np.float32))
+        values = np.asarray(keras.ops.convert_to_numpy(function(y_true, y_pred)))
+        values = values.reshape(len(values), -1).mean(axis=1) if values.ndim > 1 else values
+        return values.astype(np.float32)
+
+    return per_sample
+
+
+def loss_name(model):
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, str):
+        return loss
+    return getattr(loss, "name", None) or getattr(loss, "__name__", None) or repr(loss)

@@ -1,0 +1,340 @@
+"""The :class:`Recorder` callback: records a Keras training run into a run file."""
+
+import datetime
+import json
+import os
+
+import keras
+import numpy as np
+
+from replay import probes as probe_points_module
+from replay import runfile
+from replay.capture import CapturePlan, layer_weights, loss_name, per_sample_loss_function
+from replay.errors import OptionError, RecordingError
+
+
+class Recorder(keras.callbacks.Callback):
+    """Records weights, activations, outputs and losses of every epoch into HDF5.
+
+    Snapshot 0 is the state before training, then one snapshot per epoch (or
+    every ``every_n_batches`` batches). Each snapshot holds every layer's
+    weights; for each hidden layer its activations and pre-activations on
+    ``inputs`` (and on ``validation_data``); the model's outputs; and the
+    per-sample loss, computed with the model's own compiled loss. When the
+    inputs are 2-D it also records the hidden activations and outputs on
+    probe points (grid lines and a mesh over the padded input range), so the
+    replay can bend the grid and colour decision regions without Keras.
+
+    The file is opened in ``on_train_begin``, flushed after every snapshot and
+    closed in ``on_train_end``; a run interrupted by ``EarlyStopping``, an
+    exception or a killed process keeps every completed snapshot.
+
+    Calling ``fit`` again with the same recorder **continues** the run: new
+    snapshots and history are appended (no second snapshot 0) and the epoch
+    numbering goes on from where it stopped.
+
+    Args:
+        path: the HDF5 run file (created if missing; may hold many runs).
+        run: the name of this run inside the file.
+        inputs: the samples to record, e.g. the training inputs ``(N, d)``.
+        targets: their targets, used for the per-sample loss.
+        validation_data: optional ``(inputs, targets)`` recorded the same way.
+        every_n_batches: snapshot every N batches instead of every epoch.
+        probes: record probe points: ``"auto"`` (when inputs are 2-D),
+            ``True`` or ``False``.
+        grid_lines: grid lines per direction on the probe grid.
+        grid_points: points per grid line.
+        mesh_resolution: points per side of the probe mesh (int or
+            ``(n_y, n_x)``).
+        padding: fraction of the input range added on each side for probes.
+        overwrite: replace an existing run of the same name instead of
+            raising an error.
+        compression: HDF5 compression of the per-snapshot arrays (``None``,
+            ``"gzip"`` or ``"lzf"``).
+
+    Example:
+        ```python
+        recorder = Recorder("part1.h5", run="sigmoid", inputs=X, targets=y)
+        model.fit(X, y, epochs=150, batch_size=16, callbacks=[recorder])
+        ```
+    """
+
+    def __init__(self, path, run="run", inputs=None, targets=None, *,
+                 validation_data=None, every_n_batches=None, probes="auto",
+                 grid_lines=11, grid_points=500, mesh_resolution=100, padding=0.1,
+                 overwrite=False, compression=None):
+        super().__init__()
+        if inputs is None or targets is None:
+            raise OptionError(
+                "Recorder needs inputs= and targets= (the samples whose activations "
+                "and losses are recorded, usually the training data)."
+            )
+        if not isinstance(run, str) or not run or "/" in run:
+            raise OptionError(f"run must be a non-empty name without '/'. Got {run!r}.")
+        self.path = os.fspath(path)
+        self.run = run
+        self.sources = {"train": (_as_array(inputs, "inputs"), np.asarray(targets))}
+        if len(self.sources["train"][0]) != len(self.sources["train"][1]):
+            raise OptionError(
+                f"inputs and targets must have the same number of samples. Got "
+                f"{len(self.sources['train'][0])} and {len(self.sources['train'][1])}."
+            )
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise OptionError(
+                    "validation_data must be a tuple (inputs, targets). Got "
+                    f"{type(validation_data).__name__}."
+                )
+            self.sources["validation"] = (
+                _as_array(validation_data[0], "validation inputs"),
+                np.asarray(validation_data[1]),
+            )
+        if every_n_batches is not None and (not isinstance(every_n_batches, int)
+                                            or every_n_batches < 1):
+            raise OptionError(
+                f"every_n_batches must be a positive integer or None. Got {every_n_batches!r}."
+            )
+        if probes not in ("auto", True, False):
+            raise OptionError(f"probes must be 'auto', True or False. Got {probes!r}.")
+        train_inputs = self.sources["train"][0]
+        is_2d = train_inputs.ndim == 2 and train_inputs.shape[1] == 2
+        if probes is True and not is_2d:
+            raise OptionError(
+                f"Probe points need 2-D inputs (n_samples, 2). Got {train_inputs.shape}; "
+                "use probes='auto' or False."
+            )
+        self.probe_points = {}
+        if probes is True or (probes == "auto" and is_2d):
+            limits = _probe_limits(self.sources, padding)
+            self.probe_points = {
+                "grid": probe_points_module.grid_lines(limits, grid_lines, grid_points),
+                "mesh": probe_points_module.mesh(limits, mesh_resolution),
+            }
+            self._limits = limits
+        self.every_n_batches = every_n_batches
+        self.overwrite = overwrite
+        self.compression = compression
+        if every_n_batches is not None:
+            # Bound on the instance only: Keras skips per-batch hooks (and keeps
+            # async dispatch) for callbacks that do not override them.
+            self.on_train_batch_end = self._on_train_batch_end
+        self._plan = None
+        self._handle = None
+        self._writer = None
+        self._started = False
+        self._step = 0
+        self._epochs_done = 0
+        self._loss_function = None
+
+    # -- Keras hooks -----------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        self._open(self.model)
+        self._steps_per_epoch = (self.params or {}).get("steps")
+        if self._writer.n_snapshots == 0:
+            self._snapshot(epoch=0.0)
+        self._writer.set_attributes(
+            complete=False,
+            epochs_planned=int(self._epochs_done + (self.params or {}).get("epochs", 0)),
+        )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_in_fit = epoch
+        self._batch_in_epoch = 0
+
+    def _on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        self._batch_in_epoch = batch + 1
+        if self._step % self.every_n_batches == 0:
+            # JAX keeps the training state outside the variables between
+            # epochs; a sync makes them current for the capture pass.
+            sync = getattr(self.model, "jax_state_sync", None)
+            if sync is not None:
+                sync()
+            fraction = (batch + 1) / self._steps_per_epoch if self._steps_per_epoch else 0
+            self._snapshot(epoch=self._epochs_done + fraction)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every_n_batches is None and self._steps_per_epoch:
+            self._step += self._steps_per_epoch
+        self._epochs_done += 1
+        logs = dict(logs or {})
+        learning_rate = _learning_rate(self.model)
+        if learning_rate is not None and "learning_rate" not in logs:
+            logs["learning_rate"] = learning_rate
+        self._writer.append_history(self._epochs_done, _plain_logs(logs))
+        if self.every_n_batches is None:
+            self._snapshot(epoch=float(self._epochs_done))
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.set_attributes(
+                complete=True,
+                stopped_early=bool(getattr(self.model, "stop_training", False)
+                                   and self._epochs_done < self._writer.group.attrs.get(
+                                       "epochs_planned", 0)),
+                epochs_trained=self._epochs_done,
+            )
+        self._close()
+
+    # -- without training ------------------------------------------------------
+
+    def snapshot(self, model):
+        """Record ``model``'s current state as a run of one snapshot, without ``fit``.
+
+        Use it to look at a freshly initialised model (its weights,
+        activations and pre-activations before any training).
+
+        Returns:
+            The :class:`replay.Run` just written.
+        """
+        from replay.run import Run
+
+        self.set_model(model)
+        self._open(model)
+        try:
+            if self._writer.n_snapshots == 0:
+                self._snapshot(epoch=0.0)
+            self._writer.set_attributes(complete=True, epochs_planned=0)
+        finally:
+            self._close()
+        return Run(self.path, self.run)
+
+    # -- internals -------------------------------------------------------------
+
+    def _open(self, model):
+        if self._plan is None or self._plan.model is not model:
+            self._plan = CapturePlan(model)
+            self._loss_function = per_sample_loss_function(model)
+            self._check_inputs(model)
+        self._handle = runfile.open_file(self.path, "a")
+        try:
+            if self._started and self.run in self._handle:
+                self._writer = runfile.RunWriter(self._handle, self.run,
+                                                 compression=self.compression)
+                return
+            if self.run in self._handle:
+                if not self.overwrite:
+                    raise RecordingError(
+                        f"Run {self.run!r} already exists in '{self.path}'. Choose another "
+                        "run name, or pass overwrite=True to replace it."
+                    )
+                del self._handle[self.run]
+            self._writer = runfile.RunWriter.create(
+                self._handle, self.run, self._metadata(model), compression=self.compression
+            )
+            for source, (inputs, targets) in self.sources.items():
+                self._writer.write_static(f"inputs/{source}", inputs)
+                self._writer.write_static(f"targets/{source}", targets)
+            for source, points in self.probe_points.items():
+                self._writer.write_static(f"inputs/{source}", points)
+            if self.probe_points:
+                self._writer.set_attributes(probe_limits=self._limits.tolist())
+            self._started = True
+            self._epochs_done = 0
+            self._step = 0
+        except BaseException:
+            self._close()
+            raise
+
+    def _close(self):
+        if self._handle is not None:
+            self._handle.close()
+        self._handle = None
+        self._writer = None
+
+    def _check_inputs(self, model):
+        expected = model.inputs[0].shape[1:]
+        for source, (inputs, _) in self.sources.items():
+            if tuple(inputs.shape[1:]) != tuple(expected):
+                raise RecordingError(
+                    f"The {source} inputs have shape {inputs.shape[1:]} per sample but the "
+                    f"model expects {tuple(expected)}."
+                )
+
+    def _metadata(self, model):
+        try:
+            config = json.dumps(model.get_config(), default=str)
+        except Exception:  # a model whose config is not serialisable is still recordable
+            config = "null"
+        return {
+            "created": datetime.datetime.now(datetime.UTC).isoformat(),
+            "model_config": config,
+            "model_class": type(model).__name__,
+            "layers": self._plan.layers,
+            "loss": loss_name(model),
+            "keras_version": keras.__version__,
+            "backend": keras.backend.backend(),
+            "batch_size": int((self.params or {}).get("batch_size") or 0),
+            "n_samples": int(len(self.sources["train"][0])),
+            "snapshot_unit": "batch" if self.every_n_batches else "epoch",
+            "snapshot_every": int(self.every_n_batches or 1),
+            "n_outputs": int(model.outputs[0].shape[-1]),
+        }
+
+    def _snapshot(self, epoch):
+        """Capture everything of the current state in one forward pass and append it."""
+        plan = self._plan
+        blocks = [inputs for inputs, _ in self.sources.values()]
+        blocks += [points.reshape(-1, points.shape[-1]) for points in self.probe_points.values()]
+        sizes = [len(block) for block in blocks]
+        everything = np.concatenate(blocks).astype(np.float32, copy=False)
+        outputs, activations, preactivations = plan.run(everything)
+
+        arrays = {}
+        for layer in self._plan.model.layers:
+            if not layer.weights:
+                continue
+            for name, value in layer_weights(layer).items():
+                arrays[f"weights/{layer.name}/{name}"] = value
+        start = 0
+        names = list(self.sources) + list(self.probe_points)
+        for source, size in zip(names, sizes):
+            part = slice(start, start + size)
+            start += size
+            shape = (self.probe_points[source].shape[:-1] if source in self.probe_points
+                     else (size,))
+            arrays[f"outputs/{source}"] = outputs[part].reshape(*shape, -1)
+            for layer, values in activations.items():
+                arrays[f"activations/{source}/{layer}"] = values[part].reshape(*shape, -1)
+            if source in self.sources:
+                for layer, values in preactivations.items():
+                    arrays[f"preactivations/{source}/{layer}"] = values[part]
+                targets = self.sources[source][1]
+                arrays[f"loss/{source}"] = self._loss_function(targets, outputs[part])
+        self._writer.append_snapshot(epoch, self._step, arrays)
+
+
+def _probe_limits(sources, padding):
+    stacked = np.concatenate([inputs for inputs, _ in sources.values()])
+    return probe_points_module.padded_limits(stacked, padding)
+
+
+def _as_array(values, what):
+    array = np.asarray(values)
+    if array.dtype.kind not in "fiub" or array.ndim < 2:
+        raise OptionError(
+            f"{what} must be a numeric array of shape (n_samples, ...). Got dtype "
+            f"{array.dtype} and shape {array.shape}."
+        )
+    return array.astype(np.float32, copy=False)
+
+
+def _learning_rate(model):
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None
+    try:
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    except Exception:  # a custom optimizer without a readable rate
+        return None
+
+
+def _plain_logs(logs):
+    plain = {}
+    for key, value in logs.items():
+        try:
+            plain[key] = float(np.asarray(keras.ops.convert_to_numpy(value)))
+        except (TypeError, ValueError):
+            continue
+    return plain

@@ -1,0 +1,362 @@
+"""Reading a recorded run: :class:`Run`, with numpy and h5py only."""
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from replay import runfile
+from replay.errors import (
+    EpochOutOfRangeError,
+    LayerNotFoundError,
+    OptionError,
+    RunFileError,
+)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What the recorder wrote about one layer of the model.
+
+    Attributes:
+        name: the Keras layer name.
+        class_name: the Keras layer class, e.g. ``"Dense"``.
+        units: output width (last axis of its output).
+        activation: name of its activation (``"linear"`` when none).
+        weights: names of its weight arrays, e.g. ``["kernel", "bias"]``.
+        hidden: whether its activations were recorded (weighted, not output).
+    """
+
+    name: str
+    class_name: str
+    units: int
+    activation: str
+    weights: list = field(default_factory=list)
+    hidden: bool = False
+
+
+class Run:
+    """One recorded run of a run file, read lazily.
+
+    Opening reads only the metadata; arrays are read per call, one snapshot at
+    a time. The file handle is opened on first use and kept until
+    :meth:`close` (or the end of a ``with`` block); a ``Run`` can be pickled
+    (it reopens the file in the other process).
+
+    Args:
+        path: the run file written by :class:`replay.Recorder`.
+        run: the run name; may be omitted when the file holds exactly one run.
+
+    Example:
+        >>> run = Run("part1.h5", "sigmoid")                  # doctest: +SKIP
+        >>> run.activations("hidden", epoch=60).shape         # doctest: +SKIP
+        (2000, 2)
+    """
+
+    def __init__(self, path, run=None):
+        self.path = os.fspath(path)
+        self._handle = None
+        group = self._open_group(run)
+        self.name = group.name.lstrip("/")
+        if "schema_version" not in group.attrs:
+            raise RunFileError(
+                f"Run {self.name!r} in '{self.path}' was written by the old DeepReplay "
+                "package; this version of replay cannot read DeepReplay runs yet."
+            )
+        self.attrs = {key: _decode(value) for key, value in group.attrs.items()}
+        self.layers = [LayerInfo(**info) for info in self.attrs.get("layers", [])]
+        self.n_snapshots = int(group["snapshots/epoch"].shape[0])
+        self._history = None
+
+    # -- file handling -------------------------------------------------------
+
+    def _open_group(self, run):
+        if self._handle is None:
+            self._handle = runfile.open_file(self.path)
+        try:
+            return runfile.open_run_group(self._handle, self.path, run)
+        except Exception:
+            self.close()
+            raise
+
+    @property
+    def _group(self):
+        if self._handle is None or not self._handle.id.valid:
+            self._handle = runfile.open_file(self.path)
+        return self._handle[self.name]
+
+    def close(self):
+        """Close the file handle (it reopens on the next read)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_handle"] = None
+        return state
+
+    def __repr__(self):
+        return (f"Run({self.path!r}, {self.name!r}: {self.n_snapshots} snapshots, "
+                f"{'complete' if self.complete else 'incomplete'})")
+
+    # -- metadata ------------------------------------------------------------
+
+    @property
+    def complete(self):
+        """Whether training ended normally (``on_train_end`` was reached)."""
+        return bool(self.attrs.get("complete", False))
+
+    @property
+    def stopped_early(self):
+        """Whether a callback (e.g. ``EarlyStopping``) stopped training early."""
+        return bool(self.attrs.get("stopped_early", False))
+
+    @property
+    def epochs(self):
+        """Array ``(n_snapshots,)``: the training epoch of each snapshot.
+
+        0 is the state before training; with per-batch snapshots the values
+        are fractional (2.5 = half-way through the third epoch).
+        """
+        return self._group["snapshots/epoch"][: self.n_snapshots]
+
+    @property
+    def steps(self):
+        """Array ``(n_snapshots,)``: batches trained before each snapshot."""
+        return self._group["snapshots/step"][: self.n_snapshots]
+
+    @property
+    def hidden_layers(self):
+        """Names of the layers whose activations were recorded."""
+        return [layer.name for layer in self.layers if layer.hidden]
+
+    @property
+    def layer_names(self):
+        return [layer.name for layer in self.layers]
+
+    @property
+    def sources(self):
+        """The recorded input kinds: some of train, validation, grid, mesh."""
+        return [source for source in runfile.SOURCES if f"inputs/{source}" in self._group]
+
+    @property
+    def history(self):
+        """Per-epoch values Keras logged (``loss``, metrics, ``val_*``, ``lr``).
+
+        A dict of name → array of length ``n_epochs``; ``history["epoch"]``
+        holds the 1-based epoch numbers.
+        """
+        if self._history is None:
+            group = self._group.get("history")
+            self._history = {} if group is None else {k: group[k][()] for k in group}
+        return self._history
+
+    def layer(self, name):
+        """Return the :class:`LayerInfo` of a layer, by name."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise LayerNotFoundError(
+            f"No layer {name!r} in run {self.name!r} of '{self.path}'. Layers: "
+            f"{', '.join(self.layer_names)} (hidden: {', '.join(self.hidden_layers)})."
+        )
+
+    # -- arrays --------------------------------------------------------------
+
+    def _snapshot_index(self, epoch):
+        if isinstance(epoch, (bool, np.bool_)) or not isinstance(epoch, (int, np.integer)):
+            raise EpochOutOfRangeError(
+                f"epoch must be an integer snapshot index. Got {epoch!r}."
+            )
+        index = int(epoch)
+        if index < 0:
+            index += self.n_snapshots
+        if not 0 <= index < self.n_snapshots:
+            raise EpochOutOfRangeError(
+                f"Epoch {epoch} is out of range for run {self.name!r} of '{self.path}': "
+                f"it holds snapshots 0..{self.n_snapshots - 1} "
+                "(0 is the state before training)."
+            )
+        return index
+
+    def _check_source(self, source):
+        if source not in runfile.SOURCES:
+            raise OptionError(
+                f"source must be one of {', '.join(runfile.SOURCES)}. Got {source!r}."
+            )
+        if f"inputs/{source}" not in self._group:
+            raise LayerNotFoundError(
+                f"Run {self.name!r} of '{self.path}' has no {source!r} data. It has: "
+                f"{', '.join(self.sources)}."
+                + (" Probe points are recorded only for 2-D inputs."
+                   if source in ("grid", "mesh") else "")
+            )
+
+    def _read(self, name, epoch, what):
+        index = self._snapshot_index(epoch)
+        group = self._group
+        if name not in group:
+            raise LayerNotFoundError(
+                f"Run {self.name!r} of '{self.path}' has no {what}."
+            )
+        return group[name][index]
+
+    def _read_all(self, name, what, epochs=None):
+        group = self._group
+        if name not in group:
+            raise LayerNotFoundError(f"Run {self.name!r} of '{self.path}' has no {what}.")
+        if epochs is None:
+            return group[name][: self.n_snapshots]
+        indices = [self._snapshot_index(epoch) for epoch in epochs]
+        return group[name][np.asarray(indices)] if indices else group[name][:0]
+
+    def inputs(self, source="train"):
+        """Return the recorded inputs of ``source`` (train, validation, grid, mesh).
+
+        Shapes: ``(N, d)`` for samples, ``(2 * n_lines, n_points, 2)`` for
+        the grid lines, ``(n_y, n_x, 2)`` for the mesh.
+        """
+        self._check_source(source)
+        return self._group[f"inputs/{source}"][()]
+
+    def targets(self, source="train"):
+        """Return the recorded targets of ``train`` or ``validation``."""
+        self._check_source(source)
+        return self._group[f"targets/{source}"][()]
+
+    def labels(self, source="train"):
+        """Return integer class labels ``(N,)`` derived from the targets.
+
+        One-hot targets give their argmax; single-column targets are rounded
+        (0/1 for binary problems).
+        """
+        return targets_to_labels(self.targets(source))
+
+    def predicted_labels(self, epoch, source="train"):
+        """Return the classes the model predicts at ``epoch`` (argmax, or > 0.5)."""
+        return outputs_to_labels(self.outputs(epoch, source=source))
+
+    def weights(self, layer, epoch):
+        """Return ``{weight name: array}`` of ``layer`` at snapshot ``epoch``."""
+        info = self.layer(layer)
+        return {
+            name: self._read(f"weights/{layer}/{name}", epoch, f"weight {name!r} of {layer!r}")
+            for name in info.weights
+        }
+
+    def gradients(self, layer, epoch):
+        """Return ``{weight name: gradient}`` of ``layer`` at snapshot ``epoch``.
+
+        Recorded only when the recorder was asked for gradients.
+        """
+        info = self.layer(layer)
+        if f"gradients/{layer}" not in self._group:
+            raise LayerNotFoundError(
+                f"Run {self.name!r} of '{self.path}' has no gradients for {layer!r}; "
+                "record with Recorder(..., gradients=True)."
+            )
+        return {
+            name: self._read(f"gradients/{layer}/{name}", epoch, f"gradient of {name!r}")
+            for name in info.weights
+        }
+
+    def activations(self, layer, epoch, *, source="train"):
+        """Return the activations of a hidden ``layer`` at ``epoch``.
+
+        Returns:
+            Array ``(*source shape, units)``, e.g. ``(N, units)`` for ``train``.
+        """
+        self._check_layer_recorded(layer)
+        self._check_source(source)
+        return self._read(f"activations/{source}/{layer}", epoch,
+                          f"activations of {layer!r} on {source!r}")
+
+    def preactivations(self, layer, epoch, *, source="train"):
+        """Return the pre-activations (z-values) of a hidden ``layer`` at ``epoch``.
+
+        Recorded on the train and validation samples (not on probe points).
+        """
+        self._check_layer_recorded(layer)
+        self._check_source(source)
+        return self._read(f"preactivations/{source}/{layer}", epoch,
+                          f"pre-activations of {layer!r} on {source!r}")
+
+    def outputs(self, epoch, *, source="train"):
+        """Return the model's outputs at ``epoch``: ``(*source shape, n_outputs)``."""
+        self._check_source(source)
+        return self._read(f"outputs/{source}", epoch, f"outputs on {source!r}")
+
+    def per_sample_loss(self, epoch, *, source="train"):
+        """Return the loss of every sample at ``epoch`` (the model's own loss)."""
+        self._check_source(source)
+        return self._read(f"loss/{source}", epoch, f"per-sample loss on {source!r}")
+
+    def series(self, name, epochs=None):
+        """Return a per-snapshot array for several snapshots at once.
+
+        Args:
+            name: dataset path inside the run, e.g. ``"loss/train"`` or
+                ``"weights/hidden/kernel"``.
+            epochs: snapshot indices; ``None`` for all.
+
+        Returns:
+            Array ``(len(epochs), ...)``.
+        """
+        return self._read_all(name, repr(name), epochs)
+
+    def _check_layer_recorded(self, layer):
+        info = self.layer(layer)
+        if not info.hidden:
+            raise LayerNotFoundError(
+                f"Layer {layer!r} of run {self.name!r} has no recorded activations; "
+                f"hidden layers are: {', '.join(self.hidden_layers)}."
+            )
+
+    def arrays(self):
+        """Return ``{dataset path: (shape, dtype, bytes)}`` of every array in the run."""
+        found = {}
+
+        def visit(name, item):
+            if hasattr(item, "shape"):
+                found[name] = (item.shape, item.dtype, item.id.get_storage_size())
+
+        self._group.visititems(visit)
+        return found
+
+
+def targets_to_labels(targets):
+    """Return integer labels ``(N,)`` from targets ``(N,)``, ``(N, 1)`` or one-hot."""
+    targets = np.asarray(targets)
+    if targets.ndim == 2 and targets.shape[1] > 1:
+        return targets.argmax(axis=1)
+    return np.rint(targets.reshape(len(targets))).astype(np.int64)
+
+
+def outputs_to_labels(outputs, threshold=0.5):
+    """Return predicted labels from outputs: argmax, or ``> threshold`` for one unit."""
+    outputs = np.asarray(outputs)
+    if outputs.ndim >= 2 and outputs.shape[-1] > 1:
+        return outputs.argmax(axis=-1)
+    return (outputs.reshape(outputs.shape[: outputs.ndim - 1] if outputs.ndim > 1
+                            else outputs.shape) > threshold).astype(np.int64)
+
+
+def _decode(value):
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str) and (value.startswith(("[", "{")) or value == "null"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
