@@ -1,0 +1,1 @@
+"""Views: one matplotlib panel each, built from a Run."""

@@ -1,0 +1,139 @@
+"""The contract every view follows.
+
+A view is built from a :class:`replay.Run`, draws into one matplotlib axes
+(or a few, for views such as the probability histograms), creates its
+artists **once** in :meth:`View.draw_static`, and on every frame only
+mutates them in :meth:`View.update`. That is what makes rendering fast:
+no ``ax.clear()``, no new ``scatter``/``contourf`` per frame.
+"""
+
+import matplotlib.pyplot as plt
+from matplotlib.animation import FuncAnimation
+
+from replay.errors import EpochOutOfRangeError, OptionError
+
+
+class View:
+    """Base class of the views.
+
+    Subclasses implement :meth:`draw_static` (create axes content and the
+    artists, once) and :meth:`update` (set one epoch's data into the
+    artists and return them).
+
+    Args:
+        run: the :class:`replay.Run` to show.
+        ax: the matplotlib axes to draw into; ``None`` makes a new figure.
+
+    Attributes:
+        run: the run.
+        ax_: the axes drawn into (after the first :meth:`plot` / :meth:`attach`).
+        figure_: its figure.
+        epoch_: the epoch shown last.
+    """
+
+    #: Default figure size (inches) when the view makes its own figure.
+    figsize = (5.0, 5.0)
+    #: Title shown above the axes.
+    title = ""
+
+    def __init__(self, run, *, ax=None):
+        self.run = run
+        self.ax_ = None
+        self.figure_ = None
+        self.epoch_ = None
+        self._requested_ax = ax
+
+    # -- setting up ----------------------------------------------------------
+
+    def attach(self, ax=None):
+        """Bind the view to ``ax`` (or a new figure) and draw its static part once."""
+        if self.ax_ is not None:
+            return self
+        if ax is None:
+            ax = self._requested_ax
+        if ax is None:
+            self.figure_, ax = plt.subplots(figsize=self.figsize, layout="constrained")
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        self.draw_static()
+        return self
+
+    def draw_static(self):
+        """Create the axes content and artists; called once. Subclasses override."""
+        raise NotImplementedError
+
+    def update(self, epoch):
+        """Put snapshot ``epoch``'s data into the artists; return the changed artists."""
+        raise NotImplementedError
+
+    # -- public API ----------------------------------------------------------
+
+    def check_epoch(self, epoch):
+        """Return ``epoch`` as a valid snapshot index, or raise a clear error."""
+        n = self.run.n_snapshots
+        if isinstance(epoch, bool) or not hasattr(epoch, "__index__"):
+            raise EpochOutOfRangeError(f"epoch must be an integer. Got {epoch!r}.")
+        epoch = int(epoch)
+        if epoch < 0:
+            epoch += n
+        if not 0 <= epoch < n:
+            raise EpochOutOfRangeError(
+                f"Epoch {epoch} is out of range for run {self.run.name!r}: it holds "
+                f"snapshots 0..{n - 1} (0 is the state before training)."
+            )
+        return epoch
+
+    def plot(self, epoch=-1, *, ax=None):
+        """Draw snapshot ``epoch`` (default: the last) and return the figure."""
+        epoch = self.check_epoch(epoch)
+        self.attach(ax)
+        self.update(epoch)
+        self.epoch_ = epoch
+        return self.figure_
+
+    def animate(self, epochs=None, *, interval=100, blit=False, **kwargs):
+        """Return a ``matplotlib.animation.FuncAnimation`` over ``epochs``.
+
+        Args:
+            epochs: snapshot indices (default: all).
+            interval: milliseconds between frames.
+            blit: passed to ``FuncAnimation``.
+            **kwargs: passed to ``FuncAnimation``.
+        """
+        epochs = resolve_epochs(self.run, epochs)
+        self.attach()
+        return FuncAnimation(self.figure_, self._frame, frames=epochs,
+                             init_func=lambda: [], interval=interval, blit=blit, **kwargs)
+
+    def _frame(self, epoch):
+        self.epoch_ = epoch
+        return self.update(epoch)
+
+
+def resolve_epochs(run, epochs):
+    """Turn ``None``, a ``range``, a ``slice`` or ``"start:stop:step"`` into indices."""
+    n = run.n_snapshots
+    if epochs is None:
+        return list(range(n))
+    if isinstance(epochs, str):
+        parts = epochs.split(":")
+        if len(parts) > 3:
+            raise OptionError(f"epochs must look like 'start:stop:step'. Got {epochs!r}.")
+        try:
+            numbers = [int(part) if part.strip() else None for part in parts]
+        except ValueError as error:
+            raise OptionError(f"epochs must look like 'start:stop:step'. Got {epochs!r}.") from error
+        epochs = slice(*numbers)
+    if isinstance(epochs, slice):
+        epochs = range(*epochs.indices(n))
+    result = [int(epoch) for epoch in epochs]
+    bad = [epoch for epoch in result if not -n <= epoch < n]
+    if bad:
+        raise EpochOutOfRangeError(
+            f"Epochs {bad[:5]} are out of range for run {run.name!r}: it holds "
+            f"snapshots 0..{n - 1}."
+        )
+    result = [epoch % n for epoch in result]
+    if not result:
+        raise OptionError(f"The epoch selection {epochs!r} is empty for a run of {n} snapshots.")
+    return result
