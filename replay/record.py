@@ -133,9 +133,14 @@ class Recorder(keras.callbacks.Callback):
         self._steps_per_epoch = (self.params or {}).get("steps")
         if self._writer.n_snapshots == 0:
             self._snapshot(epoch=0.0)
+        steps = self._steps_per_epoch or 0
         self._writer.set_attributes(
             complete=False,
             epochs_planned=int(self._epochs_done + (self.params or {}).get("epochs", 0)),
+            steps_per_epoch=int(steps),
+            # Keras does not tell callbacks the batch size; this is exact when
+            # the recorded inputs are the training data.
+            batch_size=int(np.ceil(len(self.sources["train"][0]) / steps)) if steps else 0,
         )
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -265,7 +270,6 @@ class Recorder(keras.callbacks.Callback):
             "loss": loss_name(model),
             "keras_version": keras.__version__,
             "backend": keras.backend.backend(),
-            "batch_size": int((self.params or {}).get("batch_size") or 0),
             "n_samples": int(len(self.sources["train"][0])),
             "snapshot_unit": "batch" if self.every_n_batches else "epoch",
             "snapshot_every": int(self.every_n_batches or 1),

@@ -1,0 +1,176 @@
+"""Reading run files: laziness, bad input, crashes, and no Keras on the reading side."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from replay import (
+    EpochOutOfRangeError,
+    LayerNotFoundError,
+    ReplayError,
+    Run,
+    RunFileError,
+    RunNotFoundError,
+    SchemaVersionError,
+    list_runs,
+)
+from replay.cli import main as cli_main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_import_replay_does_not_import_keras():
+    code = ("import sys, replay, replay.run, replay.runfile, replay.cli, replay.datasets; "
+            "bad = [m for m in ('keras', 'jax', 'tensorflow', 'torch') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_reading_a_run_does_not_import_keras(part1_file):
+    code = textwrap.dedent(f"""
+        import sys
+        from replay import Run
+        run = Run({str(part1_file)!r}, "sigmoid")
+        run.activations("hidden", 3); run.history["loss"]; run.outputs(2, source="mesh")
+        sys.exit(1 if "keras" in sys.modules else 0)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(RunFileError, match="No such run file.*nothing.h5"):
+        Run(tmp_path / "nothing.h5", "x")
+
+
+def test_not_hdf5(tmp_path):
+    path = tmp_path / "notes.h5"
+    path.write_text("not an hdf5 file")
+    with pytest.raises(RunFileError, match="not an HDF5 file"):
+        Run(path, "x")
+
+
+def test_hdf5_of_another_kind(tmp_path):
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as handle:
+        handle["data"] = np.arange(3)
+    with pytest.raises(RunFileError, match="not a replay run file"):
+        Run(path, "x")
+    from replay.runfile import open_file
+
+    with pytest.raises(RunFileError, match="refusing"):
+        open_file(path, "a")
+
+
+def test_missing_run_lists_runs(part1_file):
+    with pytest.raises(RunNotFoundError, match=r"No run 'tanh'.*'sigmoid', 'relu'"):
+        Run(part1_file, "tanh")
+    with pytest.raises(RunNotFoundError, match="holds 2 runs"):
+        Run(part1_file)
+    assert isinstance(RunNotFoundError("x"), KeyError)
+
+
+def test_unknown_schema_version(tmp_path, part1_file):
+    path = tmp_path / "future.h5"
+    with h5py.File(part1_file) as source, h5py.File(path, "w") as target:
+        for key, value in source.attrs.items():
+            target.attrs[key] = value
+        source.copy("sigmoid", target)
+        target["sigmoid"].attrs["schema_version"] = 99
+    with pytest.raises(SchemaVersionError, match="schema version 99.*Upgrade"):
+        Run(path, "sigmoid")
+
+
+def test_missing_layer_lists_layers(part1_run):
+    with pytest.raises(LayerNotFoundError, match="No layer 'hiden'.*hidden, output"):
+        part1_run.activations("hiden", 1)
+    with pytest.raises(LayerNotFoundError, match="no recorded activations"):
+        part1_run.activations("output", 1)
+
+
+def test_epoch_out_of_range(part1_run):
+    with pytest.raises(EpochOutOfRangeError, match=r"Epoch 13 is out of range.*0\.\.12"):
+        part1_run.outputs(13)
+    with pytest.raises(EpochOutOfRangeError):
+        part1_run.outputs(1.5)
+    assert part1_run.outputs(-1).shape == part1_run.outputs(12).shape
+
+
+def test_missing_source(part1_run):
+    with pytest.raises(LayerNotFoundError, match="no 'validation' data"):
+        part1_run.outputs(1, source="validation")
+    with pytest.raises(ReplayError, match="source must be one of"):
+        part1_run.outputs(1, source="test")
+
+
+def test_run_is_lazy_and_reopens(part1_file):
+    run = Run(part1_file, "relu")
+    assert run.n_snapshots == 13
+    run.close()
+    assert run.weights("hidden", 4)["kernel"].shape == (2, 2)
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(run))
+    np.testing.assert_array_equal(clone.outputs(4), run.outputs(4))
+    assert list_runs(part1_file) == ["sigmoid", "relu"]
+
+
+def test_cli_info(part1_file, capsys):
+    assert cli_main(["info", str(part1_file), "--arrays"]) == 0
+    out = capsys.readouterr().out
+    assert "run 'sigmoid': 13 snapshots" in out and "run 'relu'" in out
+    assert "activations/mesh/hidden" in out and "(13, 40, 40, 2)" in out
+    assert cli_main(["info", str(part1_file), "--run", "nope"]) == 2
+    assert "No run 'nope'" in capsys.readouterr().err
+
+
+def test_killed_training_leaves_every_completed_snapshot(tmp_path):
+    path = tmp_path / "killed.h5"
+    script = textwrap.dedent(f"""
+        import os, sys
+        os.environ["KERAS_BACKEND"] = "jax"
+        sys.path.insert(0, {os.path.join(ROOT, "tests")!r})
+        import keras
+        from conftest import part1_model
+        from replay import Recorder
+        from replay.datasets import parabola
+
+        class Announce(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                print(epoch + 1, flush=True)
+
+        inputs, targets = parabola(500)
+        model = part1_model()
+        model.fit(inputs, targets, epochs=100000, batch_size=16, verbose=0,
+                  callbacks=[Recorder({str(path)!r}, "killed", inputs, targets), Announce()])
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        epochs_seen = 0
+        deadline = time.time() + 180
+        while epochs_seen < 5 and time.time() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            epochs_seen = int(line)
+        assert epochs_seen >= 5, "training subprocess did not get going"
+        time.sleep(0.05)  # land the kill somewhere in the middle of the next epoch
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    run = Run(path, "killed")
+    assert not run.complete
+    assert run.n_snapshots >= epochs_seen + 1
+    last = run.n_snapshots - 1
+    np.testing.assert_array_equal(run.epochs, np.arange(run.n_snapshots))
+    assert run.activations("hidden", last).shape == (1000, 2)
+    assert np.isfinite(run.outputs(last)).all()
+    assert len(run.history["loss"]) >= last
