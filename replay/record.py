@@ -11,6 +11,7 @@ from replay import probes as probe_points_module
 from replay import runfile
 from replay.capture import CapturePlan, layer_weights, loss_name, per_sample_loss_function
 from replay.errors import OptionError, RecordingError
+from replay.gradients import GradientPlan, wants_gradients
 
 
 class Recorder(keras.callbacks.Callback):
@@ -51,6 +52,12 @@ class Recorder(keras.callbacks.Callback):
             raising an error.
         compression: HDF5 compression of the per-snapshot arrays (``None``,
             ``"gzip"`` or ``"lzf"``).
+        gradients: record, at every snapshot, the gradient of the mean
+            compiled loss (on ``inputs``, ``training=False``) with respect to
+            every weight, as ``gradients/<layer>/<weight>``: ``"auto"`` (when
+            the model has at most 100,000 parameters), ``True`` or ``False``.
+            One compiled gradient function per model (jax.jit, tf.function
+            or torch autograd); read back with ``Run.gradients``.
 
     Example:
         ```python
@@ -62,7 +69,7 @@ class Recorder(keras.callbacks.Callback):
     def __init__(self, path, run="run", inputs=None, targets=None, *,
                  validation_data=None, every_n_batches=None, probes="auto",
                  grid_lines=11, grid_points=500, mesh_resolution=100, padding=0.1,
-                 overwrite=False, compression=None):
+                 overwrite=False, compression=None, gradients="auto"):
         super().__init__()
         if inputs is None or targets is None:
             raise OptionError(
@@ -114,6 +121,10 @@ class Recorder(keras.callbacks.Callback):
         self.every_n_batches = every_n_batches
         self.overwrite = overwrite
         self.compression = compression
+        if gradients not in ("auto", True, False):
+            raise OptionError(f"gradients must be 'auto', True or False. Got {gradients!r}.")
+        self.gradients = gradients
+        self._gradient_plan = None
         if every_n_batches is not None:
             # Bound on the instance only: Keras skips per-batch hooks (and keeps
             # async dispatch) for callbacks that do not override them.
@@ -211,6 +222,8 @@ class Recorder(keras.callbacks.Callback):
         if self._plan is None or self._plan.model is not model:
             self._plan = CapturePlan(model)
             self._loss_function = per_sample_loss_function(model)
+            self._gradient_plan = (GradientPlan(model)
+                                   if wants_gradients(self.gradients, model) else None)
             self._check_inputs(model)
         self._handle = runfile.open_file(self.path, "a")
         try:
@@ -306,6 +319,9 @@ class Recorder(keras.callbacks.Callback):
                     arrays[f"preactivations/{source}/{layer}"] = values[part]
                 targets = self.sources[source][1]
                 arrays[f"loss/{source}"] = self._loss_function(targets, outputs[part])
+        if self._gradient_plan is not None:
+            for name, gradient in self._gradient_plan.compute(*self.sources["train"]).items():
+                arrays[f"gradients/{name}"] = gradient
         self._writer.append_snapshot(epoch, self._step, arrays)
 
 
