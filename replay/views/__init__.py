@@ -1,1 +1,22 @@
-"""Views: one matplotlib panel each, built from a Run."""
+"""Views: one matplotlib panel each, built from a Run.
+
+Every view has ``plot(epoch, ax=None)`` (one epoch, returns the figure) and
+``animate(epochs)`` (a ``FuncAnimation``); several views share one figure
+and one epoch clock in a :class:`replay.scene.Scene`.
+"""
+
+from replay.views.base import View, resolve_epochs
+from replay.views.curves import LossAndMetric
+from replay.views.decision_boundary import DecisionBoundary
+from replay.views.feature_space import FeatureSpace
+from replay.views.histograms import LossHistogram, ProbabilityHistogram
+
+__all__ = [
+    "DecisionBoundary",
+    "FeatureSpace",
+    "LossAndMetric",
+    "LossHistogram",
+    "ProbabilityHistogram",
+    "View",
+    "resolve_epochs",
+]

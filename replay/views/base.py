@@ -8,6 +8,7 @@ no ``ax.clear()``, no new ``scatter``/``contourf`` per frame.
 """
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from replay.errors import EpochOutOfRangeError, OptionError
@@ -35,26 +36,49 @@ class View:
     figsize = (5.0, 5.0)
     #: Title shown above the axes.
     title = ""
+    #: How many axes the view draws into (e.g. 2 for negatives / positives).
+    n_axes = 1
+    #: True when :meth:`update` changes nothing but the artists it returns
+    #: (no axis limits, ticks or layout), so writers may blit: draw the rest
+    #: of the figure once and redraw only those artists per frame. Views
+    #: that rescale their axes per epoch leave it False (full redraws).
+    blit_safe = False
 
     def __init__(self, run, *, ax=None):
         self.run = run
         self.ax_ = None
         self.figure_ = None
         self.epoch_ = None
+        self.axes_ = []
         self._requested_ax = ax
+        self._epoch_text = None
 
     # -- setting up ----------------------------------------------------------
 
     def attach(self, ax=None):
-        """Bind the view to ``ax`` (or a new figure) and draw its static part once."""
+        """Bind the view to ``ax`` (or a new figure) and draw its static part once.
+
+        ``ax`` is one axes, or a sequence of :attr:`n_axes` axes for views that
+        draw into several. When the view makes its own figure, the figure
+        also shows the epoch ("Epoch N") as its title.
+        """
         if self.ax_ is not None:
             return self
         if ax is None:
             ax = self._requested_ax
         if ax is None:
-            self.figure_, ax = plt.subplots(figsize=self.figsize, layout="constrained")
-        self.ax_ = ax
-        self.figure_ = ax.figure
+            self.figure_, ax = plt.subplots(1, self.n_axes, figsize=self.figsize,
+                                            layout="constrained", squeeze=False)
+            ax = list(ax.ravel())
+            self._epoch_text = self.figure_.suptitle(" ")
+        axes = list(np.ravel(ax)) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
+        if len(axes) != self.n_axes:
+            raise OptionError(
+                f"{type(self).__name__} draws into {self.n_axes} axes. Got {len(axes)}."
+            )
+        self.axes_ = axes
+        self.ax_ = axes[0]
+        self.figure_ = self.ax_.figure
         self.draw_static()
         return self
 
@@ -87,8 +111,7 @@ class View:
         """Draw snapshot ``epoch`` (default: the last) and return the figure."""
         epoch = self.check_epoch(epoch)
         self.attach(ax)
-        self.update(epoch)
-        self.epoch_ = epoch
+        self._frame(epoch)
         return self.figure_
 
     def animate(self, epochs=None, *, interval=100, blit=False, **kwargs):
@@ -107,7 +130,21 @@ class View:
 
     def _frame(self, epoch):
         self.epoch_ = epoch
-        return self.update(epoch)
+        artists = list(self.update(epoch))
+        if self._epoch_text is not None:
+            self._epoch_text.set_text(epoch_title(self.run, epoch))
+            artists.append(self._epoch_text)
+        return artists
+
+
+def epoch_title(run, epoch, prefix=""):
+    """Return the title of snapshot ``epoch``: ``"Epoch N"``, after an optional prefix.
+
+    Per-batch snapshots have fractional epochs, shown as e.g. ``"Epoch 2.5"``.
+    """
+    value = float(run.epochs[epoch])
+    text = f"Epoch {value:g}"
+    return f"{prefix} \u2014 {text}" if prefix else text
 
 
 def resolve_epochs(run, epochs):

@@ -1,0 +1,102 @@
+"""Loss and a metric against epochs, on twin axes."""
+
+import numpy as np
+
+from replay.errors import OptionError
+from replay.views.base import View
+from replay.views.ranges import padded_range
+
+#: Colours of the loss and the metric curves (not class colours).
+LOSS_COLOR = "#222222"
+METRIC_COLOR = "#7B3294"
+#: Metrics that live in [0, 1]: their axis is fixed to that range.
+BOUNDED_METRICS = ("acc", "auc", "precision", "recall", "f1")
+
+
+class LossAndMetric(View):
+    """The mean loss (left axis) and a metric (right axis) against epochs, up to the current one.
+
+    The values are the ones Keras logged at the end of each epoch
+    (``run.history``); validation curves (``val_*``) are drawn dashed when the
+    run has them. Both axes are fixed over the whole run. The axis labels
+    are coloured like their curves (no legend: it would have to be redrawn
+    over the curves on every frame).
+
+    Args:
+        run: the :class:`replay.Run`.
+        metric: the metric to draw on the right axis (default ``"accuracy"``).
+        validation: also draw the validation curves when recorded.
+        ax: the axes to draw into (the metric axes is its twin); ``None``
+            makes a new figure.
+
+    Attributes:
+        metric_ax_: the twin axes of the metric.
+        lines_: ``{history key: Line2D}``.
+
+    Example:
+        >>> LossAndMetric(run, metric="accuracy").plot(60).savefig("curves.png")  # doctest: +SKIP
+    """
+
+    figsize = (5.0, 3.5)
+    blit_safe = True
+
+    def __init__(self, run, *, metric="accuracy", validation=True, ax=None):
+        super().__init__(run, ax=ax)
+        history = run.history
+        if "loss" not in history:
+            raise OptionError(f"Run {run.name!r} of '{run.path}' has no loss history.")
+        if metric not in history:
+            available = [key for key in history
+                         if key not in ("loss", "epoch", "learning_rate", "lr")
+                         and not key.startswith("val_")]
+            raise OptionError(
+                f"Run {run.name!r} has no metric {metric!r}. Recorded metrics: "
+                f"{', '.join(available) or 'none'}."
+            )
+        self.metric = metric
+        self.keys = {"loss": ["loss"], "metric": [metric]}
+        if validation:
+            self.keys["loss"] += [key for key in ("val_loss",) if key in history]
+            self.keys["metric"] += [key for key in (f"val_{metric}",) if key in history]
+        self.history_epochs = np.asarray(history.get("epoch", np.arange(1, len(history["loss"]) + 1)),
+                                         dtype=np.float64)
+        self.snapshot_epochs = np.asarray(run.epochs, dtype=np.float64)
+        self.title = f"Loss and {metric}"
+        if len(self.keys["loss"]) + len(self.keys["metric"]) > 2:
+            self.title += " (dashed: validation)"
+
+    def draw_static(self):
+        ax = self.ax_
+        history = self.run.history
+        self.metric_ax_ = ax.twinx()
+        self.lines_ = {}
+        for axes, role, color in ((ax, "loss", LOSS_COLOR),
+                                  (self.metric_ax_, "metric", METRIC_COLOR)):
+            for key in self.keys[role]:
+                label = key.replace("_", " ")
+                (self.lines_[key],) = axes.plot([], [], color=color, linewidth=1.6,
+                                                linestyle="--" if key.startswith("val_") else "-",
+                                                label=label)
+        last_epoch = max(float(self.snapshot_epochs[-1]), 1.0)
+        ax.set_xlim(0.0, last_epoch)
+        losses = np.concatenate([history[key] for key in self.keys["loss"]])
+        finite = losses[np.isfinite(losses)]
+        ax.set_ylim(0.0, padded_range(0.0, finite.max() if finite.size else 1.0)[1])
+        metrics = np.concatenate([history[key] for key in self.keys["metric"]])
+        finite = metrics[np.isfinite(metrics)]
+        if any(name in self.metric for name in BOUNDED_METRICS):
+            self.metric_ax_.set_ylim(0.0, 1.02)
+        elif finite.size:
+            self.metric_ax_.set_ylim(*padded_range(finite.min(), finite.max()))
+        ax.set_title(self.title)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss", color=LOSS_COLOR)
+        self.metric_ax_.set_ylabel(self.metric, color=METRIC_COLOR)
+        self.metric_ax_.tick_params(axis="y", colors=METRIC_COLOR)
+
+    def update(self, epoch):
+        shown = self.history_epochs <= self.snapshot_epochs[epoch] + 1e-9
+        history = self.run.history
+        for key, line in self.lines_.items():
+            line.set_data(self.history_epochs[shown], history[key][shown])
+        return list(self.lines_.values())

@@ -1,0 +1,83 @@
+"""The input space: the data, its grid and the decision regions of each epoch."""
+
+import numpy as np
+from matplotlib.collections import LineCollection
+
+from replay.errors import OptionError
+from replay.views.base import View
+from replay.views.regions import BOUNDARY_COLOR, boundary_segments, region_colors
+from replay.views.style import class_color
+
+#: Colour of the input grid lines.
+GRID_COLOR = "#777777"
+
+
+class DecisionBoundary(View):
+    """The 2-D input space with its grid, the samples and the decision regions per epoch.
+
+    The regions come from the model's outputs on the recorded probe mesh, so
+    the run must have 2-D inputs recorded with probe points (the default of
+    :class:`replay.Recorder` for 2-D inputs).
+
+    Args:
+        run: the :class:`replay.Run`.
+        source: the samples to show, ``"train"`` or ``"validation"``.
+        grid: draw the input grid lines (the ones :class:`FeatureSpace` bends).
+        point_size: marker diameter of the samples, in points.
+        ax: the axes to draw into; ``None`` makes a new figure.
+
+    Example:
+        >>> DecisionBoundary(run).plot(60).savefig("boundary.png")   # doctest: +SKIP
+    """
+
+    figsize = (5.5, 5.0)
+    title = "Decision boundary in the input space"
+    blit_safe = True
+
+    def __init__(self, run, *, source="train", grid=True, point_size=2.5, ax=None):
+        super().__init__(run, ax=ax)
+        if "mesh" not in run.sources:
+            raise OptionError(
+                f"DecisionBoundary needs 2-D inputs recorded with probe points; run "
+                f"{run.name!r} of '{run.path}' has none (inputs of shape "
+                f"{run.inputs('train').shape}). Record 2-D inputs with probes='auto'."
+            )
+        self.source = source
+        self.grid = grid
+        self.point_size = float(point_size)
+
+    def draw_static(self):
+        ax = self.ax_
+        ax.set_title(self.title)
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+        mesh = self.run.inputs("mesh")
+        self.mesh_x_, self.mesh_y_ = mesh[..., 0], mesh[..., 1]
+        x_values, y_values = self.mesh_x_[0], self.mesh_y_[:, 0]
+        half_x = 0.5 * (x_values[-1] - x_values[0]) / max(len(x_values) - 1, 1)
+        half_y = 0.5 * (y_values[-1] - y_values[0]) / max(len(y_values) - 1, 1)
+        extent = (x_values[0] - half_x, x_values[-1] + half_x,
+                  y_values[0] - half_y, y_values[-1] + half_y)
+        self.regions_ = ax.imshow(np.ones((*mesh.shape[:2], 4)), origin="lower",
+                                  extent=extent, interpolation="bilinear",
+                                  aspect="auto", zorder=0.5)
+        self.boundary_ = LineCollection([], colors=BOUNDARY_COLOR, linewidths=1.5,
+                                        zorder=1.5)
+        ax.add_collection(self.boundary_)
+        if self.grid and "grid" in self.run.sources:
+            ax.add_collection(LineCollection(self.run.inputs("grid"), colors=GRID_COLOR,
+                                             linewidths=0.6, alpha=0.7, zorder=1))
+        inputs = self.run.inputs(self.source)
+        labels = self.run.labels(self.source)
+        for label in np.unique(labels):
+            ax.plot(inputs[labels == label, 0], inputs[labels == label, 1], "o",
+                    markersize=self.point_size, markeredgewidth=0, color=class_color(label),
+                    zorder=2)
+        ax.set_xlim(x_values[0], x_values[-1])
+        ax.set_ylim(y_values[0], y_values[-1])
+
+    def update(self, epoch):
+        outputs = self.run.outputs(epoch, source="mesh")
+        self.regions_.set_data(region_colors(outputs))
+        self.boundary_.set_segments(boundary_segments(self.mesh_x_, self.mesh_y_, outputs))
+        return [self.regions_, self.boundary_]

@@ -1,0 +1,196 @@
+"""The feature space: the data, the input grid and the decision regions as a hidden layer bends them."""
+
+import numpy as np
+from matplotlib.collections import LineCollection
+
+from replay.errors import OptionError
+from replay.views.base import View
+from replay.views.ranges import iter_snapshots, padded_range
+from replay.views.regions import (
+    BOUNDARY_COLOR,
+    boundary_segments,
+    region_colors,
+    thinned_indices,
+)
+from replay.views.style import class_color
+
+#: Colour of the (bent) input grid lines.
+GRID_COLOR = "#555555"
+#: At most this many probe-mesh points per side are drawn as regions.
+MESH_DRAW_LIMIT = 60
+#: At most this many points per grid line are drawn.
+GRID_DRAW_LIMIT = 200
+
+
+class FeatureSpace(View):
+    """The samples, the input grid and the decision regions in a hidden layer's space.
+
+    For a 2-unit layer the axes are the two units. For a wider layer the
+    activations are shown through a **fixed 2-D PCA projection**, fitted
+    once on the activations of the training samples at the **last**
+    snapshot (where the classes are best separated) and then applied to every
+    snapshot, so that the frames stay comparable. The projection is kept in
+    ``projection_`` as ``(mean, components)``.
+
+    When the run has probe points (2-D inputs), the view also draws the grid
+    lines of the input space and the decision regions of the probe mesh, both
+    carried into the hidden space, with the decision boundary (p = 0.5) as a
+    line for binary models.
+
+    Args:
+        run: the :class:`replay.Run`.
+        layer: the hidden layer to show.
+        source: the samples to show, ``"train"`` or ``"validation"``.
+        limits: ``"fixed"`` (default) keeps the axis limits of the whole run;
+            ``"epoch"`` fits them to each epoch's points.
+        grid: draw the bent grid lines.
+        regions: draw the decision regions and boundary.
+        point_size: marker diameter of the samples, in points.
+        ax: the axes to draw into; ``None`` makes a new figure.
+
+    Attributes:
+        points_: ``{class label: Line2D}``, the samples of each class (drawn
+            as markers: much faster than a scatter of per-point colours).
+        grid_lines_: ``LineCollection`` of the bent grid (or ``None``).
+        regions_: ``QuadMesh`` of the decision regions (or ``None``).
+        boundary_: ``LineCollection`` of the decision boundary (or ``None``).
+        projection_: ``(mean, components)`` of the PCA, ``None`` for 2 units.
+
+    Example:
+        >>> view = FeatureSpace(run, layer="hidden")     # doctest: +SKIP
+        >>> view.plot(60).savefig("feature_space.png")   # doctest: +SKIP
+    """
+
+    figsize = (5.5, 5.0)
+
+    def __init__(self, run, layer, *, source="train", limits="fixed", grid=True,
+                 regions=True, point_size=2.5, ax=None):
+        super().__init__(run, ax=ax)
+        if limits not in ("fixed", "epoch"):
+            raise OptionError(f"limits must be 'fixed' or 'epoch'. Got {limits!r}.")
+        info = run.layer(layer)
+        if info.units < 2:
+            raise OptionError(
+                f"FeatureSpace needs a layer of at least 2 units; layer {layer!r} has "
+                f"{info.units}. Show the input space with DecisionBoundary instead."
+            )
+        self.layer = layer
+        self.units = info.units
+        self.source = source
+        self.limits = limits
+        self.point_size = float(point_size)
+        self.blit_safe = limits == "fixed"
+        self.labels = run.labels(source)
+        self.classes = np.unique(self.labels)
+        has_probes = "grid" in run.sources and "mesh" in run.sources
+        self.show_grid = grid and has_probes
+        self.show_regions = regions and has_probes
+        self.projection_ = self._fit_projection()
+        self.title = (f"Feature space of layer '{layer}'" if self.units == 2 else
+                      f"Feature space of layer '{layer}' (PCA of {self.units} units)")
+
+    # -- data ----------------------------------------------------------------
+
+    def _fit_projection(self):
+        if self.units == 2:
+            return None
+        activations = self.run.activations(self.layer, -1, source=self.source)
+        mean = activations.mean(axis=0)
+        _, _, components = np.linalg.svd(activations - mean, full_matrices=False)
+        return mean, components[:2]
+
+    def project(self, activations):
+        """Map activations ``(..., units)`` to the view's 2-D coordinates ``(..., 2)``."""
+        activations = np.asarray(activations, dtype=np.float64)
+        if self.projection_ is None:
+            return activations
+        mean, components = self.projection_
+        return (activations - mean) @ components.T
+
+    def _run_limits(self):
+        low, high = np.full(2, np.inf), np.full(2, -np.inf)
+        for chunk in iter_snapshots(self.run, f"activations/{self.source}/{self.layer}"):
+            points = self.project(chunk).reshape(-1, 2)
+            low = np.minimum(low, points.min(axis=0))
+            high = np.maximum(high, points.max(axis=0))
+        return [padded_range(low[axis], high[axis]) for axis in range(2)]
+
+    # -- drawing -------------------------------------------------------------
+
+    def draw_static(self):
+        ax = self.ax_
+        ax.set_title(self.title)
+        if self.projection_ is None:
+            ax.set_xlabel(f"{self.layer} unit 1")
+            ax.set_ylabel(f"{self.layer} unit 2")
+        else:
+            ax.set_xlabel("first principal component")
+            ax.set_ylabel("second principal component")
+        self.regions_ = None
+        self.boundary_ = None
+        self.grid_lines_ = None
+        if self.show_regions:
+            mesh_shape = self.run.inputs("mesh").shape[:2]
+            self._mesh_rows = thinned_indices(mesh_shape[0], MESH_DRAW_LIMIT)
+            self._mesh_columns = thinned_indices(mesh_shape[1], MESH_DRAW_LIMIT)
+            shape = (len(self._mesh_rows), len(self._mesh_columns))
+            self.regions_ = ax.pcolormesh(np.zeros(shape), np.zeros(shape),
+                                          np.zeros((shape[0] - 1, shape[1] - 1)),
+                                          shading="flat", zorder=0.5, antialiased=False)
+            self.regions_.set_array(None)
+            self.boundary_ = LineCollection([], colors=BOUNDARY_COLOR, linewidths=1.5,
+                                            zorder=1.5)
+            ax.add_collection(self.boundary_)
+        if self.show_grid:
+            self._grid_points = thinned_indices(self.run.inputs("grid").shape[1],
+                                                GRID_DRAW_LIMIT)
+            self.grid_lines_ = LineCollection([], colors=GRID_COLOR, linewidths=0.6,
+                                              alpha=0.7, zorder=1)
+            ax.add_collection(self.grid_lines_)
+        self.points_ = {
+            label: ax.plot([], [], "o", markersize=self.point_size, markeredgewidth=0,
+                           color=class_color(label), zorder=2, label=f"class {label}")[0]
+            for label in self.classes
+        }
+        if self.limits == "fixed":
+            x_limits, y_limits = self._run_limits()
+            ax.set_xlim(*x_limits)
+            ax.set_ylim(*y_limits)
+
+    def update(self, epoch):
+        points = self.project(self.run.activations(self.layer, epoch, source=self.source))
+        for label, line in self.points_.items():
+            selected = points[self.labels == label]
+            line.set_data(selected[:, 0], selected[:, 1])
+        artists = list(self.points_.values())
+        if self.grid_lines_ is not None:
+            grid = self.run.activations(self.layer, epoch, source="grid")
+            self.grid_lines_.set_segments(self.project(grid[:, self._grid_points]))
+            artists.append(self.grid_lines_)
+        if self.regions_ is not None:
+            mesh = self.project(self.run.activations(self.layer, epoch, source="mesh"))
+            outputs = self.run.outputs(epoch, source="mesh")
+            self.boundary_.set_segments(boundary_segments(mesh[..., 0], mesh[..., 1], outputs))
+            rows, columns = np.ix_(self._mesh_rows, self._mesh_columns)
+            set_mesh_coordinates(self.regions_, mesh[rows, columns])
+            self.regions_.set_facecolor(
+                region_colors(outputs[rows, columns], cells=True).reshape(-1, 4))
+            artists = [self.regions_, self.boundary_, *artists]
+        if self.limits == "epoch":
+            x_limits, y_limits = (padded_range(points[:, axis].min(), points[:, axis].max())
+                                  for axis in range(2))
+            self.ax_.set_xlim(*x_limits)
+            self.ax_.set_ylim(*y_limits)
+        return artists
+
+
+def set_mesh_coordinates(mesh, coordinates):
+    """Move the vertices of a ``QuadMesh`` in place.
+
+    Matplotlib has no public setter for a QuadMesh's vertices, and creating a
+    new ``pcolormesh`` per frame is what makes animations slow; the vertex
+    array is replaced in place (same shape) and the cached paths dropped.
+    """
+    mesh._coordinates[...] = coordinates
+    mesh._paths = None
+    mesh.stale = True

@@ -1,0 +1,50 @@
+"""Run-wide ranges (axis limits, histogram bins), read a few snapshots at a time.
+
+Views fix their limits over the whole run so that frames are comparable and
+the axes never move. Computing those limits must not load every epoch of an
+array at once: these helpers read ``chunk_size`` snapshots per HDF5 call.
+"""
+
+import numpy as np
+
+#: Snapshots read per HDF5 call when scanning a whole run.
+CHUNK_SIZE = 64
+
+
+def iter_snapshots(run, dataset, *, chunk_size=CHUNK_SIZE):
+    """Yield arrays ``(k, ...)`` of consecutive snapshots of ``dataset``.
+
+    Args:
+        run: a :class:`replay.Run`.
+        dataset: a dataset path inside the run, e.g. ``"outputs/train"``.
+        chunk_size: snapshots per chunk.
+    """
+    for start in range(0, run.n_snapshots, chunk_size):
+        stop = min(start + chunk_size, run.n_snapshots)
+        yield run.series(dataset, range(start, stop))
+
+
+def padded_range(low, high, padding=0.05):
+    """Return ``(low, high)`` widened by ``padding`` of the span on each side."""
+    low, high = float(low), float(high)
+    if not np.isfinite(low) or not np.isfinite(high):
+        return 0.0, 1.0
+    span = high - low
+    if span <= 0:
+        span = max(abs(low), 1.0)
+    return low - padding * span, high + padding * span
+
+
+def max_count(run, dataset, histogram, *, chunk_size=CHUNK_SIZE):
+    """Return the largest bar a per-snapshot ``histogram`` reaches over the run.
+
+    Args:
+        run: a :class:`replay.Run`.
+        dataset: the per-snapshot array to histogram, e.g. ``"outputs/train"``.
+        histogram: a function from one snapshot's array to an array of counts.
+    """
+    largest = 0
+    for chunk in iter_snapshots(run, dataset, chunk_size=chunk_size):
+        for snapshot in chunk:
+            largest = max(largest, int(np.max(histogram(snapshot))))
+    return largest
