@@ -218,7 +218,11 @@ class Scene:
             figsize: figure size in inches.
             source: ``"train"`` or ``"validation"`` samples.
         """
-        from replay.views.layer_violins import LayerViolins, describe_initializer
+        from replay.views.layer_violins import (
+            LayerViolins,
+            activation_range,
+            describe_initializer,
+        )
 
         if title_prefix is None:
             names = layers or run.hidden_layers or run.layer_names
@@ -231,7 +235,8 @@ class Scene:
             inputs = include_inputs and quantity in ("preactivations", "activations")
             # Sigmoid/tanh activations keep their full range even per frame:
             # squeezed activations are what the figure is there to show.
-            limits = None if quantity == "activations" and ylim == "frame" else ylim
+            bounded = activation_range(run, layers or run.hidden_layers) is not None
+            limits = None if quantity == "activations" and ylim == "frame" and bounded else ylim
             scene.add(LayerViolins(run, quantity, layers=layers, include_inputs=inputs,
                                    ylim=limits, source=source), position)
         return scene
