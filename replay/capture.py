@@ -96,6 +96,8 @@ class CapturePlan:
             tensors.append(activation_tensor)
             tensors.append(input_tensor if input_tensor is not None else z_tensor)
         self._capture_model = keras.Model(model_inputs, tensors)
+        self._forward = _compiled_forward(self._capture_model)
+        self._cached_inputs = (None, None)
 
     @staticmethod
     def _consumers(model):
@@ -121,15 +123,40 @@ class CapturePlan:
     def hidden_names(self):
         return [layer.name for layer, *_ in self.hidden]
 
-    def run(self, inputs):
+    def _device_inputs(self, inputs):
+        # The recorded inputs never change: convert them to a backend tensor
+        # once and reuse it at every snapshot.
+        array, tensor = self._cached_inputs
+        if array is not inputs:
+            tensor = keras.ops.convert_to_tensor(inputs)
+            self._cached_inputs = (inputs, tensor)
+        return tensor
+
+    def run(self, inputs, weights=None):
         """Run the model once on ``inputs``; return outputs, activations, z-values.
+
+        Args:
+            inputs: float32 array ``(N, ...)``; pass the same array object at
+                every snapshot (it is converted to a tensor once).
+            weights: the current ``{layer: {weight: array}}`` if already read
+                (saves reading the kernels again for the z-values).
 
         Returns:
             ``(outputs, {layer: activations}, {layer: pre-activations})`` as
-            float32 numpy arrays; pre-activations of a non-Dense layer with a
-            built-in activation are absent.
+            float32 numpy arrays.
         """
-        results = self._capture_model.predict_on_batch(inputs)
+        return self.collect(self.dispatch(inputs), weights)
+
+    def dispatch(self, inputs):
+        """Start the forward pass on ``inputs``; return the backend's result tensors.
+
+        On JAX this returns at once (asynchronous dispatch) and the tensors
+        are immutable, so training can go on while :meth:`collect` waits.
+        """
+        return self._forward(self._device_inputs(inputs))
+
+    def collect(self, results, weights=None):
+        """Turn :meth:`dispatch`'s tensors into numpy outputs, activations and z-values."""
         results = [np.asarray(keras.ops.convert_to_numpy(r)) for r in results]
         outputs = results[0]
         activations, preactivations = {}, {}
@@ -143,12 +170,52 @@ class CapturePlan:
                 # z = x W + b, in numpy: one compiled pass returns the layer's
                 # input, and this small matmul avoids a second graph output
                 # that would need the layer without its activation.
-                kernel = keras.ops.convert_to_numpy(layer.kernel)
-                z = second.reshape(-1, second.shape[-1]) @ kernel
+                current = (weights or {}).get(layer.name) or layer_weights(layer)
+                z = second.reshape(-1, second.shape[-1]) @ current["kernel"]
                 if getattr(layer, "use_bias", False):
-                    z = z + keras.ops.convert_to_numpy(layer.bias)
+                    z = z + current["bias"]
                 preactivations[layer.name] = z.reshape(*second.shape[:-1], -1)
         return outputs, activations, preactivations
+
+
+def _compiled_forward(capture_model):
+    """Return ``f(x) -> list of tensors``: one compiled inference pass per call.
+
+    JAX gets a ``jax.jit`` of the stateless call (the variables are passed
+    in, so the function is traced once), TensorFlow a ``tf.function`` and
+    PyTorch a plain call under ``torch.no_grad()`` (eager is PyTorch's fast
+    path). ``predict_on_batch`` would also compile, but rebuilds a data
+    iterator and copies the inputs at every call.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        @jax.jit
+        def forward(trainable, non_trainable, inputs):
+            outputs, _ = capture_model.stateless_call(trainable, non_trainable, inputs,
+                                                      training=False)
+            return outputs
+
+        def call(inputs):
+            return forward([v.value for v in capture_model.trainable_variables],
+                           [v.value for v in capture_model.non_trainable_variables], inputs)
+
+        return call
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda inputs: capture_model(inputs, training=False),
+                           reduce_retracing=True)
+    if backend == "torch":
+        import torch
+
+        def call(inputs):
+            with torch.no_grad():
+                return capture_model(inputs, training=False)
+
+        return call
+    return capture_model.predict_on_batch
 
 
 def _weight_names(layer):
@@ -176,6 +243,53 @@ def layer_weights(layer):
     }
 
 
+def model_weights(model):
+    """Return ``{layer name: {weight name: array}}`` of every layer with weights."""
+    return weights_to_numpy(read_weights(model))
+
+
+def read_weights(model):
+    """Return a frozen copy of the current weights, cheaply, for :func:`weights_to_numpy`.
+
+    On JAX the values are copied on the device by one asynchronous compiled
+    call (the training step donates, i.e. deletes, the old buffers, so a
+    reference would not do) and reach the host later, off the training
+    thread; other backends update variables in place, so they are copied to
+    numpy now.
+    """
+    layers = [layer for layer in model.layers if layer.weights]
+    if keras.backend.backend() == "jax":
+        values = _jax_copy([[weight.value for weight in layer.weights] for layer in layers])
+    else:
+        values = [[np.array(keras.ops.convert_to_numpy(weight)) for weight in layer.weights]
+                  for layer in layers]
+    return [(layer.name, _weight_names(layer), layer_values)
+            for layer, layer_values in zip(layers, values)]
+
+
+def _jax_copy(values):
+    global _JAX_COPY
+    if _JAX_COPY is None:
+        import jax
+        import jax.numpy as jnp
+
+        _JAX_COPY = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
+    return _JAX_COPY(values)
+
+
+_JAX_COPY = None
+
+
+def weights_to_numpy(frozen):
+    """Turn :func:`read_weights`'s result into ``{layer: {weight: numpy array}}``."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        frozen = [(layer, names, jax.device_get(values)) for layer, names, values in frozen]
+    return {layer: {name: np.asarray(value) for name, value in zip(names, values)}
+            for layer, names, values in frozen}
+
+
 def per_sample_loss_function(model):
     """Return ``f(y_true, y_pred) -> (N,)`` computing the model's compiled loss per sample."""
     loss = getattr(model, "loss", None)
@@ -193,6 +307,10 @@ def per_sample_loss_function(model):
     function = loss.call if isinstance(loss, keras.losses.Loss) else loss
     if not callable(function):
         raise RecordingError(f"Cannot compute the model's loss {loss!r} per sample.")
+    if keras.backend.backend() == "jax":
+        import jax
+
+        function = jax.jit(function)  # eager JAX ops cost ~1 ms each
 
     def per_sample(y_true, y_pred):
         y_pred = keras.ops.convert_to_tensor(np.asarray(y_pred, dtype=np.float32))

@@ -3,13 +3,20 @@
 import datetime
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import keras
 import numpy as np
 
 from replay import probes as probe_points_module
 from replay import runfile
-from replay.capture import CapturePlan, layer_weights, loss_name, per_sample_loss_function
+from replay.capture import (
+    CapturePlan,
+    loss_name,
+    per_sample_loss_function,
+    read_weights,
+    weights_to_numpy,
+)
 from replay.errors import OptionError, RecordingError
 from replay.gradients import GradientPlan, wants_gradients
 
@@ -130,6 +137,9 @@ class Recorder(keras.callbacks.Callback):
             # async dispatch) for callbacks that do not override them.
             self.on_train_batch_end = self._on_train_batch_end
         self._plan = None
+        self._capture_inputs = None  # every recorded input, concatenated once
+        self._executor = None  # the writer thread
+        self._pending = None  # the job in flight on it
         self._handle = None
         self._writer = None
         self._started = False
@@ -140,6 +150,8 @@ class Recorder(keras.callbacks.Callback):
     # -- Keras hooks -----------------------------------------------------------
 
     def on_train_begin(self, logs=None):
+        self._wait()  # a previous fit that raised may have left a write in flight
+        self._close()
         self._open(self.model)
         self._steps_per_epoch = (self.params or {}).get("steps")
         if self._writer.n_snapshots == 0:
@@ -178,11 +190,12 @@ class Recorder(keras.callbacks.Callback):
         learning_rate = _learning_rate(self.model)
         if learning_rate is not None and "learning_rate" not in logs:
             logs["learning_rate"] = learning_rate
-        self._writer.append_history(self._epochs_done, _plain_logs(logs))
+        self._submit(self._writer.append_history, self._epochs_done, _plain_logs(logs))
         if self.every_n_batches is None:
             self._snapshot(epoch=float(self._epochs_done))
 
     def on_train_end(self, logs=None):
+        self._wait()
         if self._writer is not None:
             self._writer.set_attributes(
                 complete=True,
@@ -211,9 +224,10 @@ class Recorder(keras.callbacks.Callback):
         try:
             if self._writer.n_snapshots == 0:
                 self._snapshot(epoch=0.0)
+            self._wait()
             self._writer.set_attributes(complete=True, epochs_planned=0)
         finally:
-            self._close()
+            self.close()
         return Run(self.path, self.run)
 
     # -- internals -------------------------------------------------------------
@@ -290,23 +304,37 @@ class Recorder(keras.callbacks.Callback):
         }
 
     def _snapshot(self, epoch):
-        """Capture everything of the current state in one forward pass and append it."""
-        plan = self._plan
-        blocks = [inputs for inputs, _ in self.sources.values()]
-        blocks += [points.reshape(-1, points.shape[-1]) for points in self.probe_points.values()]
-        sizes = [len(block) for block in blocks]
-        everything = np.concatenate(blocks).astype(np.float32, copy=False)
-        outputs, activations, preactivations = plan.run(everything)
+        """Capture the current state and hand it to the writer thread.
 
+        The training thread only starts the compiled forward pass and
+        freezes the weights (free on JAX, whose arrays are immutable); the
+        writer thread waits for the results, computes the per-sample loss
+        and writes the HDF5 rows while training goes on.
+        """
+        if self._capture_inputs is None:
+            blocks = [inputs for inputs, _ in self.sources.values()]
+            blocks += [points.reshape(-1, points.shape[-1])
+                       for points in self.probe_points.values()]
+            self._capture_inputs = np.concatenate(blocks).astype(np.float32, copy=False)
+            self._capture_sizes = [len(block) for block in blocks]
+        frozen_weights = read_weights(self._plan.model)
+        forward = self._plan.dispatch(self._capture_inputs)
+        gradients = None
+        if self._gradient_plan is not None:
+            gradients = self._gradient_plan.compute(*self.sources["train"])
+        self._submit(self._store_snapshot, epoch, self._step, frozen_weights, forward, gradients)
+
+    def _store_snapshot(self, epoch, step, frozen_weights, forward, gradients):
+        """Writer thread: turn a captured snapshot into arrays and append them."""
+        weights = weights_to_numpy(frozen_weights)
+        outputs, activations, preactivations = self._plan.collect(forward, weights)
         arrays = {}
-        for layer in self._plan.model.layers:
-            if not layer.weights:
-                continue
-            for name, value in layer_weights(layer).items():
-                arrays[f"weights/{layer.name}/{name}"] = value
+        for layer, values in weights.items():
+            for name, value in values.items():
+                arrays[f"weights/{layer}/{name}"] = value
         start = 0
         names = list(self.sources) + list(self.probe_points)
-        for source, size in zip(names, sizes):
+        for source, size in zip(names, self._capture_sizes):
             part = slice(start, start + size)
             start += size
             shape = (self.probe_points[source].shape[:-1] if source in self.probe_points
@@ -319,10 +347,38 @@ class Recorder(keras.callbacks.Callback):
                     arrays[f"preactivations/{source}/{layer}"] = values[part]
                 targets = self.sources[source][1]
                 arrays[f"loss/{source}"] = self._loss_function(targets, outputs[part])
-        if self._gradient_plan is not None:
-            for name, gradient in self._gradient_plan.compute(*self.sources["train"]).items():
-                arrays[f"gradients/{name}"] = gradient
-        self._writer.append_snapshot(epoch, self._step, arrays)
+        for name, gradient in (gradients or {}).items():
+            arrays[f"gradients/{name}"] = gradient
+        self._writer.append_snapshot(epoch, step, arrays)
+
+    def _submit(self, function, *args):
+        """Run ``function(*args)`` on the writer thread, at most one job in flight."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1,
+                                                thread_name_prefix="replay-writer")
+        self._wait()
+        self._pending = self._executor.submit(function, *args)
+
+    def _wait(self):
+        """Wait for the job in flight; re-raise its error, if any."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self):
+        """Finish pending writes and close the run file.
+
+        ``fit`` does this itself when training ends; call it after a ``fit``
+        that raised (e.g. ``KeyboardInterrupt``) to release the file at once.
+        The run stays marked incomplete.
+        """
+        try:
+            self._wait()
+        finally:
+            self._close()
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
 
 
 def _probe_limits(sources, padding):

@@ -184,6 +184,8 @@ class RunWriter:
         self.run = run
         self.compression = compression
         self.group = handle.require_group(run)
+        self._datasets = {}  # name -> (dataset, memory space of one row)
+        self._n_snapshots = None
 
     @classmethod
     def create(cls, handle, run, attributes, *, compression=None):
@@ -200,7 +202,9 @@ class RunWriter:
 
     @property
     def n_snapshots(self):
-        return self.group["snapshots/epoch"].shape[0]
+        if self._n_snapshots is None:
+            self._n_snapshots = self.group["snapshots/epoch"].shape[0]
+        return self._n_snapshots
 
     def set_attributes(self, **attributes):
         for key, value in attributes.items():
@@ -227,6 +231,31 @@ class RunWriter:
             compression=self.compression if item_shape else None,
         )
 
+    def _write_row(self, name, index, array):
+        """Write ``array`` as row ``index`` of the growable dataset ``name``.
+
+        Uses h5py's low-level calls with a cached dataset and memory space:
+        the high-level ``dataset[index] = array`` costs several times more,
+        and this runs for every array of every snapshot during training.
+        """
+        entry = self._datasets.get(name)
+        if entry is None:
+            dtype = np.float32 if array.dtype.kind == "f" else array.dtype
+            dataset = self._growable(name, array.shape, dtype)
+            entry = (dataset, h5py.h5s.create_simple((1, *array.shape)), dataset.dtype)
+            self._datasets[name] = entry
+        dataset, memory_space, dtype = entry
+        if dataset.shape[1:] != array.shape:
+            raise ValueError(
+                f"Array {name!r} changed shape from {dataset.shape[1:]} to "
+                f"{array.shape} between snapshots."
+            )
+        if dataset.shape[0] < index + 1:
+            dataset.id.set_extent((index + 1, *array.shape))
+        file_space = dataset.id.get_space()
+        file_space.select_hyperslab((index,) + (0,) * array.ndim, (1, *array.shape))
+        dataset.id.write(memory_space, file_space, np.ascontiguousarray(array, dtype=dtype))
+
     def append_snapshot(self, epoch, step, arrays):
         """Append one snapshot: ``arrays`` maps dataset paths to arrays.
 
@@ -235,21 +264,10 @@ class RunWriter:
         """
         index = self.n_snapshots
         for name, array in arrays.items():
-            array = np.asarray(array)
-            dtype = np.float32 if array.dtype.kind == "f" else array.dtype
-            dataset = self._growable(name, array.shape, dtype)
-            if dataset.shape[1:] != array.shape:
-                raise ValueError(
-                    f"Array {name!r} changed shape from {dataset.shape[1:]} to "
-                    f"{array.shape} between snapshots."
-                )
-            if dataset.shape[0] < index + 1:
-                dataset.resize(index + 1, axis=0)
-            dataset[index] = array
-        for name, value in (("snapshots/epoch", epoch), ("snapshots/step", step)):
-            dataset = self.group[name]
-            dataset.resize(index + 1, axis=0)
-            dataset[index] = value
+            self._write_row(name, index, np.asarray(array))
+        self._write_row("snapshots/step", index, np.asarray(step, dtype=np.int64))
+        self._write_row("snapshots/epoch", index, np.asarray(epoch, dtype=np.float64))
+        self._n_snapshots = index + 1
         self.handle.flush()
         return index
 

@@ -189,9 +189,10 @@ def test_interrupted_run_keeps_completed_snapshots(tmp_path):
     inputs, targets = parabola(50)
     model = part1_model()
     path = tmp_path / "interrupted.h5"
+    recorder = Recorder(path, "cut", inputs, targets)
     with pytest.raises(KeyboardInterrupt):
-        model.fit(inputs, targets, epochs=10, verbose=0,
-                  callbacks=[Recorder(path, "cut", inputs, targets), Interrupt()])
+        model.fit(inputs, targets, epochs=10, verbose=0, callbacks=[recorder, Interrupt()])
+    recorder.close()  # finish the write in flight and release the file
     run = Run(path, "cut")
     assert not run.complete
     assert run.n_snapshots == 4

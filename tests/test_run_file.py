@@ -168,7 +168,9 @@ def test_killed_training_leaves_every_completed_snapshot(tmp_path):
         process.wait()
     run = Run(path, "killed")
     assert not run.complete
-    assert run.n_snapshots >= epochs_seen + 1
+    # Snapshot k is written on a background thread while epoch k + 1 trains:
+    # at the kill, at most the one in flight may be missing.
+    assert run.n_snapshots >= epochs_seen
     last = run.n_snapshots - 1
     np.testing.assert_array_equal(run.epochs, np.arange(run.n_snapshots))
     assert run.activations("hidden", last).shape == (1000, 2)
