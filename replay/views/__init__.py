@@ -10,12 +10,16 @@ from replay.views.curves import LossAndMetric
 from replay.views.decision_boundary import DecisionBoundary
 from replay.views.feature_space import FeatureSpace
 from replay.views.histograms import LossHistogram, ProbabilityHistogram
+from replay.views.layer_violins import LayerViolins
+from replay.views.parameter_updates import ParameterUpdates
 
 __all__ = [
     "DecisionBoundary",
     "FeatureSpace",
+    "LayerViolins",
     "LossAndMetric",
     "LossHistogram",
+    "ParameterUpdates",
     "ProbabilityHistogram",
     "View",
     "resolve_epochs",
