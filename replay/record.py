@@ -73,6 +73,9 @@ class Recorder(keras.callbacks.Callback):
         ```
     """
 
+    #: Snapshots that may wait for the writer thread before training blocks.
+    max_pending = 4
+
     def __init__(self, path, run="run", inputs=None, targets=None, *,
                  validation_data=None, every_n_batches=None, probes="auto",
                  grid_lines=11, grid_points=500, mesh_resolution=100, padding=0.1,
@@ -139,7 +142,7 @@ class Recorder(keras.callbacks.Callback):
         self._plan = None
         self._capture_inputs = None  # every recorded input, concatenated once
         self._executor = None  # the writer thread
-        self._pending = None  # the job in flight on it
+        self._pending = []  # jobs submitted to it, oldest first
         self._handle = None
         self._writer = None
         self._started = False
@@ -352,18 +355,24 @@ class Recorder(keras.callbacks.Callback):
         self._writer.append_snapshot(epoch, step, arrays)
 
     def _submit(self, function, *args):
-        """Run ``function(*args)`` on the writer thread, at most one job in flight."""
+        """Run ``function(*args)`` on the writer thread, in order.
+
+        At most :attr:`max_pending` jobs wait, which bounds memory; an error
+        on the writer thread is raised here, at the next submission.
+        """
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1,
                                                 thread_name_prefix="replay-writer")
-        self._wait()
-        self._pending = self._executor.submit(function, *args)
+        while self._pending and (self._pending[0].done()
+                                 or len(self._pending) >= self.max_pending):
+            self._pending.pop(0).result()
+        self._pending.append(self._executor.submit(function, *args))
 
     def _wait(self):
-        """Wait for the job in flight; re-raise its error, if any."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+        """Wait for every job in flight; re-raise the first error, if any."""
+        pending, self._pending = self._pending, []
+        for job in pending:
+            job.result()
 
     def close(self):
         """Finish pending writes and close the run file.
