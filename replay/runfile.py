@@ -62,6 +62,12 @@ def open_file(path, mode="r"):
                 f"{_describe(path)} is not an HDF5 file, so it cannot be a replay run "
                 "file. Pass the .h5 file written by replay.Recorder."
             ) from error
+        if mode != "r" and "already open" in str(error):
+            raise RunFileError(
+                f"Cannot write to run file {_describe(path)}: it is already open in this "
+                "process (for example by a replay.Run). Call run.close() (or use "
+                "`with Run(...) as run:`) before recording into the same file."
+            ) from error
         raise RunFileError(
             f"Cannot open run file {_describe(path)} (mode {mode!r}): {error}. If the "
             "file was being written by a process that crashed during a write, it may "

@@ -178,3 +178,17 @@ def test_killed_training_leaves_every_completed_snapshot(tmp_path):
     assert run.activations("hidden", last).shape == (1000, 2)
     assert np.isfinite(run.outputs(last)).all()
     assert len(run.history["loss"]) >= last
+
+
+def test_recording_into_a_file_open_for_reading_says_what_to_do(tmp_path):
+    from conftest import record_part1
+
+    path = tmp_path / "shared.h5"
+    record_part1(path, "first", epochs=1, n_points=20)
+    run = Run(path, "first")
+    run.outputs(0)  # keeps the file open for reading
+    with pytest.raises(RunFileError, match=r"already open in this process.*run.close\(\)"):
+        record_part1(path, "second", epochs=1, n_points=20)
+    run.close()
+    record_part1(path, "second", epochs=1, n_points=20)
+    assert list_runs(path) == ["first", "second"]
