@@ -8,7 +8,7 @@ into a one-line message and exit status 2.
 import argparse
 import sys
 
-from replay.errors import ReplayError
+from replay.errors import OptionError, ReplayError
 
 
 def _format_bytes(size):
@@ -62,6 +62,67 @@ def add_info(subparsers):
     parser.set_defaults(func=run_info)
 
 
+def run_render(args):
+    """Render a run's five-panel scene (or one epoch of it) to MP4, GIF or PNG."""
+    from replay.run import Run
+    from replay.scene import Scene
+    from replay.writers import output_kind
+
+    kind = output_kind(args.out)
+    with Run(args.file, args.run) as run:
+        scene = Scene.part1(run, layer=args.layer, figsize=args.figsize,
+                            title_prefix=run.name if args.title_prefix is None
+                            else args.title_prefix)
+        if kind == "png":
+            stats = scene.save(args.out, epoch=args.epoch, dpi=args.dpi)
+            print(f"wrote {stats.path} (epoch {scene.epoch_}, "
+                  f"{stats.size[0]}x{stats.size[1]} pixels)")
+        else:
+            if args.epoch is not None:
+                raise OptionError(
+                    f"--epoch picks one epoch for a .png; for a {kind.upper()} use "
+                    "--epochs start:stop:step."
+                )
+            stats = scene.save(args.out, epochs=args.epochs, fps=args.fps, dpi=args.dpi,
+                               progress=not args.quiet)
+            print(f"wrote {stats.path} ({stats.frames} frames, {stats.size[0]}x"
+                  f"{stats.size[1]} pixels, {stats.seconds:.1f} s, {stats.fps:.1f} fps)")
+    return 0
+
+
+def _figure_size(text):
+    try:
+        width, height = (float(part) for part in text.lower().split("x"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"figure size must look like WIDTHxHEIGHT in inches, e.g. 12x6. Got {text!r}."
+        ) from error
+    return width, height
+
+
+def add_render(subparsers):
+    parser = subparsers.add_parser(
+        "render", help="render the five-panel scene of a run to MP4, GIF or PNG",
+        description="Render the five-panel figure (feature space, probability "
+                    "histograms, loss and accuracy, per-sample losses) of a run. "
+                    "The output kind follows the extension of --out.")
+    parser.add_argument("file", help="run file (.h5)")
+    parser.add_argument("--run", help="run name (may be omitted when the file holds one)")
+    parser.add_argument("--out", required=True, help="output file: .mp4, .gif or .png")
+    parser.add_argument("--layer", help="hidden layer of the feature space (default: the "
+                                        "run's only 2-unit hidden layer)")
+    parser.add_argument("--epochs", help="snapshots of an animation, start:stop:step "
+                                         "(default: all)")
+    parser.add_argument("--epoch", type=int, help="snapshot of a .png (default: the last)")
+    parser.add_argument("--fps", type=float, default=10, help="frames per second (default 10)")
+    parser.add_argument("--dpi", type=float, default=100, help="pixels per inch (default 100)")
+    parser.add_argument("--figsize", type=_figure_size, default=(12.0, 6.0),
+                        help="figure size in inches, WIDTHxHEIGHT (default 12x6)")
+    parser.add_argument("--title-prefix", help="text before 'Epoch N' (default: the run name)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_render)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="replay", description="Replay a recorded Keras training run as pictures."
@@ -73,7 +134,7 @@ def build_parser():
 
 
 #: Registered verbs, in the order ``replay --help`` lists them.
-VERBS = [add_info]
+VERBS = [add_info, add_render]
 
 
 def main(argv=None):

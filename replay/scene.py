@@ -9,9 +9,13 @@ experiment.
 
 import matplotlib.pyplot as plt
 from matplotlib.animation import FuncAnimation
+from matplotlib.text import Annotation
 
 from replay.errors import LayerNotFoundError, OptionError
-from replay.views.base import epoch_title, resolve_epochs
+from replay.views.base import resolve_epochs
+
+#: Font size of the scene title.
+TITLE_SIZE = "x-large"
 
 
 class Scene:
@@ -26,6 +30,9 @@ class Scene:
     Attributes:
         views: the views, in the order added.
         figure_: the figure (after :meth:`attach`, :meth:`plot` or a render).
+        title_: the static part of the title (``"prefix — Epoch"``).
+        epoch_label_: the epoch number after it. Only the number is redrawn
+            per frame: text is costly to draw, glyph by glyph.
 
     Example:
         ```python
@@ -48,6 +55,7 @@ class Scene:
         self._positions = []
         self.figure_ = None
         self.title_ = None
+        self.epoch_label_ = None
         self.epoch_ = None
 
     # -- composing -----------------------------------------------------------
@@ -106,10 +114,22 @@ class Scene:
         for view, positions in zip(self.views, self._positions):
             axes = [figure.add_subplot(grid[position]) for position in positions]
             view.attach(axes if view.n_axes > 1 else axes[0])
-        self.title_ = figure.suptitle(epoch_title(clock, 0, self.title_prefix),
-                                      fontsize="x-large")
+        self.title_ = figure.suptitle(
+            f"{self.title_prefix} \u2014 Epoch" if self.title_prefix else "Epoch",
+            fontsize=TITLE_SIZE)
+        # The number sits right after the static text, on the same baseline.
+        self.epoch_label_ = Annotation(
+            f" {clock.epochs[0]:g}", xy=(1.0, 0.0), xycoords=self.title_, ha="left",
+            va="bottom", fontsize=TITLE_SIZE)
+        figure.add_artist(self.epoch_label_)
+        self._snapshot_epochs = clock.epochs
         self.figure_ = figure
         return self
+
+    @property
+    def title_text(self):
+        """The whole title as shown, e.g. ``"sigmoid — Epoch 60"``."""
+        return self.title_.get_text() + self.epoch_label_.get_text()
 
     def freeze_layout(self):
         """Compute the layout once and keep it: later draws skip the layout engine."""
@@ -128,8 +148,8 @@ class Scene:
         for view in self.views:
             view.epoch_ = epoch
             artists.extend(view.update(epoch))
-        self.title_.set_text(epoch_title(self.clock, epoch, self.title_prefix))
-        artists.append(self.title_)
+        self.epoch_label_.set_text(f" {self._snapshot_epochs[epoch]:g}")
+        artists.append(self.epoch_label_)
         self.epoch_ = epoch
         return artists
 

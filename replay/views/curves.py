@@ -69,6 +69,9 @@ class LossAndMetric(View):
         ax = self.ax_
         history = self.run.history
         self.metric_ax_ = ax.twinx()
+        # The twin draws over the main axes: keep one copy of each spine.
+        self.metric_ax_.spines[["top", "bottom", "left"]].set_visible(False)
+        ax.spines[["top", "right"]].set_visible(False)
         self.lines_ = {}
         for axes, role, color in ((ax, "loss", LOSS_COLOR),
                                   (self.metric_ax_, "metric", METRIC_COLOR)):

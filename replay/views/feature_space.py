@@ -3,7 +3,7 @@
 import numpy as np
 from matplotlib.collections import LineCollection
 
-from replay.errors import OptionError
+from replay.errors import LayerNotFoundError, OptionError
 from replay.views.base import View
 from replay.views.ranges import iter_snapshots, padded_range
 from replay.views.regions import (
@@ -69,6 +69,11 @@ class FeatureSpace(View):
         if limits not in ("fixed", "epoch"):
             raise OptionError(f"limits must be 'fixed' or 'epoch'. Got {limits!r}.")
         info = run.layer(layer)
+        if not info.hidden:
+            raise LayerNotFoundError(
+                f"Layer {layer!r} of run {run.name!r} has no recorded activations, so it "
+                f"has no feature space; hidden layers: {', '.join(run.hidden_layers)}."
+            )
         if info.units < 2:
             raise OptionError(
                 f"FeatureSpace needs a layer of at least 2 units; layer {layer!r} has "

@@ -6,6 +6,8 @@ colour through white (p = 0.5) to the positive class colour; a multiclass
 model colours each cell by its predicted class.
 """
 
+import functools
+
 import contourpy
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap, to_rgba
@@ -29,6 +31,7 @@ def thinned_indices(n_points, limit):
     return np.unique(np.linspace(0, n_points - 1, max(int(limit), 2)).round().astype(int))
 
 
+@functools.cache
 def probability_cmap():
     """Return the colormap of p(class 1): negative colour → white → positive colour."""
     return LinearSegmentedColormap.from_list(

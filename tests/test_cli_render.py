@@ -1,0 +1,57 @@
+"""The ``replay render`` command."""
+
+import imageio.v3 as iio
+import pytest
+
+from replay.cli import main
+
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
+
+
+def test_render_png_of_one_epoch(part1_file, tmp_path, capsys):
+    out = tmp_path / "relu.png"
+    status = main(["render", str(part1_file), "--run", "relu", "--epoch", "4",
+                   "--dpi", "40", "--out", str(out)])
+    assert status == 0
+    assert iio.imread(out).shape[:2] == (240, 480)
+    assert "epoch 4" in capsys.readouterr().out
+
+
+def test_render_gif_with_epoch_range(part1_file, tmp_path, capsys):
+    out = tmp_path / "relu.gif"
+    status = main(["render", str(part1_file), "--run", "relu", "--epochs", "0:12:3",
+                   "--fps", "5", "--dpi", "30", "--figsize", "8x4", "--quiet",
+                   "--out", str(out)])
+    assert status == 0
+    frames = iio.imread(out, index=None)
+    assert frames.shape[:3] == (4, 120, 240)
+    assert "4 frames" in capsys.readouterr().out
+
+
+def test_render_mp4(part1_file, tmp_path):
+    out = tmp_path / "sigmoid.mp4"
+    status = main(["render", str(part1_file), "--run", "sigmoid", "--epochs", "::6",
+                   "--dpi", "20", "--quiet", "--out", str(out), "--title-prefix", "S"])
+    assert status == 0
+    assert len(list(iio.imiter(out, plugin="FFMPEG"))) == 3
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--out", "x.avi"], "extensions .mp4"),
+    (["--out", "x.mp4", "--epoch", "3"], "--epochs start:stop:step"),
+    (["--out", "x.png", "--layer", "output"], "hidden layers: hidden"),
+    (["--out", "x.png", "--epoch", "40"], "out of range"),
+    (["--out", "x.mp4", "--epochs", "a:b"], "start:stop:step"),
+])
+def test_render_errors_are_one_line_messages(part1_file, tmp_path, capsys, arguments,
+                                            message):
+    arguments = [(str(tmp_path / arg) if arg.startswith("x.") else arg) for arg in arguments]
+    status = main(["render", str(part1_file), "--run", "relu", *arguments])
+    assert status == 2
+    error = capsys.readouterr().err
+    assert error.startswith("replay render: error:") and message in error
+
+
+def test_render_needs_a_run_name_when_the_file_has_several(part1_file, tmp_path, capsys):
+    assert main(["render", str(part1_file), "--out", str(tmp_path / "x.png")]) == 2
+    assert "sigmoid" in capsys.readouterr().err

@@ -1,0 +1,174 @@
+"""Scenes and writers: the five-panel figure, PNG / MP4 / GIF files read back."""
+
+import io
+import subprocess
+import sys
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import imageio.v3 as iio  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from replay import OptionError, Run  # noqa: E402
+from replay.scene import Scene  # noqa: E402
+from replay.views import DecisionBoundary, FeatureSpace, LossHistogram  # noqa: E402
+from replay.writers import FrameRenderer, ProgressBar, output_kind, save  # noqa: E402
+
+# ffmpeg is started with fork+exec while JAX (loaded by the fixtures) runs threads.
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
+
+SMALL = dict(figsize=(6.0, 3.0))
+DPI = 50
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_part1_scene_has_five_panels_and_an_epoch_title(part1_run):
+    scene = Scene.part1(part1_run, layer="hidden", title_prefix="sigmoid")
+    figure = scene.plot(5)
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert titles == ["Feature space of layer 'hidden'", "Negatives (class 0)",
+                          "Positives (class 1)", "Loss and accuracy", "Per-sample losses"]
+    assert len(figure.axes) == 6  # + the twin axes of the accuracy
+    assert scene.title_text == "sigmoid \u2014 Epoch 5"
+    assert all(view.epoch_ == 5 for view in scene.views)
+    scene.plot(-1)
+    assert scene.title_text.endswith("Epoch 12")
+    # The feature space is the large panel on the left.
+    feature = figure.axes[0].get_position()
+    assert feature.height > 2 * figure.axes[1].get_position().height
+    assert feature.x1 < figure.axes[1].get_position().x0
+
+
+def test_scene_without_prefix_and_with_views_of_two_runs(part1_file):
+    sigmoid, relu = Run(part1_file, "sigmoid"), Run(part1_file, "relu")
+    scene = Scene(nrows=1, ncols=2, **SMALL)
+    scene.add(FeatureSpace(sigmoid, "hidden"), (0, 0))
+    scene.add(FeatureSpace(relu, "hidden"), (0, 1))
+    scene.plot(3)
+    assert scene.title_text == "Epoch 3"
+    assert [view.epoch_ for view in scene.views] == [3, 3]
+    with pytest.raises(OptionError, match="2 grid position"):
+        Scene().add(__import__("replay.views").views.ProbabilityHistogram(sigmoid), (0, 0))
+
+
+def test_blitted_frames_equal_full_redraws(part1_run):
+    frames = {}
+    for blit in (True, False):
+        scene = Scene.part1(part1_run, **SMALL)
+        renderer = FrameRenderer(scene, dpi=DPI, blit=blit)
+        renderer.prepare(0)
+        assert renderer.blit is blit
+        frames[blit] = [renderer.render(epoch).copy() for epoch in (0, 4, 12)]
+    for blitted, full in zip(frames[True], frames[False]):
+        assert blitted.shape == full.shape == (150, 300, 4)
+        difference = np.abs(blitted.astype(int) - full.astype(int)).max(axis=2)
+        # Same picture; a stray pixel may differ where a tick meets a spine
+        # (equal zorders are drawn in another order).
+        assert np.count_nonzero(difference > 2) <= 3, "blitting must draw the same picture"
+
+
+def test_mp4_has_the_expected_frames_and_size(part1_run, tmp_path):
+    scene = Scene.part1(part1_run, **SMALL)
+    stats = scene.save(tmp_path / "part1.mp4", epochs="0:13:3", fps=5, dpi=DPI,
+                       progress=False)
+    assert stats.frames == 5 and stats.size == (300, 150)
+    frames = list(iio.imiter(tmp_path / "part1.mp4", plugin="FFMPEG"))
+    assert len(frames) == 5
+    assert frames[0].shape == (150, 300, 3)
+
+
+def test_gif_has_the_expected_frames_and_size(part1_run, tmp_path):
+    scene = Scene.part1(part1_run, **SMALL)
+    scene.save(tmp_path / "part1.gif", epochs=range(0, 13, 2), fps=5, dpi=DPI,
+               progress=False)
+    frames = iio.imread(tmp_path / "part1.gif", index=None)
+    assert frames.shape[:3] == (7, 150, 300)
+    # Frames differ: the animation moves.
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).max() > 50
+
+
+def test_png_of_one_epoch(part1_run, tmp_path):
+    stats = Scene.part1(part1_run, **SMALL).save(tmp_path / "out" / "e4.png", epoch=4,
+                                                 dpi=DPI)
+    image = iio.imread(tmp_path / "out" / "e4.png")
+    assert image.shape[:2] == (150, 300) and stats.size == (300, 150)
+
+
+def test_a_single_view_renders_to_video(part1_run, tmp_path):
+    stats = save(LossHistogram(part1_run), tmp_path / "losses.gif", epochs="::4", dpi=40,
+                 progress=False)
+    assert len(iio.imread(tmp_path / "losses.gif", index=None)) == stats.frames == 4
+
+
+def test_non_blittable_view_falls_back_to_full_redraws(part1_run, tmp_path):
+    scene = Scene(nrows=1, ncols=2, **SMALL)
+    scene.add(FeatureSpace(part1_run, "hidden", limits="epoch"), (0, 0))
+    scene.add(DecisionBoundary(part1_run), (0, 1))
+    assert not scene.blit_safe
+    renderer = FrameRenderer(scene, dpi=DPI)
+    renderer.prepare(0)
+    assert not renderer.blit
+    stats = scene.save(tmp_path / "epochs.mp4", epochs="0:4", dpi=DPI, progress=False)
+    assert stats.frames == 4
+
+
+def test_output_kind_and_option_errors(part1_run, tmp_path):
+    assert output_kind("a/b.MP4") == "mp4" and output_kind("x.gif") == "gif"
+    with pytest.raises(OptionError, match=r"\.avi"):
+        output_kind("movie.avi")
+    scene = Scene.part1(part1_run, **SMALL)
+    with pytest.raises(OptionError, match="fps"):
+        scene.save(tmp_path / "x.mp4", fps=0)
+    with pytest.raises(OptionError, match="start:stop:step"):
+        scene.save(tmp_path / "x.mp4", epochs="1:2:3:4")
+
+
+def test_progress_bar_prints_to_a_log():
+    stream = io.StringIO()
+    bar = ProgressBar(20, label="x.mp4", stream=stream, delay=0.0)
+    for done in range(1, 21):
+        bar.update(done)
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert 1 < len(lines) <= 11
+    assert lines[-1].startswith("x.mp4 [") and "20/20 frames" in lines[-1]
+
+
+def test_progress_bar_waits_for_slow_renders():
+    stream = io.StringIO()
+    bar = ProgressBar(5, stream=stream, delay=60.0)
+    bar.update(5)
+    bar.close()
+    assert stream.getvalue() == ""
+
+
+def test_rendering_never_imports_keras(part1_file, tmp_path):
+    script = textwrap.dedent(f"""
+        import sys
+        import matplotlib
+        matplotlib.use("Agg")
+        import replay.views, replay.scene, replay.writers
+        from replay import Run
+        from replay.scene import Scene
+        run = Run({str(part1_file)!r}, "relu")
+        scene = Scene.part1(run, figsize=(4, 2))
+        scene.save({str(tmp_path / "a.png")!r}, epoch=3, dpi=30)
+        scene.save({str(tmp_path / "a.gif")!r}, epochs="0:3", dpi=30, progress=False)
+        loaded = [name for name in ("keras", "jax", "tensorflow", "torch")
+                  if name in sys.modules]
+        print("loaded:", loaded)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "loaded: []" in result.stdout

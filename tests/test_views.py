@@ -1,0 +1,284 @@
+"""Views: after update(k) the artists hold snapshot k's recorded data."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.animation import FuncAnimation  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
+
+from replay import EpochOutOfRangeError, LayerNotFoundError, OptionError, Run  # noqa: E402
+from replay.scene import Scene, default_layer  # noqa: E402
+from replay.views import (  # noqa: E402
+    DecisionBoundary,
+    FeatureSpace,
+    LossAndMetric,
+    LossHistogram,
+    ProbabilityHistogram,
+)
+from replay.views.regions import region_colors  # noqa: E402
+from replay.views.style import ERROR_COLOR, class_color  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def wide_multiclass_run(tmp_path_factory):
+    """A 3-class softmax net with a 3-unit hidden layer, 4 epochs, on 2-D blobs."""
+    import keras
+
+    from replay import Recorder
+
+    rng = np.random.default_rng(0)
+    centers = np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 1.5]])
+    labels = np.repeat(np.arange(3), 60)
+    inputs = (centers[labels] + 0.4 * rng.normal(size=(len(labels), 2))).astype("float32")
+    targets = np.eye(3, dtype="float32")[labels]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((2,)),
+        keras.layers.Dense(3, activation="tanh", name="wide"),
+        keras.layers.Dense(3, activation="softmax", name="output"),
+    ])
+    model.compile(keras.optimizers.SGD(0.1), "categorical_crossentropy", metrics=["accuracy"])
+    path = tmp_path_factory.mktemp("wide") / "wide.h5"
+    recorder = Recorder(path, "softmax", inputs, targets, mesh_resolution=30, grid_points=50)
+    model.fit(inputs, targets, epochs=4, batch_size=32, verbose=0, callbacks=[recorder])
+    return Run(path, "softmax")
+
+
+def line_points(line):
+    return np.column_stack([line.get_xdata(), line.get_ydata()])
+
+
+# -- FeatureSpace -------------------------------------------------------------------
+
+
+def test_feature_space_points_are_the_recorded_activations(part1_run):
+    view = FeatureSpace(part1_run, "hidden")
+    labels = part1_run.labels()
+    for epoch in (0, 5, 12):
+        view.plot(epoch)
+        activations = part1_run.activations("hidden", epoch)
+        for label, line in view.points_.items():
+            np.testing.assert_allclose(line_points(line), activations[labels == label],
+                                       rtol=1e-6)
+        assert view.epoch_ == epoch
+
+
+def test_feature_space_grid_and_regions_follow_the_probes(part1_run):
+    view = FeatureSpace(part1_run, "hidden")
+    view.plot(7)
+    grid = part1_run.activations("hidden", 7, source="grid")
+    segments = view.grid_lines_.get_segments()
+    assert len(segments) == len(grid)
+    np.testing.assert_allclose(segments[3], grid[3], rtol=1e-6)
+    mesh = part1_run.activations("hidden", 7, source="mesh")
+    np.testing.assert_allclose(view.regions_.get_coordinates(), mesh, rtol=1e-6)
+    expected = region_colors(part1_run.outputs(7, source="mesh"), cells=True).reshape(-1, 4)
+    np.testing.assert_allclose(view.regions_.get_facecolor(), expected)
+    # The boundary (p = 0.5) separates the mesh colours: it is drawn when both classes occur.
+    outputs = part1_run.outputs(12, source="mesh")[..., 0]
+    view.plot(12)
+    if outputs.min() < 0.5 < outputs.max():
+        assert len(view.boundary_.get_segments()) > 0
+
+
+def test_feature_space_limits_are_fixed_over_the_run(part1_run):
+    view = FeatureSpace(part1_run, "hidden")
+    view.plot(0)
+    limits = view.ax_.get_xlim(), view.ax_.get_ylim()
+    view.plot(12)
+    assert (view.ax_.get_xlim(), view.ax_.get_ylim()) == limits
+    assert view.blit_safe
+    every = part1_run.series("activations/train/hidden")
+    assert limits[0][0] <= every[..., 0].min() and every[..., 0].max() <= limits[0][1]
+    assert limits[1][0] <= every[..., 1].min() and every[..., 1].max() <= limits[1][1]
+
+
+def test_feature_space_per_epoch_limits(part1_run):
+    view = FeatureSpace(part1_run, "hidden", limits="epoch")
+    assert not view.blit_safe
+    view.plot(0)
+    first = view.ax_.get_xlim()
+    view.plot(12)
+    assert view.ax_.get_xlim() != first
+    points = part1_run.activations("hidden", 12)
+    low, high = view.ax_.get_xlim()
+    assert low <= points[:, 0].min() and points[:, 0].max() <= high
+
+
+def test_feature_space_of_a_wide_layer_uses_a_fixed_pca(wide_multiclass_run):
+    run = wide_multiclass_run
+    view = FeatureSpace(run, "wide")
+    mean, components = view.projection_
+    last = run.activations("wide", -1)
+    np.testing.assert_allclose(mean, last.mean(axis=0), rtol=1e-5)
+    view.plot(2)
+    projected = (run.activations("wide", 2) - mean) @ components.T
+    labels = run.labels()
+    for label, line in view.points_.items():
+        np.testing.assert_allclose(line_points(line), projected[labels == label], rtol=1e-5)
+    assert "PCA" in view.ax_.get_title()
+
+
+def test_feature_space_errors(part1_run):
+    with pytest.raises(LayerNotFoundError, match="hiden"):
+        FeatureSpace(part1_run, "hiden")
+    with pytest.raises(OptionError, match="limits"):
+        FeatureSpace(part1_run, "hidden", limits="auto")
+    with pytest.raises(EpochOutOfRangeError, match="0..12"):
+        FeatureSpace(part1_run, "hidden").plot(13)
+
+
+# -- DecisionBoundary ---------------------------------------------------------------
+
+
+def test_decision_boundary_regions_are_the_mesh_outputs(part1_run):
+    view = DecisionBoundary(part1_run)
+    for epoch in (0, 12):
+        view.plot(epoch)
+        expected = region_colors(part1_run.outputs(epoch, source="mesh"))
+        np.testing.assert_allclose(view.regions_.get_array(), expected)
+    mesh = part1_run.inputs("mesh")
+    assert view.ax_.get_xlim() == (mesh[0, 0, 0], mesh[0, -1, 0])
+
+
+# -- ProbabilityHistogram -----------------------------------------------------------
+
+
+def test_probability_histogram_heights_are_numpy_histograms(part1_run):
+    view = ProbabilityHistogram(part1_run)
+    labels = part1_run.labels()
+    edges = np.linspace(0, 1, 11)
+    for epoch in (0, 6, 12):
+        view.plot(epoch)
+        probabilities = part1_run.outputs(epoch)[:, 0]
+        for label, bars in zip((0, 1), view.bars_):
+            expected = np.histogram(probabilities[labels == label], bins=edges)[0]
+            np.testing.assert_array_equal(view.counts_[label], expected)
+            np.testing.assert_array_equal(bars.heights, expected)
+            tops = bars.collection.get_paths()
+            assert [path.vertices[:, 1].max() for path in tops] == list(expected)
+
+
+def test_probability_histogram_wrong_side_is_red(part1_run):
+    view = ProbabilityHistogram(part1_run)
+    view.plot(3)
+    red, blue, orange = (to_rgba(color) for color in
+                         (ERROR_COLOR, class_color(0), class_color(1)))
+    negatives = [tuple(color) for color in view.bars_[0].collection.get_facecolor()]
+    positives = [tuple(color) for color in view.bars_[1].collection.get_facecolor()]
+    assert negatives == [blue] * 5 + [red] * 5
+    assert positives == [red] * 5 + [orange] * 5
+    top = max(view.axes_[0].get_ylim()[1], view.axes_[1].get_ylim()[1])
+    every = part1_run.series("outputs/train")[..., 0]
+    labels = part1_run.labels()
+    largest = max(np.histogram(epoch[labels == label], bins=10, range=(0, 1))[0].max()
+                  for epoch in every for label in (0, 1))
+    assert largest <= top
+
+
+def test_probability_histogram_multiclass_uses_predicted_class(wide_multiclass_run):
+    run = wide_multiclass_run
+    view = ProbabilityHistogram(run)
+    view.plot(-1)
+    outputs = run.outputs(-1)
+    correct = outputs.argmax(axis=1) == run.labels()
+    expected = np.histogram(outputs.max(axis=1)[correct], bins=np.linspace(0, 1, 11))[0]
+    np.testing.assert_array_equal(view.counts_[0], expected)
+    assert view.counts_.sum() == len(outputs)
+    assert view.axes_[1].get_title() == "Misclassified"
+
+
+# -- LossHistogram ------------------------------------------------------------------
+
+
+def test_loss_histogram_heights_are_numpy_histograms(part1_run):
+    view = LossHistogram(part1_run)
+    labels = part1_run.labels()
+    view.plot(0)
+    edges = view.edges_.copy()
+    every = part1_run.series("loss/train")
+    assert edges[0] == 0 and edges[-1] >= every.max()
+    for epoch in (0, 12):
+        view.plot(epoch)
+        np.testing.assert_array_equal(view.edges_, edges)
+        losses = part1_run.per_sample_loss(epoch)
+        for label in (0, 1):
+            expected = np.histogram(losses[labels == label], bins=edges)[0]
+            np.testing.assert_array_equal(view.counts_[label], expected)
+        # Stacked: the second class's bars sit on the first's.
+        np.testing.assert_array_equal(view.bars_[1].bottoms, view.counts_[0])
+        np.testing.assert_array_equal(view.bars_[1].heights, view.counts_[1])
+
+
+# -- LossAndMetric ------------------------------------------------------------------
+
+
+def test_curves_hold_the_history_up_to_the_epoch(part1_run):
+    view = LossAndMetric(part1_run)
+    history = part1_run.history
+    for epoch in (0, 1, 7, 12):
+        view.plot(epoch)
+        loss, accuracy = view.lines_["loss"], view.lines_["accuracy"]
+        np.testing.assert_array_equal(loss.get_xdata(), np.arange(1, epoch + 1))
+        np.testing.assert_allclose(loss.get_ydata(), history["loss"][:epoch])
+        np.testing.assert_allclose(accuracy.get_ydata(), history["accuracy"][:epoch])
+    assert view.metric_ax_.get_ylim() == (0.0, 1.02)
+    assert view.ax_.get_xlim() == (0.0, 12.0)
+
+
+def test_curves_unknown_metric_lists_the_recorded_ones(part1_run):
+    with pytest.raises(OptionError, match="no metric 'auc'.*accuracy"):
+        LossAndMetric(part1_run, metric="auc")
+
+
+# -- all views ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [
+    lambda run: FeatureSpace(run, "wide"),
+    DecisionBoundary, ProbabilityHistogram, LossHistogram, LossAndMetric,
+])
+def test_every_view_draws_a_multiclass_run(wide_multiclass_run, make):
+    figure = make(wide_multiclass_run).plot(2)
+    figure.canvas.draw()
+    assert figure.texts or figure._suptitle is not None
+
+
+def test_view_draws_into_a_given_axes(part1_run):
+    figure, axes = plt.subplots(1, 3)
+    LossAndMetric(part1_run).plot(4, ax=axes[0])
+    view = ProbabilityHistogram(part1_run, ax=list(axes[1:]))
+    assert view.plot(4) is figure
+    assert view.axes_ == list(axes[1:])
+    with pytest.raises(OptionError, match="2 axes"):
+        ProbabilityHistogram(part1_run).attach(axes[0])
+
+
+def test_view_animate_returns_a_funcanimation(part1_run):
+    animation = LossHistogram(part1_run).animate("0:3")
+    assert isinstance(animation, FuncAnimation)
+    assert "<script" in animation.to_jshtml()
+
+
+def test_standalone_view_shows_the_epoch(part1_run):
+    figure = DecisionBoundary(part1_run).plot(5)
+    assert figure._suptitle.get_text() == "Epoch 5"
+
+
+def test_default_layer(part1_run, wide_multiclass_run):
+    assert default_layer(part1_run) == "hidden"
+    with pytest.raises(LayerNotFoundError, match=r"wide \(3 units\)"):
+        default_layer(wide_multiclass_run)
+    with pytest.raises(LayerNotFoundError, match="layer="):
+        Scene.part1(wide_multiclass_run)
+    assert len(Scene.part1(wide_multiclass_run, layer="wide").plot(3).axes) == 6
