@@ -218,7 +218,7 @@ class LayerViolins(View):
         if ylim is None:
             bounds = (activation_range(self.run, self.layers)
                       if self.quantity == "activations" and None not in self._datasets else None)
-            return "run" if bounds is None else padded_range(*bounds, padding=0.04)
+            return "run" if bounds is None else self._limits(*bounds)
         if isinstance(ylim, str):
             if ylim not in ("run", "frame"):
                 raise OptionError(f"ylim must be None, 'run', 'frame' or (low, high). Got {ylim!r}.")
