@@ -134,8 +134,7 @@ class Scene:
     def freeze_layout(self):
         """Compute the layout once and keep it: later draws skip the layout engine."""
         self.attach()
-        self.figure_.canvas.draw()
-        self.figure_.set_layout_engine("none")
+        freeze_layout(self.figure_)
 
     def check_epoch(self, epoch):
         """Return ``epoch`` as a valid snapshot index of every view, or raise."""
@@ -260,6 +259,14 @@ class Scene:
             scene.add(LayerViolins(run, quantity, layers=layers, include_inputs=inputs,
                                    ylim=limits, source=source), position)
         return scene
+
+
+def freeze_layout(figure):
+    """Run the figure's layout engine once (as a draw would), then switch it off."""
+    engine = figure.get_layout_engine()
+    if engine is not None:
+        engine.execute(figure)
+    figure.set_layout_engine("none")
 
 
 def default_layer(run):

@@ -32,6 +32,8 @@ VIDEO_KINDS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".gif": "gif"}
 IMAGE_KINDS = {".png": "png"}
 #: Frames waiting for the encoder; bounds the memory of a render.
 QUEUE_FRAMES = 4
+#: x264 speed preset: plots compress well, so a fast preset costs little size.
+H264_PRESET = "veryfast"
 #: One GIF palette per frame, built by ffmpeg (streams; no global pass).
 GIF_FILTER = ("split[a][b];[a]palettegen=stats_mode=single:reserve_transparent=0[p];"
               "[b][p]paletteuse=new=1:dither=bayer:bayer_scale=3")
@@ -155,9 +157,10 @@ class _SingleView:
         self.view.attach()
 
     def freeze_layout(self):
+        from replay.scene import freeze_layout
+
         self.view.attach()
-        self.view.figure_.canvas.draw()
-        self.view.figure_.set_layout_engine("none")
+        freeze_layout(self.view.figure_)
 
     def update(self, epoch):
         return self.view._frame(epoch)
@@ -308,7 +311,7 @@ class VideoEncoder:
                            output_params=["-filter_complex", GIF_FILTER, "-loop", "0"])
         else:
             options = dict(codec="libx264", pix_fmt_out="yuv420p", quality=quality,
-                           output_params=["-preset", "veryfast", "-movflags", "+faststart"])
+                           output_params=["-preset", H264_PRESET, "-movflags", "+faststart"])
         self._writer = imageio_ffmpeg.write_frames(
             self.path, self.size, fps=fps, pix_fmt_in="rgba", macro_block_size=1,
             ffmpeg_log_level="error", **options)

@@ -282,3 +282,18 @@ def test_default_layer(part1_run, wide_multiclass_run):
     with pytest.raises(LayerNotFoundError, match="layer="):
         Scene.part1(wide_multiclass_run)
     assert len(Scene.part1(wide_multiclass_run, layer="wide").plot(3).axes) == 6
+
+
+def test_snapshot_reader_reads_ahead_and_follows_the_step(part1_run):
+    from replay.views.reader import SnapshotReader
+
+    reader = SnapshotReader(part1_run, chunk_size=4)
+    every = part1_run.series("outputs/mesh")
+    for epochs in ([0, 1, 2, 3, 4, 5, 12], [0, 3, 6, 9, 12], [12, 5, 0, 7], [-1, -13]):
+        for epoch in epochs:
+            np.testing.assert_array_equal(reader.read("outputs/mesh", epoch), every[epoch])
+    for epoch in (0, 3, 6):  # 0 reads 0..3; 3 is read; 6 reads every third ahead
+        reader.read("loss/train", epoch)
+    assert sorted(reader._chunks["loss/train"][0]) == [6, 9, 12]
+    with pytest.raises(EpochOutOfRangeError):
+        reader.read("outputs/mesh", 13)

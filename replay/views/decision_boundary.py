@@ -5,6 +5,7 @@ from matplotlib.collections import LineCollection
 
 from replay.errors import OptionError
 from replay.views.base import View
+from replay.views.reader import SnapshotReader
 from replay.views.regions import BOUNDARY_COLOR, boundary_segments, region_colors
 from replay.views.style import class_color
 
@@ -43,6 +44,7 @@ class DecisionBoundary(View):
                 f"{run.inputs('train').shape}). Record 2-D inputs with probes='auto'."
             )
         self.source = source
+        self.reader = SnapshotReader(run)
         self.grid = grid
         self.point_size = float(point_size)
 
@@ -77,7 +79,7 @@ class DecisionBoundary(View):
         ax.set_ylim(y_values[0], y_values[-1])
 
     def update(self, epoch):
-        outputs = self.run.outputs(epoch, source="mesh")
+        outputs = self.reader.read("outputs/mesh", epoch)
         self.regions_.set_data(region_colors(outputs))
         self.boundary_.set_segments(boundary_segments(self.mesh_x_, self.mesh_y_, outputs))
         return [self.regions_, self.boundary_]

@@ -6,6 +6,7 @@ from matplotlib.collections import LineCollection
 from replay.errors import LayerNotFoundError, OptionError
 from replay.views.base import View
 from replay.views.ranges import iter_snapshots, padded_range
+from replay.views.reader import SnapshotReader
 from replay.views.regions import (
     BOUNDARY_COLOR,
     boundary_segments,
@@ -82,6 +83,7 @@ class FeatureSpace(View):
         self.layer = layer
         self.units = info.units
         self.source = source
+        self.reader = SnapshotReader(run)
         self.limits = limits
         self.point_size = float(point_size)
         self.blit_safe = limits == "fixed"
@@ -163,18 +165,19 @@ class FeatureSpace(View):
             ax.set_ylim(*y_limits)
 
     def update(self, epoch):
-        points = self.project(self.run.activations(self.layer, epoch, source=self.source))
+        read = self.reader.read
+        points = self.project(read(f"activations/{self.source}/{self.layer}", epoch))
         for label, line in self.points_.items():
             selected = points[self.labels == label]
             line.set_data(selected[:, 0], selected[:, 1])
         artists = list(self.points_.values())
         if self.grid_lines_ is not None:
-            grid = self.run.activations(self.layer, epoch, source="grid")
+            grid = read(f"activations/grid/{self.layer}", epoch)
             self.grid_lines_.set_segments(self.project(grid[:, self._grid_points]))
             artists.append(self.grid_lines_)
         if self.regions_ is not None:
-            mesh = self.project(self.run.activations(self.layer, epoch, source="mesh"))
-            outputs = self.run.outputs(epoch, source="mesh")
+            mesh = self.project(read(f"activations/mesh/{self.layer}", epoch))
+            outputs = read("outputs/mesh", epoch)
             self.boundary_.set_segments(boundary_segments(mesh[..., 0], mesh[..., 1], outputs))
             rows, columns = np.ix_(self._mesh_rows, self._mesh_columns)
             set_mesh_coordinates(self.regions_, mesh[rows, columns])

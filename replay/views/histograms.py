@@ -6,6 +6,7 @@ from matplotlib.collections import PolyCollection
 from replay.errors import OptionError
 from replay.views.base import View
 from replay.views.ranges import iter_snapshots, max_count, padded_range
+from replay.views.reader import SnapshotReader
 from replay.views.style import ERROR_COLOR, class_color
 
 #: Colour of correctly classified samples when classes are not told apart.
@@ -102,6 +103,7 @@ class ProbabilityHistogram(View):
     def __init__(self, run, *, source="train", bins=10, threshold=0.5, ax=None):
         super().__init__(run, ax=ax)
         self.source = source
+        self.reader = SnapshotReader(run)
         self.bins = _check_bins(bins)
         if not 0.0 < threshold < 1.0:
             raise OptionError(f"threshold must be between 0 and 1. Got {threshold!r}.")
@@ -151,7 +153,7 @@ class ProbabilityHistogram(View):
         self.axes_[0].set_ylabel("samples")
 
     def update(self, epoch):
-        self.counts_ = self.histograms(self.run.outputs(epoch, source=self.source))
+        self.counts_ = self.histograms(self.reader.read(f"outputs/{self.source}", epoch))
         for bars, counts in zip(self.bars_, self.counts_):
             bars.set_heights(counts)
         return [bars.collection for bars in self.bars_]
@@ -187,6 +189,7 @@ class LossHistogram(View):
     def __init__(self, run, *, source="train", bins=20, by_class=True, ax=None):
         super().__init__(run, ax=ax)
         self.source = source
+        self.reader = SnapshotReader(run)
         self.bins = _check_bins(bins)
         labels = run.labels(source)
         self.groups = [labels == label for label in np.unique(labels)] if by_class else \
@@ -223,7 +226,7 @@ class LossHistogram(View):
         ax.set_ylim(0.0, max(top, 1) * 1.05)
 
     def update(self, epoch):
-        self.counts_ = self.histograms(self.run.per_sample_loss(epoch, source=self.source))
+        self.counts_ = self.histograms(self.reader.read(f"loss/{self.source}", epoch))
         bottoms = np.zeros(self.bins)
         for bars, counts in zip(self.bars_, self.counts_):
             bars.set_heights(counts, bottoms)
