@@ -1,0 +1,102 @@
+"""Make the small PNGs of the views that the README and docs/views.md show.
+
+Records the 150-epoch part-1 sigmoid run into ``runs/part1.h5`` on first use
+(the same run as ``scripts/part1_activation_functions.py``), then draws the
+five-panel scene and each view alone into ``docs/images/``, each PNG well
+under 200 KB.
+
+Usage:
+    python scripts/make_readme_images.py
+    python scripts/make_readme_images.py --runs runs --out docs/images --epoch 60
+"""
+
+import argparse
+import io
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+SCRIPTS = Path(__file__).resolve().parent
+#: Largest size allowed for a README image.
+MAX_BYTES = 200 * 1024
+
+
+def ensure_run(path, name="sigmoid", epochs=150):
+    """Record the part-1 run ``name`` into ``path`` unless a complete one is there."""
+    from replay import Run
+    from replay.errors import ReplayError
+
+    try:
+        with Run(path, name) as run:
+            if run.complete and run.n_snapshots == epochs + 1:
+                return
+    except ReplayError:
+        pass
+    sys.path.insert(0, str(SCRIPTS))
+    from part1_activation_functions import train
+
+    print(f"recording the {epochs}-epoch part-1 {name} run into {path} ...", flush=True)
+    train(path, name, epochs=epochs)
+
+
+def save_small_png(figure, path, dpi):
+    """Save ``figure`` as an optimized RGB PNG; return its size in bytes."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    # A palette would merge the few red (misclassified) pixels into another
+    # colour; an optimized RGB PNG keeps every colour and stays small.
+    Image.open(buffer).convert("RGB").save(path, optimize=True)
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise SystemExit(f"{path} is {size / 1024:.0f} KB, over {MAX_BYTES // 1024} KB")
+    return size
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default="runs", help="folder of the run file (default runs)")
+    parser.add_argument("--out", default="docs/images", help="output folder")
+    parser.add_argument("--epoch", type=int, default=60, help="epoch shown (default 60)")
+    parser.add_argument("--dpi", type=float, default=80)
+    args = parser.parse_args(argv)
+    run_path = Path(args.runs) / "part1.h5"
+    run_path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_run(run_path)
+
+    import matplotlib.pyplot as plt
+
+    from replay import Run
+    from replay.scene import Scene
+    from replay.views import (
+        DecisionBoundary,
+        FeatureSpace,
+        LossAndMetric,
+        LossHistogram,
+        ProbabilityHistogram,
+    )
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with Run(run_path, "sigmoid") as run:
+        pictures = {
+            "part1_sigmoid.png": Scene.part1(run, title_prefix="sigmoid").plot(args.epoch),
+            "feature_space.png": FeatureSpace(run, "hidden").plot(args.epoch),
+            "decision_boundary.png": DecisionBoundary(run).plot(args.epoch),
+            "probability_histogram.png": ProbabilityHistogram(run).plot(args.epoch),
+            "loss_histogram.png": LossHistogram(run).plot(args.epoch),
+            "loss_and_metric.png": LossAndMetric(run).plot(args.epoch),
+        }
+        for name, figure in pictures.items():
+            size = save_small_png(figure, out / name, args.dpi)
+            print(f"wrote {out / name} ({size / 1024:.0f} KB)")
+            plt.close(figure)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
