@@ -118,13 +118,16 @@ def save(source, path, *, epochs=None, epoch=-1, fps=10, dpi=100, progress=True,
     renderer.prepare(epochs[0])
     size = renderer.size
     bar = ProgressBar(len(epochs), label=path.name) if progress else None
-    with VideoEncoder(path, size, fps=fps, kind=kind, quality=quality) as encoder:
-        for done, snapshot in enumerate(epochs, start=1):
-            encoder.write(renderer.render(snapshot))
-            if bar is not None:
-                bar.update(done)
-    if bar is not None:
-        bar.close()
+    try:
+        with VideoEncoder(path, size, fps=fps, kind=kind, quality=quality) as encoder:
+            for done, snapshot in enumerate(epochs, start=1):
+                encoder.write(renderer.render(snapshot))
+                if bar is not None:
+                    bar.update(done)
+    finally:
+        renderer.finish()
+        if bar is not None:
+            bar.close()
     return RenderStats(path, len(epochs), size, time.perf_counter() - start)
 
 
@@ -245,11 +248,16 @@ class FrameRenderer:
         width, height = self.size
         return np.asarray(canvas.buffer_rgba())[:height, :width]
 
+    def finish(self):
+        """Give the artists back to ordinary drawing (``plot``/``savefig`` draw them again)."""
+        for artist in self._draw_order:
+            artist.set_animated(False)
+        self._background = None
+
     def _stop_blitting(self):
         # A view returned an artist it did not return before: its contract
         # is broken, so fall back to correct (slower) full redraws.
-        for artist in self._draw_order:
-            artist.set_animated(False)
+        self.finish()
         self.blit = False
 
 

@@ -87,6 +87,22 @@ def test_mp4_has_the_expected_frames_and_size(part1_run, tmp_path):
     assert frames[0].shape == (150, 300, 3)
 
 
+def test_scene_draws_normally_after_a_render(part1_run, tmp_path):
+    scene = Scene.part1(part1_run, **SMALL)
+    scene.save(tmp_path / "first.gif", epochs="0:2", dpi=DPI, progress=False)
+    # Blitting marks artists "animated" (left out of full draws); a render
+    # must give them back, or a later savefig would miss the data.
+    assert not [artist for artist in scene.figure_.findobj() if artist.get_animated()]
+    scene.save(tmp_path / "after.png", epoch=4, dpi=DPI)
+    feature_space = scene.views[0]
+    assert feature_space.regions_.get_animated() is False
+
+
+def test_scene_animate_for_notebooks(part1_run):
+    animation = Scene.part1(part1_run, **SMALL).animate("0:2")
+    assert "<script" in animation.to_jshtml()
+
+
 def test_gif_has_the_expected_frames_and_size(part1_run, tmp_path):
     scene = Scene.part1(part1_run, **SMALL)
     scene.save(tmp_path / "part1.gif", epochs=range(0, 13, 2), fps=5, dpi=DPI,
