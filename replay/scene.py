@@ -213,6 +213,37 @@ class Scene:
         return scene
 
     @classmethod
+    def showdown(cls, runs, layer=None, *, figsize=None, title_prefix=""):
+        """Several runs side by side: feature space on top, input-space boundary below.
+
+        The "showdown" figure of the activation-function experiment (e.g. the
+        sigmoid, tanh and relu runs of one file), one column per run, on one
+        epoch clock.
+
+        Args:
+            runs: the :class:`replay.Run` objects, one column each.
+            layer: the hidden layer of the feature spaces; ``None`` picks each
+                run's only 2-unit hidden layer.
+            figsize: figure size in inches (default: 4.5 in per run, 8.5 in high).
+            title_prefix: text before ``"Epoch N"``.
+        """
+        from replay.views import DecisionBoundary, FeatureSpace
+
+        runs = list(runs)
+        if not runs:
+            raise OptionError("Scene.showdown needs at least one run.")
+        figsize = (4.5 * len(runs), 8.5) if figsize is None else figsize
+        scene = cls(nrows=2, ncols=len(runs), figsize=figsize, title_prefix=title_prefix)
+        for column, run in enumerate(runs):
+            feature_space = FeatureSpace(run, default_layer(run) if layer is None else layer)
+            feature_space.title = f"{run.name}: feature space"
+            boundary = DecisionBoundary(run)
+            boundary.title = f"{run.name}: input space"
+            scene.add(feature_space, (0, column))
+            scene.add(boundary, (1, column))
+        return scene
+
+    @classmethod
     def part2(cls, run, *, layers=None, include_inputs=False, ylim=None, title_prefix=None,
               figsize=(11.0, 7.5), source="train"):
         """The four-panel figure of the weight-initializer experiment.

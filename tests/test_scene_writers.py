@@ -61,6 +61,15 @@ def test_scene_without_prefix_and_with_views_of_two_runs(part1_file):
         Scene().add(__import__("replay.views").views.ProbabilityHistogram(sigmoid), (0, 0))
 
 
+def test_showdown_puts_runs_side_by_side(part1_file):
+    runs = [Run(part1_file, "sigmoid"), Run(part1_file, "relu")]
+    figure = Scene.showdown(runs, figsize=(6, 6)).plot(6)
+    assert [ax.get_title() for ax in figure.axes] == [
+        "sigmoid: feature space", "sigmoid: input space",
+        "relu: feature space", "relu: input space"]
+    assert figure.axes[0].get_position().y0 > figure.axes[1].get_position().y1
+
+
 def test_blitted_frames_equal_full_redraws(part1_run):
     frames = {}
     for blit in (True, False):
