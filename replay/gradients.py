@@ -81,6 +81,7 @@ class GradientPlan:
                 f"is {self.backend!r}. Pass gradients=False."
             )
         self._function = builders[self.backend]()
+        self._cached_samples = (None, None, None)
 
     def compute(self, inputs, targets):
         """Return ``{"<layer>/<weight>": gradient}`` of the mean loss on these samples.
@@ -88,11 +89,29 @@ class GradientPlan:
         Non-trainable weights (e.g. batch-norm statistics) get zeros: the
         loss does not move them.
         """
-        inputs = np.asarray(inputs, dtype=np.float32)
-        targets = np.asarray(targets)
-        if targets.dtype.kind == "f":
-            targets = targets.astype(np.float32)
-        gradients = self._function(inputs, targets)
+        return self.collect(self.dispatch(inputs, targets))
+
+    def dispatch(self, inputs, targets):
+        """Start computing the gradients; return the backend's tensors.
+
+        On JAX this returns at once (asynchronous dispatch), so the recorder
+        can convert the result on its writer thread while training goes on.
+        The samples are converted to backend tensors once and reused.
+        """
+        cached_inputs, cached_targets, tensors = self._cached_samples
+        if cached_inputs is not inputs or cached_targets is not targets:
+            array_inputs = np.asarray(inputs, dtype=np.float32)
+            array_targets = np.asarray(targets)
+            if array_targets.dtype.kind == "f":
+                array_targets = array_targets.astype(np.float32)
+            tensors = (array_inputs, array_targets)
+            if self.backend == "jax":
+                tensors = tuple(keras.ops.convert_to_tensor(value) for value in tensors)
+            self._cached_samples = (inputs, targets, tensors)
+        return self._function(*tensors)
+
+    def collect(self, gradients):
+        """Turn :meth:`dispatch`'s tensors into ``{"<layer>/<weight>": array}``."""
         result = {}
         for name, index, shape in self._targets:
             if index is None or gradients[index] is None:

@@ -324,7 +324,7 @@ class Recorder(keras.callbacks.Callback):
         forward = self._plan.dispatch(self._capture_inputs)
         gradients = None
         if self._gradient_plan is not None:
-            gradients = self._gradient_plan.compute(*self.sources["train"])
+            gradients = self._gradient_plan.dispatch(*self.sources["train"])
         self._submit(self._store_snapshot, epoch, self._step, frozen_weights, forward, gradients)
 
     def _store_snapshot(self, epoch, step, frozen_weights, forward, gradients):
@@ -350,6 +350,8 @@ class Recorder(keras.callbacks.Callback):
                     arrays[f"preactivations/{source}/{layer}"] = values[part]
                 targets = self.sources[source][1]
                 arrays[f"loss/{source}"] = self._loss_function(targets, outputs[part])
+        if gradients is not None:
+            gradients = self._gradient_plan.collect(gradients)
         for name, gradient in (gradients or {}).items():
             arrays[f"gradients/{name}"] = gradient
         self._writer.append_snapshot(epoch, step, arrays)
