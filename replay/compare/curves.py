@@ -1,0 +1,145 @@
+"""History curves of several runs overlaid on one axes, e.g. the validation accuracy of six activations."""
+
+import numpy as np
+
+from replay.compare.runs import open_runs, run_labels
+from replay.compare.table import lower_is_better
+from replay.errors import OptionError
+from replay.views.base import View
+from replay.views.curves import BOUNDED_METRICS
+from replay.views.ranges import padded_range
+
+#: Line colours of the runs, in order (Okabe-Ito, then a few more).
+RUN_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9",
+              "#000000", "#999999", "#882255", "#44AA99", "#F0E442", "#332288"]
+
+
+def run_color(index):
+    """Return the line colour of the ``index``-th run."""
+    return RUN_COLORS[index % len(RUN_COLORS)]
+
+
+class OverlaidCurves(View):
+    """One or more history keys of several runs against epochs, on one axes.
+
+    Each run has its own colour; the keys are told apart by line style
+    (solid, dashed, dotted, ...), so ``keys=["accuracy", "val_accuracy"]``
+    shows training solid and validation dashed. When animated, the curves
+    grow up to the current epoch of the clock; both axes are fixed over the
+    whole of every run.
+
+    The view's :attr:`run` (its epoch clock in a scene) is the run with the
+    fewest snapshots; :attr:`runs` holds them all.
+
+    Args:
+        runs: the runs (``Run`` objects, ``"file.h5:run"`` specs, ...; see
+            :func:`replay.compare.open_runs`).
+        keys: a history key or a list of keys, e.g. ``"val_accuracy"``.
+        labels: the legend names of the runs; ``None`` for their names.
+        yscale: ``"linear"`` or ``"log"`` (for losses spanning decades).
+        legend: ``True`` draws the legend inside the axes, in the upper
+            right corner for losses and the lower right one otherwise (a fixed
+            place, so it does not jump between frames); ``"outside"`` puts it
+            right of the axes; ``False`` draws none.
+        ax: the axes to draw into; ``None`` makes a new figure.
+
+    Attributes:
+        runs: the runs.
+        keys: the history keys shown.
+        lines_: ``{(run label, key): Line2D}``.
+
+    Example:
+        >>> runs = open_runs(["sigmoid", "relu"], path="digits.h5")          # doctest: +SKIP
+        >>> OverlaidCurves(runs, "val_accuracy").plot().savefig("val.png")  # doctest: +SKIP
+    """
+
+    figsize = (6.0, 4.0)
+    blit_safe = True
+    LINESTYLES = ("-", "--", ":", "-.")
+
+    def __init__(self, runs, keys, *, labels=None, yscale="linear", legend=True, ax=None):
+        runs = open_runs(runs)
+        super().__init__(min(runs, key=lambda run: run.n_snapshots), ax=ax)
+        self.runs = runs
+        self.keys = [keys] if isinstance(keys, str) else list(keys)
+        if not self.keys:
+            raise OptionError("OverlaidCurves needs at least one history key.")
+        if len(self.keys) > len(self.LINESTYLES):
+            raise OptionError(f"OverlaidCurves shows at most {len(self.LINESTYLES)} keys "
+                              f"(one line style each). Got {len(self.keys)}.")
+        self.labels = run_labels(runs) if labels is None else list(labels)
+        if len(self.labels) != len(runs):
+            raise OptionError(f"Got {len(self.labels)} labels for {len(runs)} runs.")
+        for run in runs:
+            missing = [key for key in self.keys if key not in run.history]
+            if missing:
+                recorded = [key for key in run.history if key != "epoch"]
+                raise OptionError(
+                    f"Run {run.name!r} of '{run.path}' has no history {missing[0]!r}. "
+                    f"Recorded: {', '.join(recorded) or 'none'}."
+                )
+        if yscale not in ("linear", "log"):
+            raise OptionError(f"yscale must be 'linear' or 'log'. Got {yscale!r}.")
+        self.yscale = yscale
+        self.legend = legend
+        self.title = " and ".join(key.replace("_", " ") for key in self.keys)
+        self.snapshot_epochs = np.asarray(self.run.epochs, dtype=np.float64)
+
+    def _history_epochs(self, run):
+        history = run.history
+        n = len(history[self.keys[0]])
+        return np.asarray(history.get("epoch", np.arange(1, n + 1)), dtype=np.float64)
+
+    def draw_static(self):
+        ax = self.ax_
+        self.lines_ = {}
+        values = []
+        last_epoch = 1.0
+        for index, (run, label) in enumerate(zip(self.runs, self.labels)):
+            last_epoch = max(last_epoch, float(run.epochs[-1]))
+            for key, style in zip(self.keys, self.LINESTYLES):
+                values.append(np.asarray(run.history[key], dtype=np.float64))
+                name = label if len(self.keys) == 1 else f"{label} {key.replace('_', ' ')}"
+                (self.lines_[(label, key)],) = ax.plot([], [], color=run_color(index),
+                                                       linestyle=style, linewidth=1.6,
+                                                       label=name)
+        ax.set_xlim(0.0, last_epoch)
+        ax.set_yscale(self.yscale)
+        values = np.concatenate(values)
+        finite = values[np.isfinite(values) & ((values > 0) if self.yscale == "log" else True)]
+        if all(any(name in key for name in BOUNDED_METRICS) for key in self.keys):
+            ax.set_ylim(0.0, 1.02)
+        elif finite.size and self.yscale == "log":
+            ax.set_ylim(finite.min() / 1.5, finite.max() * 1.5)
+        elif finite.size:
+            low = min(0.0, finite.min()) if all("loss" in key for key in self.keys) \
+                else finite.min()
+            ax.set_ylim(*padded_range(low, finite.max()))
+        ax.set_title(self.title)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(self.keys[0].replace("_", " ") if len(self.keys) == 1 else "value")
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(True, color="#E5E5E5", linewidth=0.6)
+        ax.set_axisbelow(True)
+        if self.legend == "outside":
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                      frameon=False)
+        elif self.legend:
+            lower = all(lower_is_better(key) for key in self.keys)
+            ax.legend(loc="upper right" if lower else "lower right", fontsize="small",
+                      framealpha=0.9)
+
+    def update(self, epoch):
+        shown_until = self.snapshot_epochs[epoch] + 1e-9
+        for run, label in zip(self.runs, self.labels):
+            epochs = self._history_epochs(run)
+            shown = epochs <= shown_until
+            for key in self.keys:
+                self.lines_[(label, key)].set_data(epochs[shown],
+                                                   np.asarray(run.history[key])[shown])
+        return list(self.lines_.values())
+
+    def final_values(self):
+        """Return ``{(run label, key): last value}`` of the curves (the whole run)."""
+        return {(label, key): float(run.history[key][-1])
+                for run, label in zip(self.runs, self.labels) for key in self.keys}

@@ -1,0 +1,65 @@
+"""Naming the runs to compare: ``Run`` objects, ``"file.h5:run"`` or run names of one file."""
+
+import os
+from pathlib import Path
+
+from replay.errors import OptionError
+from replay.run import Run
+from replay.runfile import list_runs
+
+
+def open_runs(runs=None, path=None):
+    """Return a list of :class:`replay.Run` from run objects, names or ``"file:run"`` specs.
+
+    Args:
+        runs: what to compare; each item is a :class:`replay.Run`, a string
+            ``"file.h5:run"``, a file (every run it holds) or, with ``path``,
+            the name of a run of ``path``. ``None`` (or an empty list) with
+            ``path`` means every run of ``path``.
+        path: the run file that bare run names refer to.
+
+    Returns:
+        The runs, in the order given (a file's runs in their stored order).
+
+    Example:
+        >>> open_runs(["sigmoid", "relu"], path="part1.h5")         # doctest: +SKIP
+        >>> open_runs(["a.h5:relu", "b.h5:relu"])                   # doctest: +SKIP
+    """
+    if isinstance(runs, (str, os.PathLike, Run)):
+        runs = [runs]
+    if not runs:
+        if path is None:
+            raise OptionError("Nothing to compare: give runs=[...] or the file path=.")
+        return [Run(path, name) for name in list_runs(path)]
+    opened = []
+    for spec in runs:
+        if isinstance(spec, Run):
+            opened.append(spec)
+            continue
+        if not isinstance(spec, (str, os.PathLike)):
+            raise OptionError(
+                f"A run to compare must be a Run, 'file.h5:run' or a run name. Got {spec!r}."
+            )
+        spec = os.fspath(spec)
+        file, _, name = spec.rpartition(":")
+        if file and Path(file).is_file():
+            opened.append(Run(file, name))
+        elif Path(spec).is_file():
+            opened.extend(Run(spec, run) for run in list_runs(spec))
+        elif path is not None:
+            opened.append(Run(path, spec))
+        else:
+            raise OptionError(
+                f"Cannot find run {spec!r}: it is neither an existing file nor "
+                "'file.h5:run', and no run file was given for bare run names."
+            )
+    if not opened:
+        raise OptionError("Nothing to compare: the files hold no runs.")
+    return opened
+
+
+def run_labels(runs):
+    """Return a short label per run: its name, or ``"file:name"`` where names repeat."""
+    names = [run.name for run in runs]
+    return [run.name if names.count(run.name) == 1 else f"{Path(run.path).stem}:{run.name}"
+            for run in runs]

@@ -1,0 +1,260 @@
+"""Scenes of several runs: any view as a grid of runs, and overlaid history curves.
+
+:class:`ComparisonScene` is a :class:`replay.scene.Scene` (one figure, one
+epoch clock, the same writers) built by two class methods:
+
+- :meth:`ComparisonScene.grid`: one column per run, one row per view (e.g.
+  the feature space on top and the input-space boundary below: the
+  "showdown"), with the runs wrapping onto more rows past ``ncols``;
+- :meth:`ComparisonScene.curves`: one panel per history key with the curves
+  of every run overlaid (e.g. loss and accuracy side by side).
+
+Panels of the same view share their y-limits where that makes them
+comparable (curves and histograms), so a glance across a row compares runs.
+"""
+
+import math
+
+from replay.compare.curves import OverlaidCurves
+from replay.compare.runs import open_runs, run_labels
+from replay.errors import OptionError
+from replay.scene import Scene, default_layer
+
+
+def _feature_space(run, *, layer=None, source="train", **_):
+    from replay.views import FeatureSpace
+
+    return FeatureSpace(run, default_layer(run) if layer is None else layer, source=source)
+
+
+def _decision_boundary(run, *, source="train", **_):
+    from replay.views import DecisionBoundary
+
+    return DecisionBoundary(run, source=source)
+
+
+def _error_scatter(run, *, source="train", **_):
+    from replay.views.error_scatter import ErrorScatter
+
+    return ErrorScatter(run, source=source)
+
+
+def _loss_and_metric(run, *, metric="accuracy", **_):
+    from replay.views import LossAndMetric
+
+    return LossAndMetric(run, metric=metric)
+
+
+def _probability_histogram(run, *, source="train", bins=10, **_):
+    from replay.views import ProbabilityHistogram
+
+    return ProbabilityHistogram(run, source=source, bins=bins)
+
+
+def _loss_histogram(run, *, source="train", **_):
+    from replay.views import LossHistogram
+
+    return LossHistogram(run, source=source)
+
+
+def _layer_violins(run, *, quantity="activations", source="train", **_):
+    from replay.views import LayerViolins
+
+    return LayerViolins(run, quantity, source=source)
+
+
+#: The views a grid can show by name: name → (factory(run, **options), short panel title).
+#: A factory takes the run and the grid's options (layer, source, metric, bins, quantity).
+VIEWS = {
+    "feature-space": (_feature_space, "feature space"),
+    "decision-boundary": (_decision_boundary, "input space"),
+    "error-scatter": (_error_scatter, "samples sized by error"),
+    "loss-and-metric": (_loss_and_metric, None),
+    "probability-histogram": (_probability_histogram, None),
+    "loss-histogram": (_loss_histogram, "per-sample losses"),
+    "layer-violins": (_layer_violins, None),
+}
+#: Views whose panels in one grid row get the same y-limits.
+SHARED_Y = ("loss-and-metric", "probability-histogram", "loss-histogram", "layer-violins")
+
+
+class ComparisonScene(Scene):
+    """A :class:`replay.scene.Scene` of several runs, built by :meth:`grid` or :meth:`curves`.
+
+    It draws, renders and animates like any scene (``plot``, ``save``,
+    ``animate``); the clock is the run with the fewest snapshots.
+
+    Attributes:
+        compared_runs: the runs, in column order.
+        labels: their labels (the run names, or ``"file:name"`` where names repeat).
+        cells: ``{(run label, view name): view}`` of a grid.
+    """
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.compared_runs = []
+        self.labels = []
+        self.cells = {}
+        self._panel_titles = {}
+        self._shared_rows = []
+
+    @classmethod
+    def grid(cls, runs=None, views=("feature-space", "decision-boundary"), *, path=None,
+             labels=None, ncols=None, panel_size=(4.2, 3.9), figsize=None, title_prefix="",
+             share_limits=True, **options):
+        """Any view across runs: one column per run, one row per view.
+
+        Args:
+            runs: the runs (``Run`` objects, ``"file.h5:run"``, run names of
+                ``path``, ...; see :func:`replay.compare.open_runs`).
+            views: the views of each run, top to bottom: names of
+                :data:`VIEWS` (``"feature-space"``, ``"decision-boundary"``,
+                ``"error-scatter"``, ``"loss-and-metric"``,
+                ``"probability-histogram"``, ``"loss-histogram"``,
+                ``"layer-violins"``) or callables ``run -> View``.
+            path: the run file of bare run names (all its runs when ``runs``
+                is None).
+            labels: the column titles; ``None`` for the run names.
+            ncols: runs per row of the figure; ``None`` puts them all in one row.
+            panel_size: ``(width, height)`` of one panel in inches.
+            figsize: the figure size; ``None`` derives it from ``panel_size``.
+            title_prefix: text before ``"Epoch N"`` in the figure title.
+            share_limits: give the panels of one row of curves or histograms
+                the same y-limits.
+            **options: passed to the view factories: ``layer`` (feature
+                space; default: each run's only 2-unit hidden layer),
+                ``source`` (``"train"``/``"validation"``), ``metric``,
+                ``bins``, ``quantity`` (layer violins).
+
+        Returns:
+            A :class:`ComparisonScene`.
+
+        Example:
+            >>> scene = ComparisonScene.grid(["sigmoid", "tanh", "relu"], path="part1.h5")  # doctest: +SKIP
+            >>> scene.save("showdown.mp4", epochs="0:150:2")                           # doctest: +SKIP
+        """
+        runs = open_runs(runs, path)
+        labels = run_labels(runs) if labels is None else list(labels)
+        if len(labels) != len(runs):
+            raise OptionError(f"Got {len(labels)} labels for {len(runs)} runs.")
+        views = [views] if isinstance(views, str) or callable(views) else list(views)
+        if not views:
+            raise OptionError("ComparisonScene.grid needs at least one view.")
+        for view in views:
+            if not callable(view) and view not in VIEWS:
+                raise OptionError(f"Unknown view {view!r}. Views: {', '.join(VIEWS)}.")
+        ncols = len(runs) if ncols is None else int(ncols)
+        if ncols < 1:
+            raise OptionError(f"ncols must be a positive integer. Got {ncols!r}.")
+        ncols = min(ncols, len(runs))
+        names = [view if isinstance(view, str) else getattr(view, "__name__", f"view{index}")
+                 for index, view in enumerate(views)]
+        built = {}
+        for run, label in zip(runs, labels):
+            for name, view in zip(names, views):
+                factory = VIEWS[view][0] if isinstance(view, str) else view
+                built[(label, name)] = factory(run, **options) if isinstance(view, str) \
+                    else factory(run)
+        # Rows per view: its number of axes (the probability histograms have two).
+        heights = [max(built[(label, name)].n_axes for label in labels) for name in names]
+        block = sum(heights)
+        block_rows = math.ceil(len(runs) / ncols)
+        height_ratios = [1.0 / height for height in heights for _ in range(height)] * block_rows
+        if figsize is None:
+            figsize = (panel_size[0] * ncols,
+                       panel_size[1] * len(views) * block_rows + 0.5)
+        scene = cls(nrows=block * block_rows, ncols=ncols, figsize=figsize,
+                    height_ratios=height_ratios, title_prefix=title_prefix)
+        scene.compared_runs, scene.labels, scene.cells = runs, labels, built
+        for index, label in enumerate(labels):
+            top, column = block * (index // ncols), index % ncols
+            for name, view, height in zip(names, views, heights):
+                cell = built[(label, name)]
+                positions = [(top + row, column) for row in range(cell.n_axes)]
+                scene.add(cell, *positions)
+                short = VIEWS[view][1] if isinstance(view, str) else None
+                scene._panel_titles[id(cell)] = (label, short)
+                top += height
+        if share_limits:
+            scene._shared_rows = [[built[(label, name)] for label in labels]
+                                  for name, view in zip(names, views)
+                                  if isinstance(view, str) and view in SHARED_Y]
+        return scene
+
+    @classmethod
+    def curves(cls, runs=None, keys=("loss", "accuracy"), *, path=None, labels=None,
+               validation=False, yscale="linear", panel_size=(5.0, 3.8), figsize=None,
+               title_prefix=""):
+        """History curves of several runs overlaid, one panel per key, side by side.
+
+        Args:
+            runs: the runs (see :meth:`grid`).
+            keys: the history keys, one panel each, e.g. ``["val_accuracy",
+                "val_loss"]``.
+            path: the run file of bare run names.
+            labels: the legend names; ``None`` for the run names.
+            validation: also draw each key's ``val_`` curve (dashed) in its panel.
+            yscale: ``"linear"`` or ``"log"``, for every panel.
+            panel_size: ``(width, height)`` of one panel in inches.
+            figsize: the figure size; ``None`` derives it from ``panel_size``.
+            title_prefix: text before ``"Epoch N"`` in the title.
+
+        Returns:
+            A :class:`ComparisonScene`; ``scene.views`` are :class:`OverlaidCurves`.
+
+        Example:
+            >>> ComparisonScene.curves(runs, ["val_accuracy", "val_loss"]).save("val.png")  # doctest: +SKIP
+        """
+        runs = open_runs(runs, path)
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        if not keys:
+            raise OptionError("ComparisonScene.curves needs at least one history key.")
+        labels = run_labels(runs) if labels is None else list(labels)
+        if figsize is None:
+            # Room on the right for the legend.
+            figsize = (panel_size[0] * len(keys) + 1.6, panel_size[1] + 0.4)
+        scene = cls(nrows=1, ncols=len(keys), figsize=figsize, title_prefix=title_prefix)
+        scene.compared_runs, scene.labels = runs, labels
+        for column, key in enumerate(keys):
+            shown = [key]
+            if validation and not key.startswith("val_") and all(
+                    f"val_{key}" in run.history for run in runs):
+                shown.append(f"val_{key}")
+            view = OverlaidCurves(runs, shown, labels=labels, yscale=yscale,
+                                  legend="outside" if column == len(keys) - 1 else False)
+            if len(shown) > 1:
+                view.title += " (dashed: validation)"
+            scene.add(view, (0, column))
+            scene.cells[("all", key)] = view
+        return scene
+
+    def attach(self):
+        """Create the figure (see :meth:`Scene.attach`), title the panels by run, share limits."""
+        if self.figure_ is not None:
+            return self
+        super().attach()
+        for view in self.views:
+            label, short = self._panel_titles.get(id(view), (None, None))
+            if label is not None:
+                view.ax_.set_title(f"{label}: {short or view.ax_.get_title()}")
+        for row in self._shared_rows:
+            share_y_limits(row)
+        return self
+
+
+def share_y_limits(views):
+    """Give the matching axes of ``views`` (same kind, one per run) the union of their y-limits."""
+    groups = {}
+    for view in views:
+        axes = list(view.axes_)
+        if getattr(view, "metric_ax_", None) is not None:
+            axes.append(view.metric_ax_)
+        for index, ax in enumerate(axes):
+            groups.setdefault(index, []).append(ax)
+    for axes in groups.values():
+        if len({ax.get_yscale() for ax in axes}) != 1:
+            continue
+        limits = [ax.get_ylim() for ax in axes]
+        low, high = min(min(pair) for pair in limits), max(max(pair) for pair in limits)
+        for ax, pair in zip(axes, limits):
+            ax.set_ylim((low, high) if pair[0] <= pair[1] else (high, low))
