@@ -123,6 +123,135 @@ def add_render(subparsers):
     parser.set_defaults(func=run_render)
 
 
+def _compared_runs(args):
+    """The runs of ``replay compare`` / ``replay table``: files, ``file:run`` specs, --runs."""
+    from replay.compare import open_runs
+
+    if not args.runs:
+        return open_runs(args.files)
+    return open_runs([f"{file}:{name}" for file in args.files for name in args.runs])
+
+
+def run_compare(args):
+    """Render a grid of views across runs, or their overlaid history curves."""
+    from replay.compare import ComparisonScene
+    from replay.writers import output_kind
+
+    kind = output_kind(args.out)
+    runs = _compared_runs(args)
+    if args.curves:
+        scene = ComparisonScene.curves(runs, args.curves, validation=args.validation,
+                                       yscale=args.yscale, title_prefix=args.title_prefix)
+    else:
+        options = {key: value for key, value in (("layer", args.layer),
+                                                 ("source", args.source),
+                                                 ("metric", args.metric)) if value}
+        scene = ComparisonScene.grid(runs, args.view, ncols=args.ncols,
+                                     panel_size=args.panel_size,
+                                     title_prefix=args.title_prefix, **options)
+    try:
+        if kind == "png":
+            stats = scene.save(args.out, epoch=-1 if args.epoch is None else args.epoch,
+                               dpi=args.dpi)
+            print(f"wrote {stats.path} ({len(runs)} runs, epoch {scene.epoch_}, "
+                  f"{stats.size[0]}x{stats.size[1]} pixels)")
+        else:
+            if args.epoch is not None:
+                raise OptionError(
+                    f"--epoch picks one epoch for a .png; for a {kind.upper()} use "
+                    "--epochs start:stop:step."
+                )
+            stats = scene.save(args.out, epochs=args.epochs, fps=args.fps, dpi=args.dpi,
+                               progress=not args.quiet)
+            print(f"wrote {stats.path} ({len(runs)} runs, {stats.frames} frames, "
+                  f"{stats.size[0]}x{stats.size[1]} pixels, {stats.seconds:.1f} s)")
+    finally:
+        for run in runs:
+            run.close()
+    return 0
+
+
+def add_compare(subparsers):
+    parser = subparsers.add_parser(
+        "compare", help="compare runs: a grid of views, or overlaid curves",
+        description="Put several runs side by side on one epoch clock: one column per run "
+                    "and one row per --view (default: the feature space over the input-"
+                    "space boundary), or, with --curves, history keys of every run "
+                    "overlaid. The output kind follows the extension of --out.")
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="run file(s) (.h5), or FILE:RUN for one run of a file")
+    parser.add_argument("--runs", nargs="+", metavar="RUN",
+                        help="run names (in every FILE; default: all runs)")
+    parser.add_argument("--view", nargs="+", metavar="VIEW",
+                        default=["feature-space", "decision-boundary"],
+                        help="views of each run, top to bottom, among feature-space, "
+                             "decision-boundary, error-scatter, loss-and-metric, "
+                             "probability-histogram, loss-histogram, layer-violins "
+                             "(default: feature-space decision-boundary)")
+    parser.add_argument("--curves", nargs="+", metavar="KEY",
+                        help="instead of views: overlay these history keys, one panel each "
+                             "(e.g. val_accuracy, or loss accuracy)")
+    parser.add_argument("--validation", action="store_true",
+                        help="with --curves: also draw each key's val_ curve, dashed")
+    parser.add_argument("--yscale", choices=("linear", "log"), default="linear",
+                        help="with --curves: y scale (default linear)")
+    parser.add_argument("--out", required=True, help="output file: .mp4, .gif or .png")
+    parser.add_argument("--epoch", type=int, help="snapshot of a .png (default: the last)")
+    parser.add_argument("--epochs", help="snapshots of an animation, start:stop:step "
+                                         "(default: all)")
+    parser.add_argument("--layer", help="hidden layer of the feature space (default: each "
+                                        "run's only 2-unit hidden layer)")
+    parser.add_argument("--source", choices=("train", "validation"),
+                        help="samples to show (default train)")
+    parser.add_argument("--metric", help="metric of the loss-and-metric view (default accuracy)")
+    parser.add_argument("--ncols", type=int, help="runs per row (default: all in one row)")
+    parser.add_argument("--panel-size", type=_figure_size, default=(4.2, 3.9),
+                        help="size of one panel in inches, WIDTHxHEIGHT (default 4.2x3.9)")
+    parser.add_argument("--fps", type=float, default=10, help="frames per second (default 10)")
+    parser.add_argument("--dpi", type=float, default=100, help="pixels per inch (default 100)")
+    parser.add_argument("--title-prefix", default="", help="text before 'Epoch N'")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_compare)
+
+
+def run_table(args):
+    """Print (or write) the results table of runs as Markdown or CSV."""
+    from replay.compare import results_table
+
+    runs = _compared_runs(args)
+    try:
+        table = results_table(runs, metrics=args.metrics)
+    finally:
+        for run in runs:
+            run.close()
+    text = table.to_markdown() + "\n" if args.format == "markdown" else table.to_csv()
+    if args.out:
+        with open(args.out, "w", newline="") as handle:
+            handle.write(text)
+        print(f"wrote {args.out} ({len(table.rows)} runs)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def add_table(subparsers):
+    parser = subparsers.add_parser(
+        "table", help="final and best value of each metric per run (Markdown or CSV)",
+        description="Summarize the recorded histories of runs: per metric the final value, "
+                    "the best value and its epoch, and for accuracies the first epoch at "
+                    "100%%.")
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="run file(s) (.h5), or FILE:RUN for one run of a file")
+    parser.add_argument("--runs", nargs="+", metavar="RUN",
+                        help="run names (in every FILE; default: all runs)")
+    parser.add_argument("--metrics", nargs="+", metavar="KEY",
+                        help="history keys to summarize (default: all metrics)")
+    parser.add_argument("--format", choices=("markdown", "csv"), default="markdown",
+                        help="output format (default markdown)")
+    parser.add_argument("--out", help="write to this file instead of printing")
+    parser.set_defaults(func=run_table)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="replay", description="Replay a recorded Keras training run as pictures."
@@ -134,7 +263,7 @@ def build_parser():
 
 
 #: Registered verbs, in the order ``replay --help`` lists them.
-VERBS = [add_info, add_render]
+VERBS = [add_info, add_render, add_compare, add_table]
 
 
 def main(argv=None):
