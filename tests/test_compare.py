@@ -1,0 +1,295 @@
+"""Comparing runs: results table, grids of views, overlaid curves, the CLI verbs, the gallery."""
+
+import csv
+import io
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import imageio.v3 as iio  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from replay import OptionError, Run  # noqa: E402
+from replay.cli import main  # noqa: E402
+from replay.compare import (  # noqa: E402
+    ComparisonScene,
+    OverlaidCurves,
+    open_runs,
+    results_table,
+    run_labels,
+)
+from replay.compare.table import metric_keys, summarize  # noqa: E402
+from replay.gallery import ACTIVATIONS, activation_gallery  # noqa: E402
+from replay.views.error_scatter import ErrorScatter, sample_errors  # noqa: E402
+from replay.views.regions import region_colors  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
+NAMES = ("sigmoid", "relu")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def runs(part1_file):
+    opened = [Run(part1_file, name) for name in NAMES]
+    yield opened
+    for run in opened:
+        run.close()
+
+
+# -- the results table ---------------------------------------------------------
+
+
+def test_table_numbers_equal_recorded_histories(part1_file, runs):
+    table = results_table(path=part1_file)
+    assert table.column("run") == list(NAMES)
+    assert table.columns[:2] == ["run", "epochs"]
+    for row, run in zip(table.rows, runs):
+        history = run.history
+        assert row["epochs"] == len(history["loss"]) == 12
+        assert row["loss final"] == pytest.approx(float(history["loss"][-1]), abs=0)
+        assert row["loss best"] == pytest.approx(float(history["loss"].min()), abs=0)
+        assert row["loss best epoch"] == int(history["epoch"][history["loss"].argmin()])
+        accuracy = history["accuracy"]
+        assert row["accuracy final"] == float(accuracy[-1])
+        assert row["accuracy best"] == float(accuracy.max())
+        assert row["accuracy best epoch"] == int(np.argmax(accuracy)) + 1
+        perfect = np.flatnonzero(accuracy >= 1.0)
+        assert row["accuracy 100% at"] == (int(perfect[0]) + 1 if len(perfect) else None)
+    # CSV keeps full precision; Markdown has a header, a rule and one line per run.
+    parsed = list(csv.DictReader(io.StringIO(table.to_csv())))
+    assert [float(line["loss final"]) for line in parsed] == table.column("loss final")
+    lines = table.to_markdown().splitlines()
+    assert len(lines) == 2 + len(NAMES) and lines[0].startswith("| run | epochs | loss final")
+
+
+def test_table_written_to_csv_file_and_selected_metrics(part1_file, tmp_path):
+    table = results_table([f"{part1_file}:relu"], metrics="accuracy")
+    assert table.columns == ["run", "epochs", "accuracy final", "accuracy best",
+                             "accuracy best epoch", "accuracy 100% at"]
+    text = table.to_csv(tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_text() == text
+    with pytest.raises(OptionError, match="No run has the metric 'val_accuracy'"):
+        results_table(path=part1_file, metrics=["val_accuracy"])
+
+
+def test_summaries_lower_is_better_nan_and_never_perfect():
+    epochs = np.arange(1, 6)
+    loss = summarize([0.9, 0.5, np.nan, 0.4, 0.6], epochs, lower=True)
+    assert (loss.final, loss.best, loss.best_epoch) == (0.6, 0.4, 4)
+    accuracy = summarize([0.5, 1.0, 0.9, 1.0, 0.95], epochs, accuracy=True)
+    assert (accuracy.best, accuracy.best_epoch, accuracy.perfect_epoch) == (1.0, 2, 2)
+    assert summarize([0.5, 0.6], epochs[:2], accuracy=True).perfect_epoch is None
+    keys = {"val_loss": 0, "epoch": 0, "accuracy": 0, "learning_rate": 0, "loss": 0,
+            "val_accuracy": 0}
+    assert metric_keys(keys) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+
+
+def test_markdown_marks_missing_values():
+    from replay.compare import ResultsTable
+
+    table = ResultsTable(["run", "acc 100% at"], [{"run": "a", "acc 100% at": None}])
+    assert table.to_markdown().splitlines()[-1] == "| a | \u2014 |"
+    assert table.to_csv().splitlines()[-1] == "a,"
+
+
+# -- naming runs -----------------------------------------------------------------
+
+
+def test_open_runs_from_names_specs_and_files(part1_file, tmp_path):
+    assert [run.name for run in open_runs(path=part1_file)] == list(NAMES)
+    assert [run.name for run in open_runs(["relu"], path=part1_file)] == ["relu"]
+    assert [run.name for run in open_runs(f"{part1_file}:relu")] == ["relu"]
+    assert [run.name for run in open_runs([part1_file])] == list(NAMES)
+    twice = open_runs([f"{part1_file}:relu", f"{part1_file}:relu"])
+    assert run_labels(twice) == ["part1:relu", "part1:relu"]
+    with pytest.raises(OptionError, match="neither an existing file"):
+        open_runs(["relu"])
+    with pytest.raises(OptionError, match="Nothing to compare"):
+        open_runs([])
+
+
+# -- grids of views ------------------------------------------------------------
+
+
+def test_grid_panels_hold_each_runs_data(runs):
+    scene = ComparisonScene.grid(runs, panel_size=(3, 3))
+    figure = scene.plot(5)
+    assert [ax.get_title() for ax in figure.axes] == [
+        "sigmoid: feature space", "sigmoid: input space",
+        "relu: feature space", "relu: input space"]
+    assert scene.title_text == "Epoch 5"
+    for run in runs:
+        feature_space = scene.cells[(run.name, "feature-space")]
+        assert feature_space.run is run
+        activations = run.activations("hidden", 5)
+        labels = run.labels()
+        for label, line in feature_space.points_.items():
+            np.testing.assert_allclose(np.column_stack(line.get_data()),
+                                       activations[labels == label], rtol=1e-6)
+        boundary = scene.cells[(run.name, "decision-boundary")]
+        np.testing.assert_allclose(boundary.regions_.get_array(),
+                                   region_colors(run.outputs(5, source="mesh")))
+    # Columns are runs (left to right), rows are views (top to bottom).
+    first, below, second, _ = (ax.get_position() for ax in figure.axes)
+    assert first.x1 < second.x0 and first.y0 > below.y1
+
+
+def test_grid_shares_limits_and_wraps_runs(runs):
+    scene = ComparisonScene.grid(runs, ["loss-and-metric", "error-scatter"], ncols=1,
+                                 panel_size=(3, 2.5))
+    figure = scene.plot(-1)
+    curves = [scene.cells[(name, "loss-and-metric")] for name in NAMES]
+    assert curves[0].ax_.get_ylim() == curves[1].ax_.get_ylim()
+    # With one run per row, the second run's panels sit under the first run's.
+    assert curves[1].ax_.get_position().y1 < scene.cells[("sigmoid", "error-scatter")] \
+        .ax_.get_position().y0
+    assert len(figure.axes) == 6  # + two twin axes of the metric
+    scatter = scene.cells[("relu", "error-scatter")]
+    errors = sample_errors(runs[1].outputs(-1), runs[1].labels())
+    np.testing.assert_allclose(scatter.errors_, errors)
+    sizes = scatter.points_.get_sizes()
+    assert sizes[errors.argmax()] == sizes.max() and sizes[errors.argmin()] == sizes.min()
+    wrong = errors > 0.5
+    assert np.all((np.asarray(scatter.points_.get_linewidths()) > 0) == wrong)
+
+
+def test_grid_with_two_axes_views_and_errors(runs):
+    scene = ComparisonScene.grid(runs, ["probability-histogram"], panel_size=(3, 3))
+    assert scene.nrows == 2 and len(scene.plot(3).axes) == 4
+    with pytest.raises(OptionError, match="Unknown view 'nope'"):
+        ComparisonScene.grid(runs, ["nope"])
+    with pytest.raises(OptionError, match="Got 1 labels for 2 runs"):
+        ComparisonScene.grid(runs, labels=["only one"])
+
+
+def test_grid_accepts_any_view_factory(runs):
+    from replay.views import LossHistogram
+
+    scene = ComparisonScene.grid(runs, [lambda run: LossHistogram(run, bins=5)])
+    figure = scene.plot(2)
+    assert [ax.get_title() for ax in figure.axes] == ["sigmoid: Per-sample losses",
+                                                      "relu: Per-sample losses"]
+
+
+def test_overlaid_curves_grow_with_the_clock(runs):
+    view = OverlaidCurves(runs, ["loss", "accuracy"])
+    view.plot(4)
+    for run in runs:
+        x, y = view.lines_[(run.name, "accuracy")].get_data()
+        np.testing.assert_array_equal(x, [1, 2, 3, 4])
+        np.testing.assert_array_equal(y, run.history["accuracy"][:4])
+    assert view.lines_[("relu", "accuracy")].get_linestyle() == "--"
+    assert view.final_values()[("sigmoid", "loss")] == float(runs[0].history["loss"][-1])
+    with pytest.raises(OptionError, match="has no history 'val_loss'"):
+        OverlaidCurves(runs, "val_loss")
+
+
+def test_curves_scene_is_one_panel_per_key(runs, tmp_path):
+    scene = ComparisonScene.curves(runs, ["loss", "accuracy"], title_prefix="part 1")
+    stats = scene.save(tmp_path / "curves.png", dpi=40)
+    assert stats.size[0] > stats.size[1]
+    assert [ax.get_title() for ax in scene.figure_.axes] == ["loss", "accuracy"]
+    assert scene.figure_.axes[0].get_legend() is None
+    assert scene.figure_.axes[1].get_legend() is not None
+    assert scene.title_text == "part 1 \u2014 Epoch 12"
+
+
+def test_grid_animation_renders_every_frame(runs, tmp_path):
+    scene = ComparisonScene.grid(runs, ["error-scatter"], panel_size=(2.5, 2.5))
+    stats = scene.save(tmp_path / "grid.gif", epochs="0:12:4", dpi=30, progress=False)
+    frames = iio.imread(tmp_path / "grid.gif", index=None)
+    assert stats.frames == len(frames) == 3
+    assert not np.array_equal(frames[0], frames[-1])
+
+
+# -- the CLI ---------------------------------------------------------------------
+
+
+def test_cli_compare_png_gif_and_curves(part1_file, tmp_path, capsys):
+    assert main(["compare", str(part1_file), "--runs", "sigmoid", "relu", "--epoch", "3",
+                 "--dpi", "30", "--out", str(tmp_path / "showdown.png")]) == 0
+    assert "2 runs, epoch 3" in capsys.readouterr().out
+    assert main(["compare", str(part1_file), "--view", "error-scatter", "--epochs", "0:12:6",
+                 "--dpi", "25", "--quiet", "--out", str(tmp_path / "errors.gif")]) == 0
+    assert len(iio.imread(tmp_path / "errors.gif", index=None)) == 2
+    assert main(["compare", f"{part1_file}:relu", f"{part1_file}:sigmoid", "--curves",
+                 "accuracy", "--dpi", "30", "--out", str(tmp_path / "curves.png")]) == 0
+    assert iio.imread(tmp_path / "curves.png").shape[1] > 100
+
+
+def test_cli_table_markdown_and_csv(part1_file, tmp_path, capsys):
+    assert main(["table", str(part1_file)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| run |") and lines[2].startswith("| sigmoid |")
+    assert main(["table", str(part1_file), "--runs", "relu", "--format", "csv",
+                 "--metrics", "loss", "--out", str(tmp_path / "t.csv")]) == 0
+    rows = list(csv.DictReader((tmp_path / "t.csv").open()))
+    assert [row["run"] for row in rows] == ["relu"]
+    assert float(rows[0]["loss final"]) == float(Run(part1_file, "relu").history["loss"][-1])
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["compare", "--view", "nope", "--out", "x.png"], "Unknown view"),
+    (["compare", "--curves", "val_loss", "--out", "x.png"], "no history 'val_loss'"),
+    (["compare", "--epoch", "2", "--out", "x.mp4"], "--epochs start:stop:step"),
+    (["compare", "--runs", "tanh", "--out", "x.png"], "tanh"),
+    (["table", "--metrics", "val_accuracy"], "No run has the metric"),
+])
+def test_cli_errors_are_one_line_messages(part1_file, tmp_path, capsys, arguments, message):
+    verb, *rest = arguments
+    rest = [str(tmp_path / arg) if arg.startswith("x.") else arg for arg in rest]
+    assert main([verb, str(part1_file), *rest]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+
+
+# -- the activation gallery ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_gallery_twins_match_keras_and_their_derivatives(name):
+    import keras
+
+    function, derivative, _ = ACTIVATIONS[name]
+    x = np.linspace(-5.0, 5.0, 401)
+    expected = keras.ops.convert_to_numpy(getattr(keras.activations, name)(x.astype("float32")))
+    np.testing.assert_allclose(function(x), expected, atol=2e-6, rtol=1e-5)
+    step = 1e-5
+    smooth = np.abs(x) > 1e-3  # relu-like kinks at 0
+    numeric = (function(x + step) - function(x - step)) / (2 * step)
+    np.testing.assert_allclose(derivative(x)[smooth], numeric[smooth], atol=1e-6)
+
+
+def test_gallery_figure_has_a_panel_per_activation():
+    figure = activation_gallery()
+    visible = [ax for ax in figure.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible][:3] == ["sigmoid", "tanh", "relu"]
+    assert len(visible) == len(ACTIVATIONS)
+    assert len(activation_gallery(["relu", "elu", "selu"], ncols=2).axes) == 4
+    with pytest.raises(OptionError, match="Unknown activation 'softsign'"):
+        activation_gallery(["softsign"])
+
+
+def test_comparing_never_imports_keras():
+    code = ("import sys, replay.compare, replay.gallery, replay.cli, replay.views; "
+            "sys.exit(1 if any(m.split('.')[0] in ('keras', 'jax', 'tensorflow', 'torch') "
+            "for m in sys.modules) else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_error_scatter_needs_2d_inputs(runs):
+    scatter = ErrorScatter(runs[0], regions=False)
+    scatter.plot(0)
+    assert scatter.regions_ is None and len(scatter.errors_) == len(runs[0].labels())
+    with pytest.raises(OptionError, match="sizes"):
+        ErrorScatter(runs[0], sizes=(5, 1))
