@@ -114,7 +114,8 @@ class ComparisonScene(Scene):
                 ``"layer-violins"``) or callables ``run -> View``.
             path: the run file of bare run names (all its runs when ``runs``
                 is None).
-            labels: the column titles; ``None`` for the run names.
+            labels: the run names shown in the panel titles (``"<label>: <view>"``,
+                or the label alone when there is one view); ``None`` for the run names.
             ncols: runs per row of the figure; ``None`` puts them all in one row.
             panel_size: ``(width, height)`` of one panel in inches.
             figsize: the figure size; ``None`` derives it from ``panel_size``.
@@ -173,7 +174,8 @@ class ComparisonScene(Scene):
                 positions = [(top + row, column) for row in range(cell.n_axes)]
                 scene.add(cell, *positions)
                 short = VIEWS[view][1] if isinstance(view, str) else None
-                scene._panel_titles[id(cell)] = (label, short)
+                # With one view per run the run's label alone names the panel.
+                scene._panel_titles[id(cell)] = (label, short, len(views) == 1)
                 top += height
         if share_limits:
             scene._shared_rows = [[built[(label, name)] for label in labels]
@@ -234,9 +236,9 @@ class ComparisonScene(Scene):
             return self
         super().attach()
         for view in self.views:
-            label, short = self._panel_titles.get(id(view), (None, None))
+            label, short, alone = self._panel_titles.get(id(view), (None, None, False))
             if label is not None:
-                view.ax_.set_title(f"{label}: {short or view.ax_.get_title()}")
+                view.ax_.set_title(label if alone else f"{label}: {short or view.ax_.get_title()}")
         for row in self._shared_rows:
             share_y_limits(row)
         return self

@@ -1,0 +1,178 @@
+"""Experiment 3: every activation × every initializer on blobs mod 2.
+
+Data: 1,000 2-D points from four Gaussian blobs on the corners of a square,
+label = blob index mod 2 (an XOR-like problem), split 90/10 into training
+and validation. Net: 2 inputs → Dense(2, activation) "hidden" → Dense(1,
+sigmoid) "output", both layers with the same initializer (biases start at
+zero). Plain SGD (no momentum), learning rate 0.1, batch 32, 50 epochs,
+seed 42 for every run. Initializers: zeros, random normal (σ = 1), Glorot
+(Xavier) normal, He normal; activations: sigmoid, tanh, relu, leaky relu
+(slope 0.1). Each run is recorded into ``OUT/part3.h5`` as
+``<initializer>-<activation>``.
+
+Writes into ``OUT``:
+
+- ``accuracy.md``: the 4 × 4 table of final training / validation accuracy,
+  and ``results.md`` / ``results.csv``: the full results table (both printed);
+- ``errors.png`` (and ``errors.mp4``): per run, the training points sized by
+  their error (big, red-ringed dots are misclassified) over the decision
+  regions, one panel per pair;
+- ``updates_<run>.png``: the parameter-update plot (one panel per weight and
+  bias: w(t+1) − w(t) against epochs) for a few runs.
+
+Usage:
+    python scripts/part3_activation_initializer_grid.py --out runs/part3
+    python scripts/part3_activation_initializer_grid.py --out runs/part3 --no-video
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+#: Initializer names and factories (keras, seed) → initializer.
+INITIALIZERS = {
+    "zeros": lambda keras, seed: keras.initializers.Zeros(),
+    "normal": lambda keras, seed: keras.initializers.RandomNormal(stddev=1.0, seed=seed),
+    "glorot": lambda keras, seed: keras.initializers.GlorotNormal(seed=seed),
+    "he": lambda keras, seed: keras.initializers.HeNormal(seed=seed),
+}
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
+#: Slope of the leaky relu for x < 0.
+LEAKY_SLOPE = 0.1
+#: Runs whose parameter updates are drawn.
+UPDATE_RUNS = ("zeros-tanh", "normal-sigmoid", "glorot-tanh", "he-leaky_relu")
+ERRORS_TITLE = "Training points sized by error (ringed red: misclassified)"
+
+
+def split_data(n_points=1000, validation_fraction=0.1):
+    """Blobs mod 2, already shuffled: the first 90% train, the rest validate."""
+    from replay.datasets import blobs_mod2
+
+    inputs, targets = blobs_mod2(n_points)
+    cut = int(round(len(inputs) * (1.0 - validation_fraction)))
+    return (inputs[:cut], targets[:cut]), (inputs[cut:], targets[cut:])
+
+
+def build_model(activation, initializer, *, seed=42, learning_rate=0.1):
+    """2 → Dense(2, activation) "hidden" → Dense(1, sigmoid) "output", one initializer."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    make = INITIALIZERS[initializer]
+    layers = [keras.Input((2,))]
+    if activation == "leaky_relu":
+        # A LeakyReLU layer right after a linear Dense counts as its activation.
+        layers += [keras.layers.Dense(2, name="hidden", kernel_initializer=make(keras, seed)),
+                   keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name="leaky")]
+    else:
+        layers.append(keras.layers.Dense(2, activation=activation, name="hidden",
+                                         kernel_initializer=make(keras, seed)))
+    layers.append(keras.layers.Dense(1, activation="sigmoid", name="output",
+                                     kernel_initializer=make(keras, seed + 1)))
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate),
+                  loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def train(path, initializer, activation, *, epochs=50, batch_size=32, seed=42,
+          learning_rate=0.1):
+    """Train and record one pair as run ``<initializer>-<activation>``; return the History."""
+    from replay import Recorder
+
+    (x_train, y_train), (x_val, y_val) = split_data()
+    model = build_model(activation, initializer, seed=seed, learning_rate=learning_rate)
+    recorder = Recorder(path, f"{initializer}-{activation}", x_train, y_train,
+                        validation_data=(x_val, y_val), mesh_resolution=60,
+                        grid_points=200, overwrite=True)
+    return model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
+                     batch_size=batch_size, verbose=0, callbacks=[recorder])
+
+
+def accuracy_grid(table):
+    """The 4 × 4 Markdown table "train / validation" accuracy, initializers × activations."""
+    final = dict(zip(table.column("run"), zip(table.column("accuracy final"),
+                                             table.column("val_accuracy final"))))
+    lines = ["| initializer | " + " | ".join(ACTIVATIONS) + " |",
+             "| --- |" + " ---: |" * len(ACTIVATIONS)]
+    for initializer in INITIALIZERS:
+        cells = []
+        for activation in ACTIVATIONS:
+            train_accuracy, val_accuracy = final[f"{initializer}-{activation}"]
+            cells.append(f"{100 * train_accuracy:.1f} / {100 * val_accuracy:.1f}")
+        lines.append(f"| {initializer} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="runs/part3", help="output folder")
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--learning-rate", type=float, default=0.1)
+    parser.add_argument("--no-train", action="store_true",
+                        help="reuse the runs already in OUT/part3.h5")
+    parser.add_argument("--no-video", action="store_true", help="skip errors.mp4")
+    args = parser.parse_args(argv)
+
+    import matplotlib.pyplot as plt
+
+    from replay.compare import ComparisonScene, open_runs, results_table
+    from replay.views import ParameterUpdates
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "part3.h5"
+    names = [f"{initializer}-{activation}" for initializer in INITIALIZERS
+             for activation in ACTIVATIONS]
+    if not args.no_train:
+        start = time.perf_counter()
+        for initializer in INITIALIZERS:
+            for activation in ACTIVATIONS:
+                history = train(path, initializer, activation, epochs=args.epochs,
+                                seed=args.seed, learning_rate=args.learning_rate)
+                print(f"{initializer}-{activation:<10} train {history.history['accuracy'][-1]:.3f}"
+                      f"  validation {history.history['val_accuracy'][-1]:.3f}", flush=True)
+        print(f"trained {len(names)} runs in {time.perf_counter() - start:.0f} s")
+    runs = open_runs(names, path=path)
+
+    table = results_table(runs, metrics=["loss", "accuracy", "val_loss", "val_accuracy"])
+    grid = accuracy_grid(table)
+    (out / "accuracy.md").write_text(
+        "Final accuracy in %, training / validation\n\n" + grid + "\n")
+    (out / "results.md").write_text(table.to_markdown() + "\n")
+    table.to_csv(out / "results.csv")
+
+    labels = [name.replace("-", " + ").replace("leaky_relu", "leaky relu") for name in names]
+    errors = ComparisonScene.grid(runs, ["error-scatter"], labels=labels, ncols=len(ACTIVATIONS),
+                                  panel_size=(3.2, 3.0), title_prefix=ERRORS_TITLE)
+    stats = errors.save(out / "errors.png", epoch=-1, dpi=80)
+    print(f"wrote {stats.path}")
+    if not args.no_video:
+        errors = ComparisonScene.grid(runs, ["error-scatter"], labels=labels,
+                                      ncols=len(ACTIVATIONS), panel_size=(3.2, 3.0),
+                                      title_prefix=ERRORS_TITLE)
+        stats = errors.save(out / "errors.mp4", fps=5, dpi=80, progress=False)
+        print(f"wrote {stats.path} ({stats.frames} frames, {stats.seconds:.1f} s)")
+    for name in UPDATE_RUNS:
+        run = runs[names.index(name)]
+        figure = ParameterUpdates(run).plot(-1)
+        figure.suptitle(f"{name}: parameter updates w(t+1) \u2212 w(t)")
+        figure.savefig(out / f"updates_{name}.png", dpi=90)
+        plt.close(figure)
+        print(f"wrote {out / f'updates_{name}.png'}")
+
+    print("\nFinal accuracy in %, training / validation\n")
+    print(grid)
+    print()
+    print(table.to_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
