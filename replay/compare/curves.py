@@ -82,7 +82,11 @@ class OverlaidCurves(View):
             raise OptionError(f"yscale must be 'linear' or 'log'. Got {yscale!r}.")
         self.yscale = yscale
         self.legend = legend
-        self.title = " and ".join(key.replace("_", " ") for key in self.keys)
+        #: Whether the keys are one metric and its validation twin (``loss``, ``val_loss``).
+        self._validation_pair = self.keys == [self.keys[0], f"val_{self.keys[0]}"]
+        self.title = (f"{self.keys[0].replace('_', ' ')} (dashed: validation)"
+                      if self._validation_pair
+                      else " and ".join(key.replace("_", " ") for key in self.keys))
         self.snapshot_epochs = np.asarray(self.run.epochs, dtype=np.float64)
 
     def _history_epochs(self, run):
@@ -99,7 +103,11 @@ class OverlaidCurves(View):
             last_epoch = max(last_epoch, float(run.epochs[-1]))
             for key, style in zip(self.keys, self.LINESTYLES):
                 values.append(np.asarray(run.history[key], dtype=np.float64))
-                name = label if len(self.keys) == 1 else f"{label} {key.replace('_', ' ')}"
+                if len(self.keys) == 1 or self._validation_pair:
+                    # A train/validation pair: one legend entry per run (the solid line).
+                    name = label if key == self.keys[0] else "_nolegend_"
+                else:
+                    name = f"{label} {key.replace('_', ' ')}"
                 (self.lines_[(label, key)],) = ax.plot([], [], color=run_color(index),
                                                        linestyle=style, linewidth=1.6,
                                                        label=name)
@@ -117,7 +125,8 @@ class OverlaidCurves(View):
             ax.set_ylim(*padded_range(low, finite.max()))
         ax.set_title(self.title)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(self.keys[0].replace("_", " ") if len(self.keys) == 1 else "value")
+        ax.set_ylabel(self.keys[0].replace("_", " ")
+                      if len(self.keys) == 1 or self._validation_pair else "value")
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(True, color="#E5E5E5", linewidth=0.6)
         ax.set_axisbelow(True)

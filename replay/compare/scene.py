@@ -64,12 +64,14 @@ def _layer_violins(run, *, quantity="activations", source="train", **_):
 
 
 #: The views a grid can show by name: name → (factory(run, **options), short panel title).
-#: A factory takes the run and the grid's options (layer, source, metric, bins, quantity).
+#: A factory takes the run and the grid's options (layer, source, metric, bins, quantity);
+#: the short title is text, a function of the view, or None for the view's own title.
 VIEWS = {
     "feature-space": (_feature_space, "feature space"),
     "decision-boundary": (_decision_boundary, "input space"),
     "error-scatter": (_error_scatter, "samples sized by error"),
-    "loss-and-metric": (_loss_and_metric, None),
+    "loss-and-metric": (_loss_and_metric, lambda view: f"loss & {view.metric}" + (
+        ", val dashed" if len(view.keys["loss"]) + len(view.keys["metric"]) > 2 else "")),
     "probability-histogram": (_probability_histogram, None),
     "loss-histogram": (_loss_histogram, "per-sample losses"),
     "layer-violins": (_layer_violins, None),
@@ -196,7 +198,8 @@ class ComparisonScene(Scene):
             path: the run file of bare run names.
             labels: the legend names; ``None`` for the run names.
             validation: also draw each key's ``val_`` curve (dashed) in its panel.
-            yscale: ``"linear"`` or ``"log"``, for every panel.
+            yscale: ``"linear"`` or ``"log"`` for every panel, or a dict
+                ``{key: scale}`` (missing keys are linear), e.g. ``{"loss": "log"}``.
             panel_size: ``(width, height)`` of one panel in inches.
             figsize: the figure size; ``None`` derives it from ``panel_size``.
             title_prefix: text before ``"Epoch N"`` in the title.
@@ -222,10 +225,9 @@ class ComparisonScene(Scene):
             if validation and not key.startswith("val_") and all(
                     f"val_{key}" in run.history for run in runs):
                 shown.append(f"val_{key}")
-            view = OverlaidCurves(runs, shown, labels=labels, yscale=yscale,
+            scale = yscale.get(key, "linear") if isinstance(yscale, dict) else yscale
+            view = OverlaidCurves(runs, shown, labels=labels, yscale=scale,
                                   legend="outside" if column == len(keys) - 1 else False)
-            if len(shown) > 1:
-                view.title += " (dashed: validation)"
             scene.add(view, (0, column))
             scene.cells[("all", key)] = view
         return scene
@@ -238,6 +240,8 @@ class ComparisonScene(Scene):
         for view in self.views:
             label, short, alone = self._panel_titles.get(id(view), (None, None, False))
             if label is not None:
+                if callable(short):
+                    short = short(view)
                 view.ax_.set_title(label if alone else f"{label}: {short or view.ax_.get_title()}")
         for row in self._shared_rows:
             share_y_limits(row)
