@@ -125,8 +125,7 @@ def test_grid_panels_hold_each_runs_data(runs):
     scene = ComparisonScene.grid(runs, panel_size=(3, 3))
     figure = scene.plot(5)
     assert [ax.get_title() for ax in figure.axes] == [
-        "sigmoid: feature space", "sigmoid: input space",
-        "relu: feature space", "relu: input space"]
+        "sigmoid: feature space", "input space", "relu: feature space", "input space"]
     assert scene.title_text == "Epoch 5"
     for run in runs:
         feature_space = scene.cells[(run.name, "feature-space")]

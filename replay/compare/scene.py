@@ -116,8 +116,9 @@ class ComparisonScene(Scene):
                 ``"layer-violins"``) or callables ``run -> View``.
             path: the run file of bare run names (all its runs when ``runs``
                 is None).
-            labels: the run names shown in the panel titles (``"<label>: <view>"``,
-                or the label alone when there is one view); ``None`` for the run names.
+            labels: the run names heading each run's top panel (``"<label>:
+                <view>"``, or the label alone when there is one view); ``None``
+                for the run names.
             ncols: runs per row of the figure; ``None`` puts them all in one row.
             panel_size: ``(width, height)`` of one panel in inches.
             figsize: the figure size; ``None`` derives it from ``panel_size``.
@@ -171,13 +172,15 @@ class ComparisonScene(Scene):
         scene.compared_runs, scene.labels, scene.cells = runs, labels, built
         for index, label in enumerate(labels):
             top, column = block * (index // ncols), index % ncols
-            for name, view, height in zip(names, views, heights):
+            for position, (name, view, height) in enumerate(zip(names, views, heights)):
                 cell = built[(label, name)]
                 positions = [(top + row, column) for row in range(cell.n_axes)]
                 scene.add(cell, *positions)
                 short = VIEWS[view][1] if isinstance(view, str) else None
-                # With one view per run the run's label alone names the panel.
-                scene._panel_titles[id(cell)] = (label, short, len(views) == 1)
+                # The run's label heads its top panel ("relu: feature space");
+                # with one view per run the label alone names the panel.
+                scene._panel_titles[id(cell)] = (label if position == 0 else "", short,
+                                                 len(views) == 1)
                 top += height
         if share_limits:
             scene._shared_rows = [[built[(label, name)] for label in labels]
@@ -238,11 +241,13 @@ class ComparisonScene(Scene):
             return self
         super().attach()
         for view in self.views:
-            label, short, alone = self._panel_titles.get(id(view), (None, None, False))
-            if label is not None:
-                if callable(short):
-                    short = short(view)
-                view.ax_.set_title(label if alone else f"{label}: {short or view.ax_.get_title()}")
+            if id(view) not in self._panel_titles:
+                continue
+            label, short, alone = self._panel_titles[id(view)]
+            if callable(short):
+                short = short(view)
+            short = short or view.ax_.get_title()
+            view.ax_.set_title(label if alone else f"{label}: {short}" if label else short)
         for row in self._shared_rows:
             share_y_limits(row)
         return self
