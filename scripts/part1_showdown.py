@@ -7,6 +7,7 @@ Uses the runs of ``scripts/part1_activation_functions.py`` in ``OUT/part1.h5``
   layer on top and the decision boundary in the input space below;
 - ``showdown.mp4``: the same over training, one epoch clock;
 - ``curves.png``: loss and accuracy of the three runs, overlaid, side by side;
+- ``loss_accuracy.png``: each run's loss and accuracy panel, side by side;
 - ``results.md`` / ``results.csv``: the results table, also printed.
 
 Usage:
@@ -72,6 +73,9 @@ def main(argv=None):
         print(f"wrote {stats.path}")
     stats = ComparisonScene.curves(runs, ["loss", "accuracy"],
                                    title_prefix="Part 1").save(out / "curves.png")
+    print(f"wrote {stats.path}")
+    stats = ComparisonScene.grid(runs, ["loss-and-metric"], panel_size=(4.2, 3.2),
+                                 title_prefix="Part 1").save(out / "loss_accuracy.png")
     print(f"wrote {stats.path}")
     if not args.no_video:
         stats = ComparisonScene.grid(runs, title_prefix="Part 1 showdown").save(
