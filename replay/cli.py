@@ -171,6 +171,14 @@ def run_compare(args):
     return 0
 
 
+def _add_run_selection(parser):
+    """The FILE... and --runs arguments shared by the verbs that take several runs."""
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="run file(s) (.h5), or FILE:RUN for one run of a file")
+    parser.add_argument("--runs", nargs="+", metavar="RUN",
+                        help="run names (in every FILE; default: all runs)")
+
+
 def add_compare(subparsers):
     parser = subparsers.add_parser(
         "compare", help="compare runs: a grid of views, or overlaid curves",
@@ -178,10 +186,7 @@ def add_compare(subparsers):
                     "and one row per --view (default: the feature space over the input-"
                     "space boundary), or, with --curves, history keys of every run "
                     "overlaid. The output kind follows the extension of --out.")
-    parser.add_argument("files", nargs="+", metavar="FILE",
-                        help="run file(s) (.h5), or FILE:RUN for one run of a file")
-    parser.add_argument("--runs", nargs="+", metavar="RUN",
-                        help="run names (in every FILE; default: all runs)")
+    _add_run_selection(parser)
     parser.add_argument("--view", nargs="+", metavar="VIEW",
                         default=["feature-space", "decision-boundary"],
                         help="views of each run, top to bottom, among feature-space, "
@@ -240,10 +245,7 @@ def add_table(subparsers):
         description="Summarize the recorded histories of runs: per metric the final value, "
                     "the best value and its epoch, and for accuracies the first epoch at "
                     "100%%.")
-    parser.add_argument("files", nargs="+", metavar="FILE",
-                        help="run file(s) (.h5), or FILE:RUN for one run of a file")
-    parser.add_argument("--runs", nargs="+", metavar="RUN",
-                        help="run names (in every FILE; default: all runs)")
+    _add_run_selection(parser)
     parser.add_argument("--metrics", nargs="+", metavar="KEY",
                         help="history keys to summarize (default: all metrics)")
     parser.add_argument("--format", choices=("markdown", "csv"), default="markdown",
