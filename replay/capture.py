@@ -95,8 +95,10 @@ class CapturePlan:
         for _, activation_tensor, input_tensor, z_tensor in self.hidden:
             tensors.append(activation_tensor)
             tensors.append(input_tensor if input_tensor is not None else z_tensor)
-        self._capture_model = keras.Model(model_inputs, tensors)
-        self._forward = _compiled_forward(self._capture_model)
+        #: A model returning the output, then per hidden layer its activations
+        #: and its input (Dense: z = input @ kernel + bias) or its z-values.
+        self.capture_model = keras.Model(model_inputs, tensors)
+        self._forward = None  # compiled on first use (the JAX recorder fuses its own)
         self._cached_inputs = (None, None)
 
     @staticmethod
@@ -153,6 +155,8 @@ class CapturePlan:
         On JAX this returns at once (asynchronous dispatch) and the tensors
         are immutable, so training can go on while :meth:`collect` waits.
         """
+        if self._forward is None:
+            self._forward = _compiled_forward(self.capture_model)
         return self._forward(self._device_inputs(inputs))
 
     def collect(self, results, weights=None):
@@ -243,55 +247,19 @@ def layer_weights(layer):
     }
 
 
-def model_weights(model):
-    """Return ``{layer name: {weight name: array}}`` of every layer with weights."""
-    return weights_to_numpy(read_weights(model))
-
-
 def read_weights(model):
-    """Return a frozen copy of the current weights, cheaply, for :func:`weights_to_numpy`.
+    """Return a numpy copy ``{layer name: {weight name: array}}`` of every layer's weights.
 
-    On JAX the values are copied on the device by one asynchronous compiled
-    call (the training step donates, i.e. deletes, the old buffers, so a
-    reference would not do) and reach the host later, off the training
-    thread; other backends update variables in place, so they are copied to
-    numpy now.
+    A copy, not a view: JAX's training step donates (frees) the old buffers
+    and the other backends update variables in place.
     """
-    layers = [layer for layer in model.layers if layer.weights]
-    if keras.backend.backend() == "jax":
-        values = _jax_copy([[weight.value for weight in layer.weights] for layer in layers])
-    else:
-        values = [[np.array(keras.ops.convert_to_numpy(weight)) for weight in layer.weights]
-                  for layer in layers]
-    return [(layer.name, _weight_names(layer), layer_values)
-            for layer, layer_values in zip(layers, values)]
+    return {layer.name: {name: np.array(keras.ops.convert_to_numpy(weight))
+                         for name, weight in zip(_weight_names(layer), layer.weights)}
+            for layer in model.layers if layer.weights}
 
 
-def _jax_copy(values):
-    global _JAX_COPY
-    if _JAX_COPY is None:
-        import jax
-        import jax.numpy as jnp
-
-        _JAX_COPY = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
-    return _JAX_COPY(values)
-
-
-_JAX_COPY = None
-
-
-def weights_to_numpy(frozen):
-    """Turn :func:`read_weights`'s result into ``{layer: {weight: numpy array}}``."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        frozen = [(layer, names, jax.device_get(values)) for layer, names, values in frozen]
-    return {layer: {name: np.asarray(value) for name, value in zip(names, values)}
-            for layer, names, values in frozen}
-
-
-def per_sample_loss_function(model):
-    """Return ``f(y_true, y_pred) -> (N,)`` computing the model's compiled loss per sample."""
+def resolve_loss(model):
+    """Return the model's compiled loss as a ``keras.losses.Loss`` or a function."""
     loss = getattr(model, "loss", None)
     if loss is None:
         raise RecordingError(
@@ -307,10 +275,13 @@ def per_sample_loss_function(model):
     function = loss.call if isinstance(loss, keras.losses.Loss) else loss
     if not callable(function):
         raise RecordingError(f"Cannot compute the model's loss {loss!r} per sample.")
-    if keras.backend.backend() == "jax":
-        import jax
+    return loss
 
-        function = jax.jit(function)  # eager JAX ops cost ~1 ms each
+
+def per_sample_loss_function(model):
+    """Return ``f(y_true, y_pred) -> (N,)`` computing the model's compiled loss per sample."""
+    loss = resolve_loss(model)
+    function = loss.call if isinstance(loss, keras.losses.Loss) else loss
 
     def per_sample(y_true, y_pred):
         y_pred = keras.ops.convert_to_tensor(np.asarray(y_pred, dtype=np.float32))
@@ -320,6 +291,63 @@ def per_sample_loss_function(model):
         return values.astype(np.float32)
 
     return per_sample
+
+
+class BackendCapture:
+    """A snapshot from separate calls: forward pass, per-sample loss, gradients.
+
+    The TensorFlow and PyTorch path (JAX has :class:`replay.capture_jax.FusedJaxCapture`).
+    :meth:`dispatch` runs on the training thread: it copies the weights
+    (these backends update variables in place) and runs the forward pass
+    and the gradients on the current state. :meth:`collect` runs on the
+    recorder's writer thread and turns the results into named arrays.
+
+    Args:
+        plan: the model's :class:`CapturePlan`.
+        samples: ``{source: (inputs, targets)}`` recorded with z-values and loss.
+        probes: ``{source: points}`` recorded with outputs and activations.
+        gradients: a :class:`replay.gradients.GradientPlan`, or ``None``.
+    """
+
+    def __init__(self, plan, samples, probes, *, gradients=None):
+        self.plan = plan
+        self.samples = samples
+        self.probes = probes
+        self.gradient_plan = gradients
+        self._loss = per_sample_loss_function(plan.model)
+        blocks = [inputs for inputs, _ in samples.values()]
+        blocks += [points.reshape(-1, points.shape[-1]) for points in probes.values()]
+        self._inputs = np.concatenate(blocks).astype(np.float32, copy=False)
+        self._sizes = [len(block) for block in blocks]
+
+    def dispatch(self):
+        weights = read_weights(self.plan.model)
+        forward = self.plan.dispatch(self._inputs)
+        gradients = (self.gradient_plan.dispatch(*self.samples["train"])
+                     if self.gradient_plan is not None else None)
+        return weights, forward, gradients
+
+    def collect(self, pending):
+        weights, forward, gradients = pending
+        outputs, activations, preactivations = self.plan.collect(forward, weights)
+        arrays = {f"weights/{layer}/{name}": value
+                  for layer, values in weights.items() for name, value in values.items()}
+        start = 0
+        for source, size in zip([*self.samples, *self.probes], self._sizes):
+            part = slice(start, start + size)
+            start += size
+            shape = self.probes[source].shape[:-1] if source in self.probes else (size,)
+            arrays[f"outputs/{source}"] = outputs[part].reshape(*shape, -1)
+            for layer, values in activations.items():
+                arrays[f"activations/{source}/{layer}"] = values[part].reshape(*shape, -1)
+            if source in self.samples:
+                for layer, values in preactivations.items():
+                    arrays[f"preactivations/{source}/{layer}"] = values[part]
+                arrays[f"loss/{source}"] = self._loss(self.samples[source][1], outputs[part])
+        if gradients is not None:
+            for name, gradient in self.gradient_plan.collect(gradients).items():
+                arrays[f"gradients/{name}"] = gradient
+        return arrays
 
 
 def loss_name(model):

@@ -7,11 +7,10 @@ computes it) with respect to every trainable weight, on the recorded
 inputs, in inference mode (``training=False``: dropout off, batch
 statistics frozen).
 
-Keras 3 has no backend-neutral gradient call, so the three backends get
-their own small function:
+Keras 3 has no backend-neutral gradient call, so each backend gets its own
+small function. On JAX the recorder computes gradients inside its one fused
+snapshot function (:mod:`replay.capture_jax`); this module serves the others:
 
-- JAX: ``jax.jit(jax.grad(...))`` over the stateless
-  ``model.compute_loss_and_updates``; compiled once, metric state discarded.
 - TensorFlow: ``tf.function`` around a ``tf.GradientTape``.
 - PyTorch: ``torch.autograd.grad`` on the parameters (no ``.grad`` touched).
 
@@ -73,11 +72,11 @@ class GradientPlan:
                 self._targets.append((f"{layer.name}/{name}", trainable.get(id(weight)),
                                       tuple(weight.shape)))
         self.names = [name for name, _, _ in self._targets]
-        builders = {"jax": self._build_jax, "tensorflow": self._build_tensorflow,
-                    "torch": self._build_torch}
+        builders = {"tensorflow": self._build_tensorflow, "torch": self._build_torch}
         if self.backend not in builders:
             raise RecordingError(
-                f"Gradients are recorded on the jax, tensorflow and torch backends; this "
+                f"Gradients are recorded on the jax, tensorflow and torch backends (JAX "
+                f"through replay.capture_jax.FusedJaxCapture); this "
                 f"is {self.backend!r}. Pass gradients=False."
             )
         self._function = builders[self.backend]()
@@ -94,9 +93,7 @@ class GradientPlan:
     def dispatch(self, inputs, targets):
         """Start computing the gradients; return the backend's tensors.
 
-        On JAX this returns at once (asynchronous dispatch), so the recorder
-        can convert the result on its writer thread while training goes on.
-        The samples are converted to backend tensors once and reused.
+        The samples are converted to arrays once and reused.
         """
         cached_inputs, cached_targets, tensors = self._cached_samples
         if cached_inputs is not inputs or cached_targets is not targets:
@@ -105,8 +102,6 @@ class GradientPlan:
             if array_targets.dtype.kind == "f":
                 array_targets = array_targets.astype(np.float32)
             tensors = (array_inputs, array_targets)
-            if self.backend == "jax":
-                tensors = tuple(keras.ops.convert_to_tensor(value) for value in tensors)
             self._cached_samples = (inputs, targets, tensors)
         return self._function(*tensors)
 
@@ -122,28 +117,6 @@ class GradientPlan:
         return result
 
     # -- one builder per backend ---------------------------------------------
-
-    def _build_jax(self):
-        import jax
-
-        model = self.model
-
-        def mean_loss(trainable, non_trainable, metrics, x, y):
-            loss, _ = model.compute_loss_and_updates(
-                trainable, non_trainable, metrics, x, y, None, training=False)
-            return loss
-
-        gradient = jax.jit(jax.grad(mean_loss))
-
-        def function(x, y):
-            return gradient(
-                [variable.value for variable in model.trainable_variables],
-                [variable.value for variable in model.non_trainable_variables],
-                [variable.value for variable in model.metrics_variables],
-                x, y,
-            )
-
-        return function
 
     def _build_tensorflow(self):
         import tensorflow as tf

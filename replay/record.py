@@ -10,13 +10,7 @@ import numpy as np
 
 from replay import probes as probe_points_module
 from replay import runfile
-from replay.capture import (
-    CapturePlan,
-    loss_name,
-    per_sample_loss_function,
-    read_weights,
-    weights_to_numpy,
-)
+from replay.capture import BackendCapture, CapturePlan, loss_name, resolve_loss
 from replay.errors import OptionError, RecordingError
 from replay.gradients import GradientPlan, wants_gradients
 
@@ -134,13 +128,12 @@ class Recorder(keras.callbacks.Callback):
         if gradients not in ("auto", True, False):
             raise OptionError(f"gradients must be 'auto', True or False. Got {gradients!r}.")
         self.gradients = gradients
-        self._gradient_plan = None
         if every_n_batches is not None:
             # Bound on the instance only: Keras skips per-batch hooks (and keeps
             # async dispatch) for callbacks that do not override them.
             self.on_train_batch_end = self._on_train_batch_end
         self._plan = None
-        self._capture_inputs = None  # every recorded input, concatenated once
+        self._capture = None  # FusedJaxCapture or BackendCapture of self._plan
         self._executor = None  # the writer thread
         self._pending = []  # jobs submitted to it, oldest first
         self._handle = None
@@ -148,7 +141,6 @@ class Recorder(keras.callbacks.Callback):
         self._started = False
         self._step = 0
         self._epochs_done = 0
-        self._loss_function = None
 
     # -- Keras hooks -----------------------------------------------------------
 
@@ -193,9 +185,11 @@ class Recorder(keras.callbacks.Callback):
         learning_rate = _learning_rate(self.model)
         if learning_rate is not None and "learning_rate" not in logs:
             logs["learning_rate"] = learning_rate
-        self._submit(self._writer.append_history, self._epochs_done, _plain_logs(logs))
+        history = (self._epochs_done, _plain_logs(logs))
         if self.every_n_batches is None:
-            self._snapshot(epoch=float(self._epochs_done))
+            self._snapshot(epoch=float(self._epochs_done), history=history)
+        else:
+            self._submit(self._writer.append_history, *history)
 
     def on_train_end(self, logs=None):
         self._wait()
@@ -238,10 +232,8 @@ class Recorder(keras.callbacks.Callback):
     def _open(self, model):
         if self._plan is None or self._plan.model is not model:
             self._plan = CapturePlan(model)
-            self._loss_function = per_sample_loss_function(model)
-            self._gradient_plan = (GradientPlan(model)
-                                   if wants_gradients(self.gradients, model) else None)
             self._check_inputs(model)
+            self._capture = self._capture_function(self._plan)
         self._handle = runfile.open_file(self.path, "a")
         try:
             if self._started and self.run in self._handle:
@@ -306,54 +298,36 @@ class Recorder(keras.callbacks.Callback):
             "n_outputs": int(model.outputs[0].shape[-1]),
         }
 
-    def _snapshot(self, epoch):
+    def _capture_function(self, plan):
+        """The capture of ``plan``'s model: one fused compiled call on JAX."""
+        model = plan.model
+        resolve_loss(model)  # a model without a usable loss fails here, not mid-fit
+        gradients = wants_gradients(self.gradients, model)
+        if keras.backend.backend() == "jax":
+            from replay.capture_jax import FusedJaxCapture
+
+            return FusedJaxCapture(plan, self.sources, self.probe_points, gradients=gradients)
+        return BackendCapture(plan, self.sources, self.probe_points,
+                              gradients=GradientPlan(model) if gradients else None)
+
+    def _snapshot(self, epoch, history=None):
         """Capture the current state and hand it to the writer thread.
 
-        The training thread only starts the compiled forward pass and
-        freezes the weights (free on JAX, whose arrays are immutable); the
-        writer thread waits for the results, computes the per-sample loss
-        and writes the HDF5 rows while training goes on.
+        The training thread only does what must see this exact state: on
+        JAX a numpy copy of the weights (the writer thread runs the fused
+        compiled function on it), on other backends the weight copy, the
+        forward pass and the gradients. The writer thread turns the results
+        into arrays and writes them, with the epoch's ``history`` row, under
+        one flush.
         """
-        if self._capture_inputs is None:
-            blocks = [inputs for inputs, _ in self.sources.values()]
-            blocks += [points.reshape(-1, points.shape[-1])
-                       for points in self.probe_points.values()]
-            self._capture_inputs = np.concatenate(blocks).astype(np.float32, copy=False)
-            self._capture_sizes = [len(block) for block in blocks]
-        frozen_weights = read_weights(self._plan.model)
-        forward = self._plan.dispatch(self._capture_inputs)
-        gradients = None
-        if self._gradient_plan is not None:
-            gradients = self._gradient_plan.dispatch(*self.sources["train"])
-        self._submit(self._store_snapshot, epoch, self._step, frozen_weights, forward, gradients)
+        pending = self._capture.dispatch()
+        self._submit(self._store_snapshot, epoch, self._step, pending, history)
 
-    def _store_snapshot(self, epoch, step, frozen_weights, forward, gradients):
+    def _store_snapshot(self, epoch, step, pending, history):
         """Writer thread: turn a captured snapshot into arrays and append them."""
-        weights = weights_to_numpy(frozen_weights)
-        outputs, activations, preactivations = self._plan.collect(forward, weights)
-        arrays = {}
-        for layer, values in weights.items():
-            for name, value in values.items():
-                arrays[f"weights/{layer}/{name}"] = value
-        start = 0
-        names = list(self.sources) + list(self.probe_points)
-        for source, size in zip(names, self._capture_sizes):
-            part = slice(start, start + size)
-            start += size
-            shape = (self.probe_points[source].shape[:-1] if source in self.probe_points
-                     else (size,))
-            arrays[f"outputs/{source}"] = outputs[part].reshape(*shape, -1)
-            for layer, values in activations.items():
-                arrays[f"activations/{source}/{layer}"] = values[part].reshape(*shape, -1)
-            if source in self.sources:
-                for layer, values in preactivations.items():
-                    arrays[f"preactivations/{source}/{layer}"] = values[part]
-                targets = self.sources[source][1]
-                arrays[f"loss/{source}"] = self._loss_function(targets, outputs[part])
-        if gradients is not None:
-            gradients = self._gradient_plan.collect(gradients)
-        for name, gradient in (gradients or {}).items():
-            arrays[f"gradients/{name}"] = gradient
+        arrays = self._capture.collect(pending)
+        if history is not None:
+            self._writer.append_history(*history, flush=False)
         self._writer.append_snapshot(epoch, step, arrays)
 
     def _submit(self, function, *args):

@@ -157,6 +157,10 @@ class Run:
         if self._history is None:
             group = self._group.get("history")
             self._history = {} if group is None else {k: group[k][()] for k in group}
+            # history/epoch is written last: a run killed while writing an
+            # epoch can hold longer arrays of other keys; that tail is dropped.
+            length = len(self._history.get("epoch", ()))
+            self._history = {key: values[:length] for key, values in self._history.items()}
         return self._history
 
     def layer(self, name):

@@ -190,8 +190,10 @@ class RunWriter:
         self.run = run
         self.compression = compression
         self.group = handle.require_group(run)
-        self._datasets = {}  # name -> (dataset, memory space of one row)
+        self._datasets = {}  # name -> (dataset, memory space of one row, dtype)
         self._n_snapshots = None
+        self._history_rows = None
+        self._history_keys = set()
 
     @classmethod
     def create(cls, handle, run, attributes, *, compression=None):
@@ -277,25 +279,49 @@ class RunWriter:
         self.handle.flush()
         return index
 
-    def append_history(self, epoch, logs):
-        """Append one epoch of Keras ``logs`` (plus ``epoch``) to ``history/``."""
-        history = self.group.require_group("history")
-        length = history["epoch"].shape[0] if "epoch" in history else 0
-        values = {"epoch": epoch, **logs}
-        for key, value in values.items():
-            name = f"history/{key}"
-            dataset = self._growable(name, (), np.float64)
-            if dataset.shape[0] < length:  # a key that appears late: pad with NaN
-                old = dataset.shape[0]
-                dataset.resize(length, axis=0)
-                dataset[old:length] = np.nan
-            dataset.resize(length + 1, axis=0)
-            dataset[length] = float(value)
-        for key in history:  # a key missing this epoch
-            if history[key].shape[0] == length:
-                history[key].resize(length + 1, axis=0)
-                history[key][length] = np.nan
-        self.handle.flush()
+    def append_history(self, epoch, logs, *, flush=True):
+        """Append one epoch of Keras ``logs`` (plus ``epoch``) to ``history/``.
+
+        ``history/epoch`` is grown last: it is the history's index, as
+        ``snapshots/epoch`` is the snapshots'. A key that first appears late
+        is filled with NaN before it, a key missing this epoch gets NaN (the
+        datasets' fill value). Pass ``flush=False`` when an
+        :meth:`append_snapshot` (which flushes) follows at once.
+        """
+        index = self._history_length()
+        for key, value in logs.items():
+            if key != "epoch":
+                self._write_history(key, index, value)
+        for key in self._history_keys - logs.keys() - {"epoch"}:  # missing this epoch
+            self._history_dataset(key).id.set_extent((index + 1,))
+        self._write_history("epoch", index, epoch)
+        self._history_rows = index + 1
+        if flush:
+            self.handle.flush()
+
+    def _history_length(self):
+        if self._history_rows is None:
+            history = self.group.get("history")
+            self._history_keys = set(history or ())
+            self._history_rows = history["epoch"].shape[0] if "epoch" in self._history_keys else 0
+        return self._history_rows
+
+    def _history_dataset(self, key):
+        name = f"history/{key}"
+        entry = self._datasets.get(name)
+        if entry is not None:
+            return entry[0]
+        if name not in self.group:
+            self.group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=np.float64,
+                                      chunks=(256,), fillvalue=np.nan)
+            self._history_keys.add(key)
+        dataset = self.group[name]
+        self._datasets[name] = (dataset, h5py.h5s.create_simple((1,)), dataset.dtype)
+        return dataset
+
+    def _write_history(self, key, index, value):
+        self._history_dataset(key)
+        self._write_row(f"history/{key}", index, np.asarray(float(value)))
 
 
 def _attribute(value):

@@ -1,0 +1,206 @@
+"""Everything a snapshot records, on JAX, from **one** compiled call.
+
+:class:`FusedJaxCapture` traces one ``jax.jit`` function per model that
+takes the weights and returns, packed into a single float32 buffer, the
+outputs, hidden activations and z-values on every recorded source, the
+per-sample loss on the samples and, when asked, the gradient of the mean
+loss. One dispatch and one device-to-host copy per snapshot, one trace and
+one compilation per run: a forward function, a loss function and a
+gradient function compiled apart cost three traces (~250 ms on a small
+net, more than a whole part-1 epoch) and a dozen transfers per snapshot.
+
+The training thread only copies the weights to numpy (microseconds for a
+small net); :meth:`FusedJaxCapture.collect` runs the compiled function on
+that copy on the recorder's writer thread, so the first trace and
+compilation overlap training instead of delaying it.
+"""
+
+import keras
+import numpy as np
+
+from replay.capture import _weight_names
+from replay.errors import RecordingError
+
+
+class FusedJaxCapture:
+    """The compiled snapshot function of one model on the JAX backend.
+
+    Args:
+        plan: the model's :class:`replay.capture.CapturePlan`.
+        samples: ``{source: (inputs, targets)}`` (``train``, ``validation``):
+            recorded with z-values and per-sample loss.
+        probes: ``{source: points}`` (``grid`` of shape ``(2L, P, 2)``,
+            ``mesh`` of shape ``(H, W, 2)``): recorded with outputs and
+            activations, reshaped to the points' shape.
+        gradients: also return ``gradients/<layer>/<weight>``, the gradient
+            of the mean compiled loss (plus regularisation losses) on the
+            ``train`` samples with respect to every weight.
+    """
+
+    def __init__(self, plan, samples, probes, *, gradients):
+        import jax
+
+        self.plan = plan
+        self.model = plan.model
+        self.gradients = gradients
+        capture_model = plan.capture_model
+        self._trainable = list(capture_model.trainable_variables)
+        self._non_trainable = list(capture_model.non_trainable_variables)
+        location = {id(variable): (True, index) for index, variable in enumerate(self._trainable)}
+        location.update({id(variable): (False, index)
+                         for index, variable in enumerate(self._non_trainable)})
+        # Every recorded weight: (layer, weight name, variable, (trainable?, index)).
+        self._weights = []
+        for layer in self.model.layers:
+            for name, variable in zip(_weight_names(layer), layer.weights):
+                if id(variable) not in location:
+                    raise RecordingError(
+                        f"The weight {variable.path!r} of layer {layer.name!r} is not used "
+                        "by the model's forward pass; replay cannot record this model.")
+                self._weights.append((layer.name, name, variable, location[id(variable)]))
+        self._samples = {source: (np.asarray(inputs, np.float32), np.asarray(targets, np.float32))
+                         for source, (inputs, targets) in samples.items()}
+        self._probes = {source: np.asarray(points, np.float32) for source, points in probes.items()}
+        self._device_data = None  # the constant inputs, on the device once
+        self._layout = None  # [(name, shape, offset, size)], set while tracing
+        self._loss = _loss_functions(self.model)
+        self._function = jax.jit(self._snapshot)
+
+    # -- the two halves of a snapshot -----------------------------------------
+
+    def dispatch(self):
+        """Copy the forward pass's variables to numpy (training thread; microseconds).
+
+        A copy, not a reference: the training step donates (frees) the
+        buffers it replaces.
+        """
+        return ([np.array(variable.value) for variable in self._trainable],
+                [np.array(variable.value) for variable in self._non_trainable])
+
+    def collect(self, variables):
+        """Run the compiled function on ``dispatch``'s copy; return every array.
+
+        Returns:
+            ``{dataset path: numpy array}`` for ``weights/``, ``outputs/``,
+            ``activations/``, ``preactivations/``, ``loss/`` and
+            ``gradients/`` of this snapshot.
+        """
+        trainable, non_trainable = variables
+        if self._device_data is None:
+            self._device_data = (
+                {source: tuple(keras.ops.convert_to_tensor(part) for part in pair)
+                 for source, pair in self._samples.items()},
+                {source: keras.ops.convert_to_tensor(points.reshape(-1, points.shape[-1]))
+                 for source, points in self._probes.items()},
+            )
+        packed = np.asarray(self._function(trainable, non_trainable, *self._device_data))
+        arrays = {}
+        for layer, name, _, (is_trainable, index) in self._weights:
+            arrays[f"weights/{layer}/{name}"] = (trainable if is_trainable
+                                                 else non_trainable)[index]
+        for name, shape, offset, size in self._layout:
+            arrays[name] = packed[offset:offset + size].reshape(shape)
+        return arrays
+
+    # -- the traced function ---------------------------------------------------
+
+    def _snapshot(self, trainable, non_trainable, samples, probes):
+        import jax
+        import jax.numpy as jnp
+
+        pieces = []  # (dataset path, traced array)
+
+        def values(location):
+            is_trainable, index = location
+            return (trainable if is_trainable else non_trainable)[index]
+
+        def forward(trainable_values, inputs):
+            outputs, _, losses = self.plan.capture_model.stateless_call(
+                trainable_values, non_trainable, inputs, training=False, return_losses=True)
+            return outputs, losses
+
+        def add_forward(source, results, shape, with_z):
+            pieces.append((f"outputs/{source}", results[0].reshape(*shape, -1)))
+            for position, (layer, _, input_tensor, _) in enumerate(self.plan.hidden):
+                activation = results[1 + 2 * position]
+                second = results[2 + 2 * position]
+                pieces.append((f"activations/{source}/{layer.name}",
+                               activation.reshape(*shape, -1)))
+                if with_z:
+                    pieces.append((f"preactivations/{source}/{layer.name}",
+                                   self._z_values(layer, input_tensor, second, values)))
+
+        for source, (inputs, targets) in samples.items():
+            def objective(trainable_values, inputs=inputs, targets=targets):
+                results, losses = forward(trainable_values, inputs)
+                per_sample = self._loss.per_sample(targets, results[0])
+                total = self._loss.reduced(targets, results[0], per_sample)
+                return total + sum(losses, jnp.zeros(())), (results, per_sample)
+
+            if source == "train" and self.gradients:
+                gradient, (results, per_sample) = jax.grad(objective, has_aux=True)(trainable)
+            else:
+                gradient, (results, per_sample) = None, objective(trainable)[1]
+            add_forward(source, results, (len(inputs),), with_z=True)
+            pieces.append((f"loss/{source}", per_sample))
+            if gradient is not None:
+                for layer, name, _, location in self._weights:
+                    is_trainable, index = location
+                    pieces.append((f"gradients/{layer}/{name}",
+                                   gradient[index] if is_trainable
+                                   else jnp.zeros_like(non_trainable[index])))
+
+        if probes:
+            sizes = [len(points) for points in probes.values()]
+            results, _ = forward(trainable, jnp.concatenate(list(probes.values())))
+            start = 0
+            for (source, size) in zip(probes, sizes):
+                part = [result[start:start + size] for result in results]
+                start += size
+                add_forward(source, part, self._probes[source].shape[:-1], with_z=False)
+
+        layout, offset = [], 0
+        for name, array in pieces:
+            layout.append((name, tuple(array.shape), offset, int(np.prod(array.shape))))
+            offset += layout[-1][-1]
+        self._layout = layout  # a side effect of tracing: shapes are static
+        return jnp.concatenate([array.astype(jnp.float32).reshape(-1) for _, array in pieces])
+
+    def _z_values(self, layer, input_tensor, second, values):
+        """The layer's pre-activations: ``second`` itself, or ``input @ kernel + bias``."""
+        if input_tensor is None:
+            return second
+        by_name = {name: location for owner, name, _, location in self._weights
+                   if owner == layer.name}
+        z = second @ values(by_name["kernel"])
+        if getattr(layer, "use_bias", False):
+            z = z + values(by_name["bias"])
+        return z
+
+
+class _LossFunctions:
+    """The compiled loss of a model, per sample and reduced, as traceable functions."""
+
+    def __init__(self, loss_object, function):
+        self._loss_object = loss_object
+        self._function = function
+
+    def per_sample(self, targets, predictions):
+        values = self._function(targets, predictions)
+        return values.reshape(values.shape[0], -1).mean(axis=1) if values.ndim > 1 else values
+
+    def reduced(self, targets, predictions, per_sample):
+        # A Loss object applies its own reduction (e.g. "sum"); a plain
+        # function is wrapped by compile() with "sum_over_batch_size".
+        if self._loss_object is not None:
+            return self._loss_object(targets, predictions)
+        return per_sample.mean()
+
+
+def _loss_functions(model):
+    from replay.capture import resolve_loss
+
+    loss = resolve_loss(model)
+    if isinstance(loss, keras.losses.Loss):
+        return _LossFunctions(loss, loss.call)
+    return _LossFunctions(None, loss)
