@@ -13,7 +13,17 @@ The training thread only copies the weights to numpy (microseconds for a
 small net); :meth:`FusedJaxCapture.collect` runs the compiled function on
 that copy on the recorder's writer thread, so the first trace and
 compilation overlap training instead of delaying it.
+
+Compiled functions are kept by the text of their lowered program: a sweep
+of same-shaped models (other initializers, seeds or learning rates) in one
+session traces each model (~20 ms) but compiles once (~200 ms saved per
+run). The key is exact: equal text is the same computation, since weights
+and samples are arguments of the program, never constants in it.
 """
+
+import hashlib
+import threading
+from collections import OrderedDict
 
 import keras
 import numpy as np
@@ -65,6 +75,7 @@ class FusedJaxCapture:
         self._layout = None  # [(name, shape, offset, size)], set while tracing
         self._loss = _loss_functions(self.model)
         self._function = jax.jit(self._snapshot)
+        self._compiled = None
 
     # -- the two halves of a snapshot -----------------------------------------
 
@@ -93,7 +104,10 @@ class FusedJaxCapture:
                 {source: keras.ops.convert_to_tensor(points.reshape(-1, points.shape[-1]))
                  for source, points in self._probes.items()},
             )
-        packed = np.asarray(self._function(trainable, non_trainable, *self._device_data))
+        arguments = (trainable, non_trainable, *self._device_data)
+        if self._compiled is None:
+            self._compiled = _compile(self._function, arguments)
+        packed = np.asarray(self._compiled(*arguments))
         arrays = {}
         for layer, name, _, (is_trainable, index) in self._weights:
             arrays[f"weights/{layer}/{name}"] = (trainable if is_trainable
@@ -176,6 +190,30 @@ class FusedJaxCapture:
         if getattr(layer, "use_bias", False):
             z = z + values(by_name["bias"])
         return z
+
+
+#: Compiled snapshot functions by the SHA-256 of their lowered program text,
+#: least recently used first.
+_COMPILED = OrderedDict()
+_COMPILED_LOCK = threading.Lock()
+_COMPILED_MAX = 32
+
+
+def _compile(function, arguments):
+    """Trace and lower ``function`` (sets the layout), compile unless compiled before."""
+    lowered = function.lower(*arguments)
+    key = hashlib.sha256(lowered.as_text().encode()).hexdigest()
+    with _COMPILED_LOCK:
+        compiled = _COMPILED.get(key)
+        if compiled is not None:
+            _COMPILED.move_to_end(key)
+            return compiled
+    compiled = lowered.compile()
+    with _COMPILED_LOCK:
+        _COMPILED[key] = compiled
+        while len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+    return compiled
 
 
 class _LossFunctions:

@@ -3,6 +3,7 @@
 import datetime
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import keras
@@ -13,6 +14,7 @@ from replay import runfile
 from replay.capture import BackendCapture, CapturePlan, loss_name, resolve_loss
 from replay.errors import OptionError, RecordingError
 from replay.gradients import GradientPlan, wants_gradients
+from replay.writer_process import WriterProcess
 
 
 class Recorder(keras.callbacks.Callback):
@@ -53,6 +55,10 @@ class Recorder(keras.callbacks.Callback):
             raising an error.
         compression: HDF5 compression of the per-snapshot arrays (``None``,
             ``"gzip"`` or ``"lzf"``).
+        writer: ``"process"`` (default) writes the file from a child
+            process (numpy and h5py only), so HDF5 never competes with
+            training for the GIL; ``"thread"`` writes from a thread of the
+            training process (no child process; slower training).
         gradients: record, at every snapshot, the gradient of the mean
             compiled loss (on ``inputs``, ``training=False``) with respect to
             every weight, as ``gradients/<layer>/<weight>``: ``"auto"`` (when
@@ -67,13 +73,14 @@ class Recorder(keras.callbacks.Callback):
         ```
     """
 
-    #: Snapshots that may wait for the writer thread before training blocks.
+    #: Snapshots that may wait for the writer thread before training blocks:
+    #: this bounds memory, and what a killed training can lose.
     max_pending = 4
 
     def __init__(self, path, run="run", inputs=None, targets=None, *,
                  validation_data=None, every_n_batches=None, probes="auto",
                  grid_lines=11, grid_points=500, mesh_resolution=100, padding=0.1,
-                 overwrite=False, compression=None, gradients="auto"):
+                 overwrite=False, compression=None, gradients="auto", writer="process"):
         super().__init__()
         if inputs is None or targets is None:
             raise OptionError(
@@ -128,6 +135,9 @@ class Recorder(keras.callbacks.Callback):
         if gradients not in ("auto", True, False):
             raise OptionError(f"gradients must be 'auto', True or False. Got {gradients!r}.")
         self.gradients = gradients
+        if writer not in ("process", "thread"):
+            raise OptionError(f"writer must be 'process' or 'thread'. Got {writer!r}.")
+        self.writer = writer
         if every_n_batches is not None:
             # Bound on the instance only: Keras skips per-batch hooks (and keeps
             # async dispatch) for callbacks that do not override them.
@@ -136,8 +146,11 @@ class Recorder(keras.callbacks.Callback):
         self._capture = None  # FusedJaxCapture or BackendCapture of self._plan
         self._executor = None  # the writer thread
         self._pending = []  # jobs submitted to it, oldest first
-        self._handle = None
-        self._writer = None
+        # Set once the writer thread may start: its first job compiles the
+        # capture, which should not compete with Keras compiling the
+        # training step during the first epoch.
+        self._writer_may_start = threading.Event()
+        self._sink = None  # where snapshots go: a WriterProcess or a RunWriter
         self._started = False
         self._step = 0
         self._epochs_done = 0
@@ -147,19 +160,20 @@ class Recorder(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._wait()  # a previous fit that raised may have left a write in flight
         self._close()
-        self._open(self.model)
+        n_snapshots = self._open(self.model)
         self._steps_per_epoch = (self.params or {}).get("steps")
-        if self._writer.n_snapshots == 0:
-            self._snapshot(epoch=0.0)
         steps = self._steps_per_epoch or 0
-        self._writer.set_attributes(
+        self._epochs_planned = int(self._epochs_done + (self.params or {}).get("epochs", 0))
+        self._sink.set_attributes(
             complete=False,
-            epochs_planned=int(self._epochs_done + (self.params or {}).get("epochs", 0)),
+            epochs_planned=self._epochs_planned,
             steps_per_epoch=int(steps),
             # Keras does not tell callbacks the batch size; this is exact when
             # the recorded inputs are the training data.
             batch_size=int(np.ceil(len(self.sources["train"][0]) / steps)) if steps else 0,
         )
+        if n_snapshots == 0:
+            self._snapshot(epoch=0.0)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_in_fit = epoch
@@ -189,16 +203,15 @@ class Recorder(keras.callbacks.Callback):
         if self.every_n_batches is None:
             self._snapshot(epoch=float(self._epochs_done), history=history)
         else:
-            self._submit(self._writer.append_history, *history)
+            self._submit(self._sink.append_history, *history)
 
     def on_train_end(self, logs=None):
         self._wait()
-        if self._writer is not None:
-            self._writer.set_attributes(
+        if self._sink is not None:
+            self._sink.set_attributes(
                 complete=True,
                 stopped_early=bool(getattr(self.model, "stop_training", False)
-                                   and self._epochs_done < self._writer.group.attrs.get(
-                                       "epochs_planned", 0)),
+                                   and self._epochs_done < self._epochs_planned),
                 epochs_trained=self._epochs_done,
             )
         self._close()
@@ -217,58 +230,80 @@ class Recorder(keras.callbacks.Callback):
         from replay.run import Run
 
         self.set_model(model)
-        self._open(model)
+        # No training runs beside it: a child writer process would only add
+        # its start-up time.
+        n_snapshots = self._open(model, in_process=True)
         try:
-            if self._writer.n_snapshots == 0:
+            if n_snapshots == 0:
                 self._snapshot(epoch=0.0)
             self._wait()
-            self._writer.set_attributes(complete=True, epochs_planned=0)
+            self._sink.set_attributes(complete=True, epochs_planned=0)
         finally:
             self.close()
         return Run(self.path, self.run)
 
     # -- internals -------------------------------------------------------------
 
-    def _open(self, model):
+    def _open(self, model, *, in_process=False):
+        """Create the run (or reopen it to continue) and set up where snapshots go.
+
+        The run's metadata and static arrays are written here, from the
+        training process; then the file is handed to a :class:`WriterProcess`
+        (``writer="process"``) or kept open for the writer thread.
+
+        Returns:
+            The number of snapshots the run holds already.
+        """
         if self._plan is None or self._plan.model is not model:
             self._plan = CapturePlan(model)
             self._check_inputs(model)
             self._capture = self._capture_function(self._plan)
-        self._handle = runfile.open_file(self.path, "a")
+            self._writer_may_start.clear()
+        handle = runfile.open_file(self.path, "a")
         try:
-            if self._started and self.run in self._handle:
-                self._writer = runfile.RunWriter(self._handle, self.run,
-                                                 compression=self.compression)
-                return
-            if self.run in self._handle:
-                if not self.overwrite:
-                    raise RecordingError(
-                        f"Run {self.run!r} already exists in '{self.path}'. Choose another "
-                        "run name, or pass overwrite=True to replace it."
-                    )
-                del self._handle[self.run]
-            self._writer = runfile.RunWriter.create(
-                self._handle, self.run, self._metadata(model), compression=self.compression
-            )
-            for source, (inputs, targets) in self.sources.items():
-                self._writer.write_static(f"inputs/{source}", inputs)
-                self._writer.write_static(f"targets/{source}", targets)
-            for source, points in self.probe_points.items():
-                self._writer.write_static(f"inputs/{source}", points)
-            if self.probe_points:
-                self._writer.set_attributes(probe_limits=self._limits.tolist())
-            self._started = True
-            self._epochs_done = 0
-            self._step = 0
+            if self._started and self.run in handle:
+                writer = runfile.RunWriter(handle, self.run, compression=self.compression)
+            else:
+                writer = self._create_run(handle, model)
+            n_snapshots = writer.n_snapshots
         except BaseException:
-            self._close()
+            handle.close()
             raise
+        if in_process or self.writer == "thread":
+            self._sink = writer
+        else:
+            handle.close()
+            self._sink = WriterProcess(self.path, self.run, compression=self.compression)
+        return n_snapshots
+
+    def _create_run(self, handle, model):
+        if self.run in handle:
+            if not self.overwrite:
+                raise RecordingError(
+                    f"Run {self.run!r} already exists in '{self.path}'. Choose another "
+                    "run name, or pass overwrite=True to replace it."
+                )
+            del handle[self.run]
+        writer = runfile.RunWriter.create(
+            handle, self.run, self._metadata(model), compression=self.compression
+        )
+        for source, (inputs, targets) in self.sources.items():
+            writer.write_static(f"inputs/{source}", inputs)
+            writer.write_static(f"targets/{source}", targets)
+        for source, points in self.probe_points.items():
+            writer.write_static(f"inputs/{source}", points)
+        if self.probe_points:
+            writer.set_attributes(probe_limits=self._limits.tolist())
+        self._started = True
+        self._epochs_done = 0
+        self._step = 0
+        return writer
 
     def _close(self):
-        if self._handle is not None:
-            self._handle.close()
-        self._handle = None
-        self._writer = None
+        """Finish writing and close the file (waits for a writer process)."""
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            sink.close()
 
     def _check_inputs(self, model):
         expected = model.inputs[0].shape[1:]
@@ -325,30 +360,44 @@ class Recorder(keras.callbacks.Callback):
 
     def _store_snapshot(self, epoch, step, pending, history):
         """Writer thread: turn a captured snapshot into arrays and append them."""
-        arrays = self._capture.collect(pending)
-        if history is not None:
-            self._writer.append_history(*history, flush=False)
-        self._writer.append_snapshot(epoch, step, arrays)
+        self._writer_may_start.wait()
+        self._sink.append_snapshot(epoch, step, self._capture.collect(pending), history)
 
     def _submit(self, function, *args):
         """Run ``function(*args)`` on the writer thread, in order.
 
-        At most :attr:`max_pending` jobs wait, which bounds memory; an error
-        on the writer thread is raised here, at the next submission.
+        At most :attr:`max_pending` jobs wait; an error on the writer thread
+        is raised here, at the next submission.
         """
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1,
                                                 thread_name_prefix="replay-writer")
+        if self._pending:  # a second job: training is past its first epoch
+            self._writer_may_start.set()
         while self._pending and (self._pending[0].done()
                                  or len(self._pending) >= self.max_pending):
-            self._pending.pop(0).result()
+            self._result(self._pending.pop(0))
         self._pending.append(self._executor.submit(function, *args))
 
     def _wait(self):
         """Wait for every job in flight; re-raise the first error, if any."""
-        pending, self._pending = self._pending, []
-        for job in pending:
+        self._writer_may_start.set()
+        while self._pending:
+            self._result(self._pending.pop(0))
+
+    def _result(self, job):
+        """Wait for ``job``; if it failed, drop the jobs after it and raise its error.
+
+        The jobs queued behind a failed write fail because of it: the first
+        error is the one to report, once.
+        """
+        try:
             job.result()
+        except BaseException:
+            pending, self._pending = self._pending, []
+            for later in pending:
+                later.exception()  # wait, and drop the consequence
+            raise
 
     def close(self):
         """Finish pending writes and close the run file.
@@ -394,6 +443,9 @@ def _learning_rate(model):
 def _plain_logs(logs):
     plain = {}
     for key, value in logs.items():
+        if isinstance(value, (int, float)):  # Keras passes Python floats already
+            plain[key] = float(value)
+            continue
         try:
             plain[key] = float(np.asarray(keras.ops.convert_to_numpy(value)))
         except (TypeError, ValueError):

@@ -218,6 +218,10 @@ class RunWriter:
         for key, value in attributes.items():
             self.group.attrs[key] = _attribute(value)
 
+    def close(self):
+        """Close the file handle this writer was given."""
+        self.handle.close()
+
     def write_static(self, name, array):
         """Write an array that does not change over the run (inputs, targets)."""
         array = np.asarray(array)
@@ -264,12 +268,16 @@ class RunWriter:
         file_space.select_hyperslab((index,) + (0,) * array.ndim, (1, *array.shape))
         dataset.id.write(memory_space, file_space, np.ascontiguousarray(array, dtype=dtype))
 
-    def append_snapshot(self, epoch, step, arrays):
+    def append_snapshot(self, epoch, step, arrays, history=None):
         """Append one snapshot: ``arrays`` maps dataset paths to arrays.
 
         The arrays are written first; the snapshot index is grown last, so a
         crash in between leaves the previous snapshot count in force.
+        ``history``, an ``(epoch, logs)`` pair, is appended with
+        :meth:`append_history` under the same flush.
         """
+        if history is not None:
+            self.append_history(*history, flush=False)
         index = self.n_snapshots
         for name, array in arrays.items():
             self._write_row(name, index, np.asarray(array))

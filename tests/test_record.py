@@ -272,6 +272,8 @@ def test_bad_recorder_options(tmp_path):
         Recorder(tmp_path / "x.h5", "x", inputs, np.zeros(10), every_n_batches=0)
     with pytest.raises(OptionError, match="without '/'"):
         Recorder(tmp_path / "x.h5", "a/b", inputs, np.zeros(10))
+    with pytest.raises(OptionError, match="writer must be 'process' or 'thread'"):
+        Recorder(tmp_path / "x.h5", "x", inputs, np.zeros(10), writer="fork")
     with pytest.raises(OptionError, match="2-D inputs"):
         Recorder(tmp_path / "x.h5", "x", np.zeros((10, 3)), np.zeros(10), probes=True)
     model = part1_model()

@@ -1,0 +1,245 @@
+"""Writing a run from a child process, so that HDF5 never competes with training.
+
+h5py drops and re-takes the GIL around its calls. On a thread of the
+training process each re-take waits behind the training loop, which holds
+the GIL almost all the time: measured here, a writer thread asked for one
+part-1 snapshot every 14 ms managed 6 a second, and the training thread
+lost about 3 ms per epoch to the hand-offs (a part-1 fit 20% slower). A
+child process has its own interpreter; the training process only pickles
+each snapshot into a pipe.
+
+The parent creates the run (metadata, static inputs) itself, closes the
+file and hands it to a child, which appends snapshots, history rows and
+attributes with :class:`replay.runfile.RunWriter`, in order, flushing after
+each. If the parent dies, the child reads to the end of the pipe, writes
+every complete message and closes the file: a killed training keeps every
+snapshot it handed over. The child imports numpy, h5py and
+:mod:`replay.runfile` only.
+
+A child that closed its run waits, idle, for the next one: starting a
+Python with numpy and h5py takes ~0.2 s of CPU, which during the first
+epoch competes with Keras compiling the training step, so a sweep of runs
+in one session pays it once. Idle children end with the session.
+
+Run as ``python -m replay.writer_process`` (the parent does this).
+"""
+
+import atexit
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import weakref
+
+from replay.errors import RecordingError
+
+
+class WriterProcess:
+    """Appends snapshots to one run of a run file from a child process.
+
+    It has the writing methods of :class:`replay.runfile.RunWriter`
+    (``append_snapshot``, ``append_history``, ``set_attributes``, ``close``);
+    each sends one message and returns once the pipe has taken it.
+
+    Args:
+        path: the run file; the run must already exist in it.
+        run: the run's name.
+        compression: HDF5 filter for arrays the child creates.
+    """
+
+    def __init__(self, path, run, *, compression=None):
+        self.path = os.fspath(path)
+        self.run = run
+        self._process = _idle_child()
+        if self._process is not None:
+            try:
+                _write(self._process, ("open", self.path, run, compression))
+            except OSError:  # the idle child died meanwhile
+                _end(self._process)
+                self._process = None
+        if self._process is None:
+            self._process = self._start_child()
+            self._send(("open", self.path, run, compression))
+        # A recorder dropped without close() (e.g. after an interrupted fit)
+        # ends its child: the closed pipe is the child's signal to finish.
+        self._finalizer = weakref.finalize(self, _close_pipe, self._process)
+
+    def _start_child(self):
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        environment = dict(os.environ)
+        # The child must import this replay, even when it is not installed.
+        environment["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [package_root, environment.get("PYTHONPATH")]))
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", "replay.writer_process"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
+        except OSError as error:
+            raise RecordingError(
+                f"Cannot start the writer process for run {self.run!r} of '{self.path}': "
+                f"{error}. Pass writer='thread' to write from the training process."
+            ) from error
+
+    def append_snapshot(self, epoch, step, arrays, history=None):
+        self._send(("snapshot", epoch, step, arrays, history))
+
+    def append_history(self, epoch, logs, *, flush=True):
+        self._send(("history", epoch, logs))
+
+    def set_attributes(self, **attributes):
+        self._send(("attributes", attributes))
+
+    def close(self):
+        """Wait until every message is written and the file closed.
+
+        Raises:
+            RecordingError: if the child failed; its error is in the message.
+        """
+        process, self._process = self._process, None
+        if process is None:
+            return
+        self._finalizer.detach()
+        try:
+            _write(process, ("close",))
+        except OSError:
+            pass  # the child is gone; its reply says why
+        reply = _read_reply(process)
+        if reply[0] == "closed":
+            _make_idle(process)
+            return
+        _end(process)
+        raise RecordingError(self._failure(reply, process.returncode))
+
+    def _send(self, message):
+        if self._process is None:
+            raise RecordingError(f"The writer of run {self.run!r} of '{self.path}' is closed.")
+        try:
+            _write(self._process, message)
+        except OSError:
+            process, self._process = self._process, None
+            if hasattr(self, "_finalizer"):
+                self._finalizer.detach()
+            reply = _read_reply(process)
+            _end(process)
+            raise RecordingError(self._failure(reply, process.returncode)) from None
+
+    def _failure(self, reply, returncode):
+        if reply[0] == "error":
+            return f"Writing run {self.run!r} of '{self.path}' failed: {reply[1]}"
+        return (f"The writer process of run {self.run!r} of '{self.path}' ended unexpectedly "
+                f"(exit code {returncode}). The run keeps every snapshot written before; "
+                "pass writer='thread' to write from the training process instead.")
+
+
+def _write(process, message):
+    # One write of the whole frame: the GIL is released while the pipe takes
+    # it, and a frame is never left half-sent by Python.
+    process.stdin.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+    process.stdin.flush()
+
+
+def _close_pipe(process):
+    try:
+        process.stdin.close()
+    except OSError:
+        pass
+
+
+def _end(process):
+    """Let a child finish (closed pipe) and reap it."""
+    _close_pipe(process)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+#: Idle children, as (pid of the process that started them, Popen); a
+#: forked copy of this process must not share its parent's pipes.
+_IDLE = []
+_IDLE_LOCK = threading.Lock()
+_IDLE_MAX = 2
+
+
+def _idle_child():
+    with _IDLE_LOCK:
+        while _IDLE:
+            owner, process = _IDLE.pop()
+            if owner == os.getpid() and process.poll() is None:
+                return process
+    return None
+
+
+def _make_idle(process):
+    with _IDLE_LOCK:
+        if len(_IDLE) < _IDLE_MAX:
+            _IDLE.append((os.getpid(), process))
+            return
+    _end(process)
+
+
+@atexit.register
+def _end_idle_children():
+    with _IDLE_LOCK:
+        idle, _IDLE[:] = list(_IDLE), []
+    for owner, process in idle:
+        if owner == os.getpid():
+            _end(process)
+
+
+def _read_reply(process):
+    try:
+        return pickle.load(process.stdout)
+    except (EOFError, pickle.UnpicklingError, OSError):
+        return ("gone",)
+
+
+def main():
+    """The child: apply the parent's messages to run files until its pipe closes."""
+    from replay import runfile
+
+    # Ctrl-C in a terminal reaches the whole process group; the parent
+    # decides when writing ends (a closed pipe or a "close" message).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    messages, replies = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not corrupt the replies
+    handle = writer = None
+    try:
+        while True:
+            try:
+                message = pickle.load(messages)
+            except (EOFError, pickle.UnpicklingError):
+                return 0  # the parent is gone: keep what was written
+            kind = message[0]
+            if kind == "open":
+                _, path, run, compression = message
+                handle = runfile.open_file(path, "a")
+                writer = runfile.RunWriter(handle, run, compression=compression)
+            elif kind == "snapshot":
+                writer.append_snapshot(*message[1:])
+            elif kind == "history":
+                writer.append_history(*message[1:])
+            elif kind == "attributes":
+                writer.set_attributes(**message[1])
+                handle.flush()
+            elif kind == "close":  # then wait, idle, for the next "open"
+                handle.close()
+                handle = writer = None
+                replies.write(pickle.dumps(("closed",)))
+                replies.flush()
+    except Exception as error:  # reported to the parent, which raises it
+        replies.write(pickle.dumps(("error", f"{type(error).__name__}: {error}")))
+        replies.flush()
+        return 1
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
