@@ -8,7 +8,9 @@ zero). Plain SGD (no momentum), learning rate 0.1, batch 32, 50 epochs,
 seed 42 for every run. Initializers: zeros, random normal (σ = 1), Glorot
 (Xavier) normal, He normal; activations: sigmoid, tanh, relu, leaky relu
 (slope 0.1). Each run is recorded into ``OUT/part3.h5`` as
-``<initializer>-<activation>``.
+``<initializer>-<activation>``. One more run tests the articles' "random
+init with a big learning rate oscillates": random normal + sigmoid at ten
+times the learning rate (``normal-sigmoid-big_lr``, not in the 4 × 4 table).
 
 Writes into ``OUT``:
 
@@ -18,7 +20,9 @@ Writes into ``OUT``:
   their error (big, red-ringed dots are misclassified) over the decision
   regions, one panel per pair;
 - ``updates_<run>.png``: the parameter-update plot (one panel per weight and
-  bias: w(t+1) − w(t) against epochs) for a few runs.
+  bias: w(t+1) − w(t) against epochs) for a few runs and the big learning
+  rate run; ``big_lr.png``: its loss and accuracy against the same pair at
+  the normal learning rate.
 
 Usage:
     python scripts/part3_activation_initializer_grid.py --out runs/part3
@@ -45,7 +49,11 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 #: Slope of the leaky relu for x < 0.
 LEAKY_SLOPE = 0.1
 #: Runs whose parameter updates are drawn.
-UPDATE_RUNS = ("zeros-tanh", "normal-sigmoid", "glorot-tanh", "he-leaky_relu")
+UPDATE_RUNS = ("zeros-tanh", "normal-sigmoid", "glorot-tanh", "he-leaky_relu",
+               "normal-sigmoid-big_lr")
+#: The "big learning rate" run: this pair at this multiple of --learning-rate.
+BIG_LR_PAIR, BIG_LR_FACTOR = ("normal", "sigmoid"), 10.0
+BIG_LR_RUN = "normal-sigmoid-big_lr"
 ERRORS_TITLE = "Training points sized by error (ringed red: misclassified)"
 
 
@@ -81,13 +89,17 @@ def build_model(activation, initializer, *, seed=42, learning_rate=0.1):
 
 
 def train(path, initializer, activation, *, epochs=50, batch_size=32, seed=42,
-          learning_rate=0.1):
-    """Train and record one pair as run ``<initializer>-<activation>``; return the History."""
+          learning_rate=0.1, name=None):
+    """Train and record one pair as run ``name`` (``<initializer>-<activation>``).
+
+    Returns:
+        The Keras ``History`` of the fit.
+    """
     from replay import Recorder
 
     (x_train, y_train), (x_val, y_val) = split_data()
     model = build_model(activation, initializer, seed=seed, learning_rate=learning_rate)
-    recorder = Recorder(path, f"{initializer}-{activation}", x_train, y_train,
+    recorder = Recorder(path, name or f"{initializer}-{activation}", x_train, y_train,
                         validation_data=(x_val, y_val), mesh_resolution=60,
                         grid_points=200, overwrite=True)
     return model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
@@ -138,7 +150,13 @@ def main(argv=None):
                                 seed=args.seed, learning_rate=args.learning_rate)
                 print(f"{initializer}-{activation:<10} train {history.history['accuracy'][-1]:.3f}"
                       f"  validation {history.history['val_accuracy'][-1]:.3f}", flush=True)
-        print(f"trained {len(names)} runs in {time.perf_counter() - start:.0f} s")
+        big_lr = args.learning_rate * BIG_LR_FACTOR
+        history = train(path, *BIG_LR_PAIR, epochs=args.epochs, seed=args.seed,
+                        learning_rate=big_lr, name=BIG_LR_RUN)
+        print(f"{BIG_LR_RUN} (learning rate {big_lr:g}) train "
+              f"{history.history['accuracy'][-1]:.3f}  validation "
+              f"{history.history['val_accuracy'][-1]:.3f}")
+        print(f"trained {len(names) + 1} runs in {time.perf_counter() - start:.0f} s")
     runs = open_runs(names, path=path)
 
     table = results_table(runs, metrics=["loss", "accuracy", "val_loss", "val_accuracy"])
@@ -159,13 +177,25 @@ def main(argv=None):
                                       title_prefix=ERRORS_TITLE)
         stats = errors.save(out / "errors.mp4", fps=5, dpi=80, progress=False)
         print(f"wrote {stats.path} ({stats.frames} frames, {stats.seconds:.1f} s)")
+    all_runs = dict(zip(names, runs))
+    all_runs[BIG_LR_RUN] = open_runs([BIG_LR_RUN], path=path)[0]
     for name in UPDATE_RUNS:
-        run = runs[names.index(name)]
+        run = all_runs[name]
         figure = ParameterUpdates(run).plot(-1)
         figure.suptitle(f"{name}: parameter updates w(t+1) \u2212 w(t)")
         figure.savefig(out / f"updates_{name}.png", dpi=90)
         plt.close(figure)
         print(f"wrote {out / f'updates_{name}.png'}")
+    pair = "-".join(BIG_LR_PAIR)
+    curves = ComparisonScene.curves([all_runs[pair], all_runs[BIG_LR_RUN]], ["loss", "accuracy"],
+                                    labels=[f"{pair}, learning rate {args.learning_rate:g}",
+                                            f"{pair}, learning rate "
+                                            f"{args.learning_rate * BIG_LR_FACTOR:g}"])
+    print(f"wrote {curves.save(out / 'big_lr.png', dpi=90).path}")
+    big_table = results_table([all_runs[pair], all_runs[BIG_LR_RUN]],
+                              metrics=["loss", "accuracy", "val_accuracy"])
+    print("\nRandom normal + sigmoid at two learning rates\n")
+    print(big_table.to_markdown())
 
     print("\nFinal accuracy in %, training / validation\n")
     print(grid)
