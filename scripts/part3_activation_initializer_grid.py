@@ -190,7 +190,8 @@ def main(argv=None):
     curves = ComparisonScene.curves([all_runs[pair], all_runs[BIG_LR_RUN]], ["loss", "accuracy"],
                                     labels=[f"{pair}, learning rate {args.learning_rate:g}",
                                             f"{pair}, learning rate "
-                                            f"{args.learning_rate * BIG_LR_FACTOR:g}"])
+                                            f"{args.learning_rate * BIG_LR_FACTOR:g}"],
+                                    title_prefix="Random normal + sigmoid at two learning rates")
     print(f"wrote {curves.save(out / 'big_lr.png', dpi=90).path}")
     big_table = results_table([all_runs[pair], all_runs[BIG_LR_RUN]],
                               metrics=["loss", "accuracy", "val_accuracy"])

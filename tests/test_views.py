@@ -199,6 +199,42 @@ def test_probability_histogram_multiclass_uses_predicted_class(wide_multiclass_r
     assert view.axes_[1].get_title() == "Misclassified"
 
 
+def test_probability_histogram_tells_the_counts(part1_run, wide_multiclass_run):
+    view = ProbabilityHistogram(part1_run)
+    view.plot(6)
+    probabilities, labels = part1_run.outputs(6)[:, 0], part1_run.labels()
+    wrong_negatives = np.sum(probabilities[labels == 0] > 0.5)
+    wrong_positives = np.sum(probabilities[labels == 1] <= 0.5)
+    assert [text.get_text() for text in view.texts_] == [
+        f"{wrong_negatives} of {np.sum(labels == 0)} misclassified",
+        f"{wrong_positives} of {np.sum(labels == 1)} misclassified"]
+    accuracy = part1_run.history["accuracy"][5]  # Keras' own count, after epoch 6
+    assert abs((wrong_negatives + wrong_positives) / len(labels) - (1 - accuracy)) < 0.05
+
+    run = wide_multiclass_run
+    view = ProbabilityHistogram(run)
+    view.plot(-1)
+    correct = int(np.sum(run.outputs(-1).argmax(axis=1) == run.labels()))
+    total = len(run.labels())
+    assert [text.get_text() for text in view.texts_] == [
+        f"{correct} of {total} samples", f"{total - correct} of {total} samples"]
+
+
+def test_probability_histogram_axes_limits(part1_run, wide_multiclass_run):
+    # Binary: negatives and positives share one limit, so the classes compare.
+    view = ProbabilityHistogram(part1_run)
+    view.plot(0)
+    assert view.axes_[0].get_ylim() == view.axes_[1].get_ylim()
+    # Multiclass: each axes its own, at the largest bar of its group over the run.
+    run = wide_multiclass_run
+    view = ProbabilityHistogram(run)
+    view.plot(0)
+    largest = np.max([view.histograms(outputs) for outputs in run.series("outputs/train")],
+                     axis=(0, 2))
+    for ax, top in zip(view.axes_, largest):
+        assert ax.get_ylim()[1] == pytest.approx(max(top, 1) * 1.05)
+
+
 # -- LossHistogram ------------------------------------------------------------------
 
 
@@ -219,6 +255,17 @@ def test_loss_histogram_heights_are_numpy_histograms(part1_run):
         # Stacked: the second class's bars sit on the first's.
         np.testing.assert_array_equal(view.bars_[1].bottoms, view.counts_[0])
         np.testing.assert_array_equal(view.bars_[1].heights, view.counts_[1])
+    # Two classes share their colours with the other panels: no legend.
+    assert view.ax_.get_legend() is None
+
+
+def test_loss_histogram_names_the_class_colours_of_many_classes(wide_multiclass_run):
+    view = LossHistogram(wide_multiclass_run)
+    view.plot(-1)
+    legend = view.ax_.get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == ["class 0", "class 1", "class 2"]
+    colors = [tuple(np.atleast_2d(handle.get_facecolor())[0]) for handle in legend.legend_handles]
+    assert colors == [to_rgba(class_color(label)) for label in range(3)]
 
 
 # -- LossAndMetric ------------------------------------------------------------------

@@ -78,7 +78,12 @@ class ProbabilityHistogram(View):
     probability of the **predicted** class, for correctly classified and for
     misclassified samples (the latter in red).
 
-    The y-axis is fixed over the whole run at the largest bar of any epoch.
+    The y-axes are fixed over the whole run at the largest bar of any epoch:
+    one limit for both axes of a binary model (the classes stay comparable),
+    one per axes for a multiclass model (the misclassified samples, often a
+    handful, stay visible next to the correctly classified). Each axes also
+    tells its count: how many of its samples are misclassified (binary), or
+    how many samples it holds (multiclass).
 
     Args:
         run: the :class:`replay.Run`.
@@ -91,6 +96,7 @@ class ProbabilityHistogram(View):
         counts_: ``(2, bins)`` bar heights of the epoch shown last.
         edges_: the bin edges.
         bars_: the two :class:`Bars`.
+        texts_: the two count texts.
 
     Example:
         >>> ProbabilityHistogram(run).plot(60).savefig("probabilities.png")  # doctest: +SKIP
@@ -126,6 +132,21 @@ class ProbabilityHistogram(View):
             groups = [probabilities[correct], probabilities[~correct]]
         return np.stack([np.histogram(group, bins=self.edges_)[0] for group in groups])
 
+    def summaries(self, outputs):
+        """Return the two count texts of one epoch's outputs."""
+        outputs = np.asarray(outputs)
+        if self.binary:
+            predicted = outputs[:, 0] > self.threshold  # as Keras' binary accuracy
+            lines = []
+            for label in (0, 1):
+                members = self.labels == label
+                wrong = int(np.sum(predicted[members] != bool(label)))
+                lines.append(f"{wrong} of {int(members.sum())} misclassified")
+            return lines
+        correct = int(np.sum(outputs.argmax(axis=1) == self.labels))
+        total = len(self.labels)
+        return [f"{correct} of {total} samples", f"{total - correct} of {total} samples"]
+
     def draw_static(self):
         centers = 0.5 * (self.edges_[:-1] + self.edges_[1:])
         if self.binary:
@@ -138,10 +159,16 @@ class ProbabilityHistogram(View):
             titles = ("Correctly classified", "Misclassified")
             colors = [[NEUTRAL_COLOR] * self.bins, [ERROR_COLOR] * self.bins]
             xlabel = "probability of the predicted class"
-        top = max_count(self.run, f"outputs/{self.source}", self.histograms)
-        self.bars_ = []
-        for ax, title, bar_colors in zip(self.axes_, titles, colors):
+        tops = max_count(self.run, f"outputs/{self.source}", self.histograms, per_row=True)
+        if self.binary:
+            tops = np.full(2, tops.max())
+        self.bars_, self.texts_ = [], []
+        for ax, title, bar_colors, top in zip(self.axes_, titles, colors, tops):
             self.bars_.append(Bars(ax, self.edges_, list(bar_colors)))
+            self.texts_.append(ax.text(0.5, 0.97, "", transform=ax.transAxes, ha="center",
+                                       va="top", fontsize="small", color="#333333", zorder=3,
+                                       bbox={"facecolor": "white", "edgecolor": "none",
+                                             "pad": 1.5}))
             if self.binary:
                 ax.axvline(self.threshold, color="#333333", linewidth=0.8,
                            linestyle="--", zorder=2)
@@ -149,14 +176,17 @@ class ProbabilityHistogram(View):
             ax.set_title(title)
             ax.set_xlabel(xlabel)
             ax.set_xlim(0.0, 1.0)
-            ax.set_ylim(0.0, max(top, 1) * 1.05)
+            ax.set_ylim(0.0, max(int(top), 1) * 1.05)
         self.axes_[0].set_ylabel("samples")
 
     def update(self, epoch):
-        self.counts_ = self.histograms(self.reader.read(f"outputs/{self.source}", epoch))
+        outputs = self.reader.read(f"outputs/{self.source}", epoch)
+        self.counts_ = self.histograms(outputs)
         for bars, counts in zip(self.bars_, self.counts_):
             bars.set_heights(counts)
-        return [bars.collection for bars in self.bars_]
+        for text, line in zip(self.texts_, self.summaries(outputs)):
+            text.set_text(line)
+        return [bars.collection for bars in self.bars_] + self.texts_
 
 
 class LossHistogram(View):
@@ -164,7 +194,8 @@ class LossHistogram(View):
 
     The bins span 0 to the largest per-sample loss of any epoch, and the
     y-axis the largest bar of any epoch, so frames are comparable. The loss
-    is the model's own (any Keras loss), as recorded.
+    is the model's own (any Keras loss), as recorded. With more than two
+    classes a legend names the class colours.
 
     Args:
         run: the :class:`replay.Run`.
@@ -192,9 +223,10 @@ class LossHistogram(View):
         self.reader = SnapshotReader(run)
         self.bins = _check_bins(bins)
         labels = run.labels(source)
-        self.groups = [labels == label for label in np.unique(labels)] if by_class else \
+        self.classes = np.unique(labels) if by_class else None
+        self.groups = [labels == label for label in self.classes] if by_class else \
             [np.ones(len(labels), dtype=bool)]
-        self.group_colors = ([class_color(label) for label in np.unique(labels)]
+        self.group_colors = ([class_color(label) for label in self.classes]
                              if by_class else [NEUTRAL_COLOR])
         self.edges_ = np.linspace(0.0, self._largest_loss(), self.bins + 1)
         self.counts_ = np.zeros((len(self.groups), self.bins), dtype=np.int64)
@@ -224,6 +256,14 @@ class LossHistogram(View):
         ax.set_ylabel("samples")
         ax.set_xlim(self.edges_[0], self.edges_[-1])
         ax.set_ylim(0.0, max(top, 1) * 1.05)
+        if self.classes is not None and len(self.classes) > 2:
+            # Two classes share their colours with the feature space and the
+            # probability panels; more need a key.
+            handles = [bars.collection for bars in self.bars_]
+            ax.legend(handles, [f"class {label}" for label in self.classes], title="stacked by",
+                      loc="upper right", fontsize="x-small", title_fontsize="x-small",
+                      ncol=2 if len(self.classes) > 5 else 1, frameon=False,
+                      handlelength=1.0, columnspacing=0.8)
 
     def update(self, epoch):
         self.counts_ = self.histograms(self.reader.read(f"loss/{self.source}", epoch))

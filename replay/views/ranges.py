@@ -35,16 +35,19 @@ def padded_range(low, high, padding=0.05):
     return low - padding * span, high + padding * span
 
 
-def max_count(run, dataset, histogram, *, chunk_size=CHUNK_SIZE):
+def max_count(run, dataset, histogram, *, per_row=False, chunk_size=CHUNK_SIZE):
     """Return the largest bar a per-snapshot ``histogram`` reaches over the run.
 
     Args:
         run: a :class:`replay.Run`.
         dataset: the per-snapshot array to histogram, e.g. ``"outputs/train"``.
         histogram: a function from one snapshot's array to an array of counts.
+        per_row: return the largest bar of each row of a ``(rows, bins)``
+            histogram (an int array) instead of one int.
     """
     largest = 0
     for chunk in iter_snapshots(run, dataset, chunk_size=chunk_size):
         for snapshot in chunk:
-            largest = max(largest, int(np.max(histogram(snapshot))))
+            counts = np.asarray(histogram(snapshot))
+            largest = np.maximum(largest, counts.max(axis=-1) if per_row else int(counts.max()))
     return largest
