@@ -28,6 +28,7 @@ import atexit
 import os
 import pickle
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -73,9 +74,11 @@ class WriterProcess:
         environment["PYTHONPATH"] = os.pathsep.join(
             filter(None, [package_root, environment.get("PYTHONPATH")]))
         try:
-            return subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "replay.writer_process"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
+            _widen_pipe(process.stdin)
+            return process
         except OSError as error:
             raise RecordingError(
                 f"Cannot start the writer process for run {self.run!r} of '{self.path}': "
@@ -133,11 +136,50 @@ class WriterProcess:
                 "pass writer='thread' to write from the training process instead.")
 
 
+#: A frame: its header (pickle length, buffer count), the buffer lengths,
+#: the pickle, then the buffers.
+_FRAME = struct.Struct("<QI")
+_LENGTH = struct.Struct("<Q")
+#: The pipe's capacity where the system lets us set it (Linux): a snapshot
+#: then passes in one write instead of waking the child for every 64 KiB.
+PIPE_BYTES = 1 << 20
+
+
 def _write(process, message):
-    # One write of the whole frame: the GIL is released while the pipe takes
-    # it, and a frame is never left half-sent by Python.
-    process.stdin.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-    process.stdin.flush()
+    """Send one message: a pickle whose arrays travel out of band, uncopied."""
+    buffers = []
+    data = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+    views = [buffer.raw() for buffer in buffers]
+    stream = process.stdin
+    stream.write(_FRAME.pack(len(data), len(views))
+                 + b"".join(_LENGTH.pack(view.nbytes) for view in views) + data)
+    for view in views:
+        stream.write(view)  # large writes go to the pipe directly, GIL released
+    stream.flush()
+
+
+def _read(stream):
+    """Receive one message of :func:`_write`; ``EOFError`` at the end of the pipe."""
+    header = stream.read(_FRAME.size)
+    if len(header) < _FRAME.size:
+        raise EOFError
+    size, count = _FRAME.unpack(header)
+    lengths = [_LENGTH.unpack(stream.read(_LENGTH.size))[0] for _ in range(count)]
+    data = stream.read(size)
+    buffers = [stream.read(length) for length in lengths]
+    if len(data) < size or any(len(buffer) < length
+                               for buffer, length in zip(buffers, lengths)):
+        raise EOFError  # the parent died mid-frame
+    return pickle.loads(data, buffers=buffers)
+
+
+def _widen_pipe(stream):
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        pass  # not Linux, or above the system's limit: the default pipe works
 
 
 def _close_pipe(process):
@@ -212,7 +254,7 @@ def main():
     try:
         while True:
             try:
-                message = pickle.load(messages)
+                message = _read(messages)
             except (EOFError, pickle.UnpicklingError):
                 return 0  # the parent is gone: keep what was written
             kind = message[0]
