@@ -8,7 +8,7 @@ into a one-line message and exit status 2.
 import argparse
 import sys
 
-from replay.errors import OptionError, ReplayError
+from replay.errors import EpochOutOfRangeError, OptionError, ReplayError, RunFileError
 
 
 def _format_bytes(size):
@@ -16,6 +16,62 @@ def _format_bytes(size):
         if size < 1024 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
+
+
+def _snapshot_range(n):
+    return f"0..{n - 1} (negative values count from the end, down to -{n})"
+
+
+def _check_epoch(epoch, n, owner):
+    """Return the snapshot index of ``--epoch`` (``None`` is the last), or raise."""
+    if epoch is None:
+        return n - 1
+    if not -n <= epoch < n:
+        raise EpochOutOfRangeError(
+            f"--epoch {epoch} is out of range: {owner} holds snapshots {_snapshot_range(n)}."
+        )
+    return epoch % n
+
+
+def _select_epochs(text, n, owner):
+    """Return the snapshot indices of ``--epochs START:STOP:STEP`` (``None``: all), or raise."""
+    if text is None:
+        return range(n)
+    parts = text.split(":")
+    try:
+        if len(parts) > 3:
+            raise ValueError(text)
+        numbers = [int(part) if part.strip() else None for part in parts]
+    except ValueError:
+        raise OptionError(
+            f"--epochs {text!r} must look like start:stop:step with integers, "
+            "e.g. 0:150:2 or ::5."
+        ) from None
+    if len(numbers) == 3 and numbers[2] == 0:
+        raise OptionError(
+            f"--epochs {text!r}: the step cannot be 0. Use a positive step, e.g. ::2 "
+            "for every second snapshot."
+        )
+    selected = range(*slice(*numbers).indices(n))
+    if not selected:
+        raise OptionError(
+            f"--epochs {text} selects no snapshot: {owner} holds snapshots 0..{n - 1}."
+        )
+    return selected
+
+
+def _check_output_options(args, kind):
+    """Refuse --epoch with an animation and --epochs with a still."""
+    if kind == "png" and args.epochs is not None:
+        raise OptionError(
+            f"--epochs {args.epochs} selects the frames of an .mp4 or .gif, but the output "
+            "is a .png (one epoch): use --epoch N instead."
+        )
+    if kind != "png" and args.epoch is not None:
+        raise OptionError(
+            f"--epoch picks one epoch for a .png; for an .{kind} use "
+            "--epochs start:stop:step."
+        )
 
 
 def run_info(args):
@@ -69,21 +125,22 @@ def run_render(args):
     from replay.writers import output_kind
 
     kind = output_kind(args.out)
+    _check_output_options(args, kind)
     with Run(args.file, args.run) as run:
+        owner = f"run {run.name!r}"
+        if kind == "png":
+            epoch = _check_epoch(args.epoch, run.n_snapshots, owner)
+        else:
+            epochs = _select_epochs(args.epochs, run.n_snapshots, owner)
         scene = Scene.part1(run, layer=args.layer, figsize=args.figsize,
                             title_prefix=run.name if args.title_prefix is None
                             else args.title_prefix)
         if kind == "png":
-            stats = scene.save(args.out, epoch=args.epoch, dpi=args.dpi)
+            stats = scene.save(args.out, epoch=epoch, dpi=args.dpi)
             print(f"wrote {stats.path} (epoch {scene.epoch_}, "
                   f"{stats.size[0]}x{stats.size[1]} pixels)")
         else:
-            if args.epoch is not None:
-                raise OptionError(
-                    f"--epoch picks one epoch for a .png; for a {kind.upper()} use "
-                    "--epochs start:stop:step."
-                )
-            stats = scene.save(args.out, epochs=args.epochs, fps=args.fps, dpi=args.dpi,
+            stats = scene.save(args.out, epochs=epochs, fps=args.fps, dpi=args.dpi,
                                progress=not args.quiet)
             print(f"wrote {stats.path} ({stats.frames} frames, {stats.size[0]}x"
                   f"{stats.size[1]} pixels, {stats.seconds:.1f} s, {stats.fps:.1f} fps)")
@@ -111,9 +168,11 @@ def add_render(subparsers):
     parser.add_argument("--out", required=True, help="output file: .mp4, .gif or .png")
     parser.add_argument("--layer", help="hidden layer of the feature space (default: the "
                                         "run's only 2-unit hidden layer)")
-    parser.add_argument("--epochs", help="snapshots of an animation, start:stop:step "
-                                         "(default: all)")
-    parser.add_argument("--epoch", type=int, help="snapshot of a .png (default: the last)")
+    parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
+                                         "(default: all; write --epochs=-50: for a "
+                                         "negative start)")
+    parser.add_argument("--epoch", type=int, help="snapshot of a .png (default: the last; "
+                                                  "-1 is the last)")
     parser.add_argument("--fps", type=float, default=10, help="frames per second (default 10)")
     parser.add_argument("--dpi", type=float, default=100, help="pixels per inch (default 100)")
     parser.add_argument("--figsize", type=_figure_size, default=(12.0, 6.0),
@@ -123,13 +182,149 @@ def add_render(subparsers):
     parser.set_defaults(func=run_render)
 
 
+RUN_FILE_SUFFIXES = (".h5", ".hdf5")
+
+
+def _check_run_files(files):
+    """Refuse FILE arguments that name no file, like ``replay info`` does."""
+    from pathlib import Path
+
+    for spec in files:
+        path = Path(spec)
+        if path.is_file():
+            continue
+        if path.is_dir():
+            raise RunFileError(f"'{spec}' is a directory, not a run file.")
+        file, colon, _ = spec.rpartition(":")
+        if colon and file and Path(file).is_file():
+            continue  # FILE:RUN; a missing run is reported when it is opened
+        if colon and file and file.lower().endswith(RUN_FILE_SUFFIXES):
+            spec = file
+        elif colon and not spec.lower().endswith(RUN_FILE_SUFFIXES):
+            raise RunFileError(
+                f"No such run file: '{file}' (in '{spec}'). Give FILE or FILE:RUN with an "
+                "existing run file."
+            )
+        raise RunFileError(
+            f"No such run file: '{spec}'. Check the path, or record a run into it first "
+            "with replay.Recorder."
+        )
+
+
 def _compared_runs(args):
     """The runs of ``replay compare`` / ``replay table``: files, ``file:run`` specs, --runs."""
     from replay.compare import open_runs
 
+    _check_run_files(args.files)
     if not args.runs:
         return open_runs(args.files)
     return open_runs([f"{file}:{name}" for file in args.files for name in args.runs])
+
+
+#: Options of ``replay compare`` that only a grid of views uses (dest → flag).
+GRID_OPTIONS = {"view": "--view", "layer": "--layer", "source": "--source",
+                "metric": "--metric", "ncols": "--ncols"}
+#: Options of ``replay compare`` that only --curves uses.
+CURVES_OPTIONS = {"validation": "--validation", "yscale": "--yscale"}
+
+
+def _check_compare_options(args):
+    """Refuse the options that the chosen kind of comparison would ignore."""
+    if args.curves:
+        given = [flag for dest, flag in GRID_OPTIONS.items()
+                 if getattr(args, dest) is not None]
+        if given:
+            raise OptionError(
+                f"{' and '.join(given)} cannot be combined with --curves: --curves draws "
+                "overlaid history curves instead of a grid of views. Drop "
+                f"{' and '.join(given)}, or drop --curves to draw views."
+            )
+    else:
+        given = [flag for dest, flag in CURVES_OPTIONS.items()
+                 if getattr(args, dest) not in (None, False)]
+        if given:
+            raise OptionError(
+                f"{' and '.join(given)} only applies to --curves KEY...: a grid of views "
+                f"does not use it. Add --curves (e.g. --curves loss accuracy) or drop "
+                f"{' and '.join(given)}."
+            )
+
+
+def _validation_keys(runs, keys):
+    """With ``--validation``: the keys that will get a val_ curve; raise if none will."""
+    with_validation = [key for key in keys if not key.startswith("val_")
+                       and all(f"val_{key}" in run.history for run in runs)]
+    if with_validation:
+        return with_validation
+    if not any(key.startswith("val_") for run in runs for key in run.history):
+        recorded = sorted({key for run in runs for key in run.history if key != "epoch"})
+        raise OptionError(
+            "--validation draws each key's val_ curve, but none of the runs has a "
+            f"validation history (no val_ keys; recorded: {', '.join(recorded) or 'none'}). "
+            "Record the runs with validation data, or drop --validation."
+        )
+    if all(key.startswith("val_") for key in keys):
+        raise OptionError(
+            f"--validation adds each key's val_ curve, but the keys of --curves "
+            f"{' '.join(keys)} already are validation keys. Drop --validation."
+        )
+    raise OptionError(
+        f"--validation draws each key's val_ curve, but no key of --curves "
+        f"{' '.join(keys)} has a val_ twin recorded in every run. Name the val_ keys in "
+        "--curves instead, or drop --validation."
+    )
+
+
+SCALES = ("linear", "log")
+
+
+def _curve_scales(values, keys, validation_keys=()):
+    """Turn ``--yscale`` into ``{key: scale}`` for the panels of ``--curves``.
+
+    ``log`` (or ``linear``) alone sets the panels of losses (keys containing
+    ``loss``) and keeps the others linear; ``KEY=SCALE`` pairs set panels one by
+    one (``val_KEY`` names the panel of KEY when it draws the val_ curve).
+    """
+    if values is None:
+        return {key: "linear" for key in keys}
+    if len(values) == 1 and "=" not in values[0]:
+        scale = values[0]
+        if scale not in SCALES:
+            raise OptionError(
+                f"--yscale {scale!r} is not a scale: use linear or log, or KEY=SCALE pairs "
+                "such as loss=log."
+            )
+        losses = [key for key in keys if "loss" in key]
+        if scale == "log" and not losses:
+            raise OptionError(
+                f"--yscale log puts the loss panels (keys containing 'loss') on a log axis, "
+                f"but --curves {' '.join(keys)} has none. Use KEY=log (e.g. {keys[0]}=log) "
+                "to set a panel explicitly."
+            )
+        return {key: scale if key in losses else "linear" for key in keys}
+    scales = {key: "linear" for key in keys}
+    chosen = {}
+    for value in values:
+        key, equals, scale = value.partition("=")
+        if not equals or scale not in SCALES:
+            raise OptionError(
+                f"--yscale {value!r}: give linear or log alone (log: loss panels only), or "
+                "KEY=SCALE pairs with SCALE linear or log, e.g. loss=log val_loss=log."
+            )
+        panel = key
+        if key not in scales and key.startswith("val_") and key[4:] in validation_keys:
+            panel = key[4:]  # the val_ curve is drawn in the panel of its key
+        if panel not in scales:
+            raise OptionError(
+                f"--yscale {value}: {key!r} is not a panel of --curves {' '.join(keys)}."
+            )
+        if chosen.get(panel, scale) != scale:
+            raise OptionError(
+                f"--yscale {value} conflicts with {panel}={chosen[panel]}: {key!r} is drawn "
+                f"in the {panel!r} panel, which has one y axis."
+            )
+        chosen[panel] = scales[panel] = scale
+    return scales
 
 
 def run_compare(args):
@@ -138,30 +333,40 @@ def run_compare(args):
     from replay.writers import output_kind
 
     kind = output_kind(args.out)
+    _check_output_options(args, kind)
+    _check_compare_options(args)
     runs = _compared_runs(args)
-    if args.curves:
-        scene = ComparisonScene.curves(runs, args.curves, validation=args.validation,
-                                       yscale=args.yscale, title_prefix=args.title_prefix)
-    else:
-        options = {key: value for key, value in (("layer", args.layer),
-                                                 ("source", args.source),
-                                                 ("metric", args.metric)) if value}
-        scene = ComparisonScene.grid(runs, args.view, ncols=args.ncols,
-                                     panel_size=args.panel_size,
-                                     title_prefix=args.title_prefix, **options)
     try:
+        clock = min(runs, key=lambda run: run.n_snapshots)
+        if len(runs) == 1:
+            owner = f"run {clock.name!r}"
+        elif len({run.n_snapshots for run in runs}) == 1:
+            owner = "each run"
+        else:
+            owner = f"the shortest run, {clock.name!r},"
         if kind == "png":
-            stats = scene.save(args.out, epoch=-1 if args.epoch is None else args.epoch,
-                               dpi=args.dpi)
+            epoch = _check_epoch(args.epoch, clock.n_snapshots, owner)
+        else:
+            epochs = _select_epochs(args.epochs, clock.n_snapshots, owner)
+        sizes = {} if args.panel_size is None else {"panel_size": args.panel_size}
+        if args.curves:
+            validation_keys = _validation_keys(runs, args.curves) if args.validation else ()
+            scales = _curve_scales(args.yscale, args.curves, validation_keys)
+            scene = ComparisonScene.curves(runs, args.curves, validation=args.validation,
+                                           yscale=scales, title_prefix=args.title_prefix,
+                                           **sizes)
+        else:
+            options = {key: value for key, value in (("layer", args.layer),
+                                                     ("source", args.source),
+                                                     ("metric", args.metric)) if value}
+            scene = ComparisonScene.grid(runs, args.view or DEFAULT_VIEWS, ncols=args.ncols,
+                                         title_prefix=args.title_prefix, **sizes, **options)
+        if kind == "png":
+            stats = scene.save(args.out, epoch=epoch, dpi=args.dpi)
             print(f"wrote {stats.path} ({len(runs)} runs, epoch {scene.epoch_}, "
                   f"{stats.size[0]}x{stats.size[1]} pixels)")
         else:
-            if args.epoch is not None:
-                raise OptionError(
-                    f"--epoch picks one epoch for a .png; for a {kind.upper()} use "
-                    "--epochs start:stop:step."
-                )
-            stats = scene.save(args.out, epochs=args.epochs, fps=args.fps, dpi=args.dpi,
+            stats = scene.save(args.out, epochs=epochs, fps=args.fps, dpi=args.dpi,
                                progress=not args.quiet)
             print(f"wrote {stats.path} ({len(runs)} runs, {stats.frames} frames, "
                   f"{stats.size[0]}x{stats.size[1]} pixels, {stats.seconds:.1f} s)")
@@ -169,6 +374,10 @@ def run_compare(args):
         for run in runs:
             run.close()
     return 0
+
+
+#: The views of ``replay compare`` without --view: the "showdown".
+DEFAULT_VIEWS = ["feature-space", "decision-boundary"]
 
 
 def _add_run_selection(parser):
@@ -188,30 +397,34 @@ def add_compare(subparsers):
                     "overlaid. The output kind follows the extension of --out.")
     _add_run_selection(parser)
     parser.add_argument("--view", nargs="+", metavar="VIEW",
-                        default=["feature-space", "decision-boundary"],
                         help="views of each run, top to bottom, among feature-space, "
                              "decision-boundary, error-scatter, loss-and-metric, "
                              "probability-histogram, loss-histogram, layer-violins "
-                             "(default: feature-space decision-boundary)")
+                             "(default: feature-space decision-boundary; not with --curves)")
     parser.add_argument("--curves", nargs="+", metavar="KEY",
                         help="instead of views: overlay these history keys, one panel each "
                              "(e.g. val_accuracy, or loss accuracy)")
     parser.add_argument("--validation", action="store_true",
                         help="with --curves: also draw each key's val_ curve, dashed")
-    parser.add_argument("--yscale", choices=("linear", "log"), default="linear",
-                        help="with --curves: y scale (default linear)")
+    parser.add_argument("--yscale", nargs="+", metavar="SCALE",
+                        help="with --curves: 'log' puts the loss panels (keys containing "
+                             "'loss') on a log axis and keeps the others linear; or "
+                             "KEY=SCALE per panel, e.g. loss=log (default: all linear)")
     parser.add_argument("--out", required=True, help="output file: .mp4, .gif or .png")
-    parser.add_argument("--epoch", type=int, help="snapshot of a .png (default: the last)")
-    parser.add_argument("--epochs", help="snapshots of an animation, start:stop:step "
-                                         "(default: all)")
+    parser.add_argument("--epoch", type=int, help="snapshot of a .png (default: the last; "
+                                                  "-1 is the last)")
+    parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
+                                         "(default: all; write --epochs=-50: for a "
+                                         "negative start)")
     parser.add_argument("--layer", help="hidden layer of the feature space (default: each "
                                         "run's only 2-unit hidden layer)")
     parser.add_argument("--source", choices=("train", "validation"),
                         help="samples to show (default train)")
     parser.add_argument("--metric", help="metric of the loss-and-metric view (default accuracy)")
     parser.add_argument("--ncols", type=int, help="runs per row (default: all in one row)")
-    parser.add_argument("--panel-size", type=_figure_size, default=(4.2, 3.9),
-                        help="size of one panel in inches, WIDTHxHEIGHT (default 4.2x3.9)")
+    parser.add_argument("--panel-size", type=_figure_size,
+                        help="size of one panel in inches, WIDTHxHEIGHT (default 4.2x3.9 "
+                             "for views, 5x3.8 for --curves)")
     parser.add_argument("--fps", type=float, default=10, help="frames per second (default 10)")
     parser.add_argument("--dpi", type=float, default=100, help="pixels per inch (default 100)")
     parser.add_argument("--title-prefix", default="", help="text before 'Epoch N'")

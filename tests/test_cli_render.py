@@ -55,3 +55,35 @@ def test_render_errors_are_one_line_messages(part1_file, tmp_path, capsys, argum
 def test_render_needs_a_run_name_when_the_file_has_several(part1_file, tmp_path, capsys):
     assert main(["render", str(part1_file), "--out", str(tmp_path / "x.png")]) == 2
     assert "sigmoid" in capsys.readouterr().err
+
+
+def test_render_png_defaults_to_the_last_epoch(part1_file, tmp_path, capsys):
+    status = main(["render", str(part1_file), "--run", "relu", "--dpi", "20",
+                   "--out", str(tmp_path / "last.png")])
+    assert status == 0
+    assert "(epoch 12," in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--out", "x.gif", "--epochs", "::0"],
+     "--epochs '::0': the step cannot be 0. Use a positive step, e.g. ::2"),
+    (["--out", "x.png", "--epoch", "-500"],
+     "--epoch -500 is out of range: run 'relu' holds snapshots 0..12 (negative values "
+     "count from the end, down to -13)."),
+    (["--out", "x.png", "--epoch", "13"], "--epoch 13 is out of range: run 'relu' holds"),
+    (["--out", "x.gif", "--epochs", "200:300"],
+     "--epochs 200:300 selects no snapshot: run 'relu' holds snapshots 0..12."),
+    (["--out", "x.png", "--epochs", "0:5"],
+     "--epochs 0:5 selects the frames of an .mp4 or .gif, but the output is a .png "
+     "(one epoch): use --epoch N instead."),
+    (["--out", "x.mp4", "--epoch", "3"],
+     "--epoch picks one epoch for a .png; for an .mp4 use --epochs start:stop:step."),
+])
+def test_render_epoch_mistakes_echo_the_value_and_the_valid_range(
+        part1_file, tmp_path, capsys, arguments, message):
+    arguments = [(str(tmp_path / arg) if arg.startswith("x.") else arg) for arg in arguments]
+    status = main(["render", str(part1_file), "--run", "relu", *arguments])
+    assert status == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"replay render: error: {message}") and error.count("\n") == 1
+    assert not list(tmp_path.iterdir())

@@ -291,3 +291,103 @@ def test_error_scatter_needs_2d_inputs(runs):
     assert scatter.regions_ is None and len(scatter.errors_) == len(runs[0].labels())
     with pytest.raises(OptionError, match="sizes"):
         ErrorScatter(runs[0], sizes=(5, 1))
+
+
+# -- CLI option mistakes (one line, exit status 2, no output written) -----------
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["compare", "--epoch", "-500", "--out", "x.png"],
+     "--epoch -500 is out of range: each run holds snapshots 0..12 (negative values "
+     "count from the end, down to -13)."),
+    (["compare", "--epochs", "200:300", "--out", "x.gif"],
+     "--epochs 200:300 selects no snapshot: each run holds snapshots 0..12."),
+    (["compare", "--epochs", "::0", "--out", "x.gif"], "--epochs '::0': the step cannot be 0"),
+    (["compare", "--epochs", "0:5", "--out", "x.png"],
+     "--epochs 0:5 selects the frames of an .mp4 or .gif, but the output is a .png "
+     "(one epoch): use --epoch N instead."),
+    (["compare", "--curves", "loss", "--view", "error-scatter", "--out", "x.png"],
+     "--view cannot be combined with --curves: --curves draws overlaid history curves "
+     "instead of a grid of views. Drop --view, or drop --curves to draw views."),
+    (["compare", "--curves", "loss", "--layer", "hidden", "--out", "x.png"],
+     "--layer cannot be combined with --curves"),
+    (["compare", "--yscale", "log", "--out", "x.png"],
+     "--yscale only applies to --curves KEY...: a grid of views does not use it."),
+    (["compare", "--validation", "--out", "x.png"], "--validation only applies to --curves"),
+    (["compare", "--curves", "loss", "accuracy", "--validation", "--out", "x.png"],
+     "--validation draws each key's val_ curve, but none of the runs has a validation "
+     "history (no val_ keys; recorded: accuracy, learning_rate, loss). Record the runs "
+     "with validation data, or drop --validation."),
+    (["compare", "--curves", "accuracy", "--yscale", "log", "--out", "x.png"],
+     "--yscale log puts the loss panels (keys containing 'loss') on a log axis, but "
+     "--curves accuracy has none."),
+    (["compare", "--curves", "loss", "--yscale", "loss=lg", "--out", "x.png"],
+     "--yscale 'loss=lg': give linear or log alone"),
+    (["compare", "--curves", "loss", "--yscale", "accuracy=log", "--out", "x.png"],
+     "--yscale accuracy=log: 'accuracy' is not a panel of --curves loss."),
+])
+def test_cli_option_mistakes_are_one_line_errors(part1_file, tmp_path, capsys, arguments,
+                                                 message):
+    verb, *rest = arguments
+    rest = [str(tmp_path / arg) if arg.startswith("x.") else arg for arg in rest]
+    assert main([verb, str(part1_file), *rest]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"replay {verb}: error: {message}") and error.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("verb", ["compare", "table"])
+@pytest.mark.parametrize("spec, shown", [
+    ("nope.h5", "nope.h5"), ("nope.hdf5:relu", "nope.hdf5"), ("nope", "nope")])
+def test_cli_missing_run_file_is_named_like_replay_info(tmp_path, capsys, verb, spec, shown):
+    missing = str(tmp_path / spec)
+    arguments = [verb, missing] + (["--out", str(tmp_path / "x.png")] if verb == "compare"
+                                   else [])
+    assert main(arguments) == 2
+    error = capsys.readouterr().err
+    assert error == (f"replay {verb}: error: No such run file: '{tmp_path / shown}'. Check the "
+                     "path, or record a run into it first with replay.Recorder.\n")
+    assert main(["info", str(tmp_path / shown)]) == 2
+    assert capsys.readouterr().err.split(": error: ")[1] == error.split(": error: ")[1]
+
+
+def test_cli_missing_file_of_a_file_run_spec_without_extension(tmp_path, capsys):
+    assert main(["table", f"{tmp_path / 'nope'}:relu"]) == 2
+    assert f"No such run file: '{tmp_path / 'nope'}' (in '" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:Attempt to set non-positive ylim")
+def test_cli_yscale_log_is_for_loss_panels_only(part1_file, tmp_path, monkeypatch):
+    built = []
+    original = ComparisonScene.curves
+
+    def curves(cls, *args, **kwargs):
+        built.append(original(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(ComparisonScene, "curves", classmethod(curves))
+    out = str(tmp_path / "c.png")
+    assert main(["compare", str(part1_file), "--curves", "loss", "accuracy", "--yscale",
+                 "log", "--dpi", "30", "--out", out]) == 0
+    loss, accuracy = built[-1].views
+    assert (loss.ax_.get_yscale(), accuracy.ax_.get_yscale()) == ("log", "linear")
+    assert accuracy.ax_.get_ylim() == (0.0, 1.02)
+    assert main(["compare", str(part1_file), "--curves", "loss", "accuracy", "--yscale",
+                 "accuracy=log", "--dpi", "30", "--out", out]) == 0
+    loss, accuracy = built[-1].views
+    assert (loss.ax_.get_yscale(), accuracy.ax_.get_yscale()) == ("linear", "log")
+
+
+def test_cli_yscale_pairs_name_panels_or_their_val_curves():
+    from replay.cli import _curve_scales
+
+    keys = ["loss", "accuracy"]
+    assert _curve_scales(None, keys) == {"loss": "linear", "accuracy": "linear"}
+    assert _curve_scales(["log"], ["loss", "val_loss", "accuracy"]) == {
+        "loss": "log", "val_loss": "log", "accuracy": "linear"}
+    assert _curve_scales(["loss=log", "val_loss=log"], keys, ("loss",)) == {
+        "loss": "log", "accuracy": "linear"}
+    with pytest.raises(OptionError, match="'val_loss' is not a panel"):
+        _curve_scales(["val_loss=log"], keys)
+    with pytest.raises(OptionError, match="conflicts with loss=log"):
+        _curve_scales(["loss=log", "val_loss=linear"], keys, ("loss",))
