@@ -9,6 +9,7 @@ loaded on first use.
 """
 
 from replay.errors import (
+    EncodingError,
     EpochOutOfRangeError,
     LayerNotFoundError,
     OptionError,
@@ -24,6 +25,7 @@ from replay.runfile import list_runs
 __version__ = "0.1.0"
 
 __all__ = [
+    "EncodingError",
     "EpochOutOfRangeError",
     "LayerInfo",
     "LayerNotFoundError",

@@ -42,3 +42,7 @@ class RecordingError(ReplayError, ValueError):
 
 class OptionError(ReplayError, ValueError):
     """An option has a value replay does not accept."""
+
+
+class EncodingError(ReplayError, OSError):
+    """ffmpeg could not write the animation; the message ends with ffmpeg's own output."""

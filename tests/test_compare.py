@@ -110,8 +110,8 @@ def test_open_runs_from_names_specs_and_files(part1_file, tmp_path):
     assert [run.name for run in open_runs(["relu"], path=part1_file)] == ["relu"]
     assert [run.name for run in open_runs(f"{part1_file}:relu")] == ["relu"]
     assert [run.name for run in open_runs([part1_file])] == list(NAMES)
-    twice = open_runs([f"{part1_file}:relu", f"{part1_file}:relu"])
-    assert run_labels(twice) == ["part1:relu", "part1:relu"]
+    with pytest.raises(OptionError, match="'relu' .* given twice; each run may appear once"):
+        open_runs([f"{part1_file}:relu", f"{part1_file}:relu"])
     with pytest.raises(OptionError, match="neither an existing file"):
         open_runs(["relu"])
     with pytest.raises(OptionError, match="Nothing to compare"):
@@ -391,3 +391,106 @@ def test_cli_yscale_pairs_name_panels_or_their_val_curves():
         _curve_scales(["val_loss=log"], keys)
     with pytest.raises(OptionError, match="conflicts with loss=log"):
         _curve_scales(["loss=log", "val_loss=linear"], keys, ("loss",))
+
+
+# -- run colours, log scales and runs given twice -----------------------------------
+
+
+def _copy_of(part1_file, path, changes=(), added=()):
+    """A copy of the part-1 file with history values replaced or history keys added.
+
+    ``changes``: ``[(run, key, index, value)]``; ``added``: ``[(run, key, values)]``.
+    """
+    import shutil
+
+    import h5py
+
+    shutil.copy(part1_file, path)
+    with h5py.File(path, "r+") as handle:
+        for run, key, index, value in changes:
+            handle[f"{run}/history/{key}"][index] = value
+        for run, key, values in added:
+            handle[f"{run}/history"].create_dataset(key, data=np.asarray(values, float))
+    return path
+
+
+def test_ten_runs_get_ten_distinct_colours(part1_file, tmp_path):
+    files = [part1_file] + [_copy_of(part1_file, tmp_path / f"copy{i}.h5") for i in range(4)]
+    runs = [Run(file, name) for file in files for name in NAMES]
+    view = ComparisonScene.curves(runs, ["loss"]).views[0]
+    view.plot(-1)
+    colors = [matplotlib.colors.to_hex(view.lines_[(label, "loss")].get_color())
+              for label in view.labels]
+    assert colors == [matplotlib.colors.to_hex(color)
+                      for color in matplotlib.colormaps["tab10"].colors]
+    handles = view.ax_.get_legend().legend_handles
+    assert len({matplotlib.colors.to_hex(handle.get_color()) for handle in handles}) == 10
+    # The part-5 case, six runs: one blue and one orange, not two of each.
+    hues = [matplotlib.colors.rgb_to_hsv(matplotlib.colors.to_rgb(color))[0]
+            for color in colors[:6]]
+    assert sum(0.52 < hue < 0.62 for hue in hues) == 1  # blue
+    assert sum(0.05 < hue < 0.12 for hue in hues) == 1  # orange
+    for run in runs:
+        run.close()
+
+
+def test_validation_curve_has_its_runs_colour_dashed(part1_file, tmp_path):
+    added = [(name, "val_loss", np.linspace(0.9, 0.5, 12)) for name in NAMES]
+    path = _copy_of(part1_file, tmp_path / "val.h5", added=added)
+    runs = open_runs(path=path)
+    view = ComparisonScene.curves(runs, ["loss"], validation=True).views[0]
+    view.plot(-1)
+    assert view.keys == ["loss", "val_loss"]
+    for label in view.labels:
+        train, validation = view.lines_[(label, "loss")], view.lines_[(label, "val_loss")]
+        assert train.get_color() == validation.get_color()
+        assert train.get_linestyle() == "-" and validation.get_linestyle() == "--"
+    assert view.lines_[("sigmoid", "loss")].get_color() != \
+        view.lines_[("relu", "loss")].get_color()
+
+
+def test_log_scale_of_bounded_or_non_positive_values_stays_readable(part1_file, tmp_path):
+    import warnings
+
+    path = _copy_of(part1_file, tmp_path / "zeros.h5",
+                    changes=[("relu", "accuracy", 0, 0.0), ("sigmoid", "loss", 2, 0.0)])
+    zeros = [Run(path, name) for name in NAMES]
+    clean = [Run(part1_file, name) for name in NAMES]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. no "non-positive ylim" UserWarning
+        scene = ComparisonScene.curves(zeros, ["loss", "accuracy"], yscale="log")
+        scene.save(tmp_path / "zeros.png", dpi=40)
+        positive = OverlaidCurves(clean, "accuracy", yscale="log")
+        positive.plot(-1)
+    for view, key in zip(scene.views, ["loss", "accuracy"]):
+        # Zeros asked on a log axis: symlog, every point inside the limits, no 1e-300.
+        assert view.yscale_ == view.ax_.get_yscale() == "symlog"
+        low, high = view.ax_.get_ylim()
+        values = np.concatenate([run.history[key] for run in zeros])
+        assert low == 0.0 == values.min() and values.max() <= high <= 1.5 * values.max()
+    # An accuracy without zeros stays on a log axis, from just below its smallest value.
+    low, high = positive.ax_.get_ylim()
+    smallest = min(float(run.history["accuracy"].min()) for run in clean)
+    assert positive.ax_.get_yscale() == "log"
+    assert smallest / 2 < low < smallest and high == pytest.approx(1.02)
+    for run in zeros + clean:
+        run.close()
+
+
+def test_same_run_twice_is_an_error_naming_it(part1_file, runs, tmp_path):
+    spec = f"{part1_file}:relu"
+    for given in ([spec, spec], [spec, part1_file]):  # the file holds relu too
+        with pytest.raises(OptionError, match=r"Run 'relu' of '.*part1\.h5' is given twice; "
+                                              r"each run may appear once"):
+            open_runs(given)
+    with pytest.raises(OptionError, match="'sigmoid' .* given twice"):
+        ComparisonScene.grid([runs[0], runs[1], Run(part1_file, "sigmoid")], ["error-scatter"])
+    with pytest.raises(OptionError, match="'relu' .* given twice"):
+        ComparisonScene.curves(["relu", "relu"], path=part1_file)
+    # The same name in two files is two runs, told apart by their file.
+    other = _copy_of(part1_file, tmp_path / "other.h5")
+    both = open_runs([spec, f"{other}:relu"])
+    assert run_labels(both) == ["part1:relu", "other:relu"]
+    figure = ComparisonScene.grid(both, ["error-scatter"]).plot(-1)
+    assert [ax.get_title() for ax in figure.axes] == ["part1:relu", "other:relu"]
+    assert all(ax.collections for ax in figure.axes)  # neither panel blank

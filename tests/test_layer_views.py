@@ -212,3 +212,28 @@ def test_part2_scene_has_four_violin_panels_and_names_the_initializer(small_run)
     figure = scene.plot(0)
     assert len(figure.axes) == 4
     assert describe_initializer(small_run, "output") == "GlorotUniform"
+
+
+def _shown_xtick_labels(ax):
+    ax.figure.canvas.draw()
+    return [label.get_text() for label in ax.get_xticklabels()
+            if label.get_visible() and label.get_text()]
+
+
+@pytest.mark.parametrize("max_panels, ncols", [(9, None), (18, 4), (5, 2)])
+def test_parameter_updates_last_panel_of_each_column_has_epoch_ticks(small_run, max_panels,
+                                                                     ncols):
+    # A part-filled grid: panels above an empty spot end their column and must
+    # carry the epoch tick labels, not only the "epoch" label.
+    view = ParameterUpdates(small_run, max_panels=max_panels, ncols=ncols)
+    view.plot(-1)
+    last_of_column = {column % view.ncols: column for column in range(view.n_axes)}
+    for column, ax in enumerate(view.axes_):
+        shown = _shown_xtick_labels(ax)
+        if column in last_of_column.values():
+            assert ax.get_xlabel() == "epoch"
+            assert shown, f"panel {view.labels[column]!r} has no x tick labels"
+            epochs = [float(text.replace("\u2212", "-")) for text in shown]
+            assert 0 <= min(epochs) and max(epochs) <= small_run.epochs[-1]
+        else:
+            assert not shown and ax.get_xlabel() == ""

@@ -197,3 +197,72 @@ def test_rendering_never_imports_keras(part1_file, tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert "loaded: []" in result.stdout
+
+
+# -- starting ffmpeg -------------------------------------------------------------
+
+
+def test_mp4_render_with_jax_loaded_warns_of_no_fork(part1_file, tmp_path):
+    # A script that trains (JAX's threads running) and then renders: ffmpeg must be
+    # started without Python code between fork and exec, so JAX sees no os.fork().
+    out = tmp_path / "jax.mp4"
+    script = textwrap.dedent(f"""
+        import warnings
+        warnings.simplefilter("always")
+        import matplotlib
+        matplotlib.use("Agg")
+        import jax
+        jax.numpy.zeros(1).block_until_ready()
+        from replay import Run
+        from replay.scene import Scene
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scene = Scene.part1(Run({str(part1_file)!r}, "relu"), figsize=(6, 3))
+            stats = scene.save({str(out)!r}, epochs="0:13:3", fps=5, dpi=50, progress=False)
+        for warning in caught:
+            print("WARNING:", warning.category.__name__, warning.message)
+        print("frames:", stats.frames, "size:", stats.size)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "os.fork()" not in result.stdout + result.stderr
+    assert "WARNING:" not in result.stdout
+    assert "frames: 5 size: (300, 150)" in result.stdout
+    frames = list(iio.imiter(out, plugin="FFMPEG"))
+    assert len(frames) == 5 and frames[0].shape == (150, 300, 3)
+    meta = iio.immeta(out, plugin="FFMPEG")
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p")
+    assert meta["fps"] == 5.0
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="POSIX sessions")
+def test_ffmpeg_runs_in_its_own_session_out_of_reach_of_ctrl_c(tmp_path):
+    import os
+
+    from replay.writers import VideoEncoder
+
+    with VideoEncoder(tmp_path / "a.gif", (40, 20), fps=2, kind="gif") as encoder:
+        pid = encoder._process.pid
+        # A session leader of its own: the terminal's SIGINT goes to Python only.
+        assert os.getsid(pid) == pid != os.getsid(0)
+        encoder.write(np.full((20, 40, 4), 255, dtype=np.uint8))
+    frames = iio.imread(tmp_path / "a.gif", index=None)
+    assert frames.shape[:3] == (1, 20, 40)
+
+
+def test_ffmpeg_failure_is_a_replay_error_with_ffmpegs_message(tmp_path):
+    from replay import EncodingError, ReplayError
+    from replay.writers import VideoEncoder
+
+    missing = tmp_path / "no such folder" / "x.mp4"
+    frame = np.zeros((20, 40, 4), dtype=np.uint8)
+    for frames in (1, 40):  # ffmpeg exits at the end, or while frames still come
+        with pytest.raises(EncodingError, match=r"(?s)x\.mp4.*exit status.*"
+                                                r"No such file or directory") as caught:
+            with VideoEncoder(missing, (40, 20), fps=5) as encoder:
+                for _ in range(frames):
+                    encoder.write(frame)
+        assert isinstance(caught.value, ReplayError)
+    with pytest.raises(OptionError, match="quality must be a number from 1 to 10"):
+        VideoEncoder(tmp_path / "x.mp4", (40, 20), quality=0)

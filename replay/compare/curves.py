@@ -9,13 +9,15 @@ from replay.views.base import View
 from replay.views.curves import BOUNDED_METRICS
 from replay.views.ranges import padded_range
 
-#: Line colours of the runs, in order (Okabe-Ito, then a few more).
-RUN_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9",
-              "#000000", "#999999", "#882255", "#44AA99", "#F0E442", "#332288"]
+#: Line colours of the runs, in order: matplotlib's ``tab10``, ten clearly different
+#: hues. (Okabe-Ito has only about seven, and its 5th and 6th colours, vermilion
+#: and sky blue, read as a second orange and a second blue next to its 1st and 2nd.)
+RUN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+              "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
 def run_color(index):
-    """Return the line colour of the ``index``-th run."""
+    """Return the line colour of the ``index``-th run (distinct for the first ten)."""
     return RUN_COLORS[index % len(RUN_COLORS)]
 
 
@@ -36,7 +38,10 @@ class OverlaidCurves(View):
             :func:`replay.compare.open_runs`).
         keys: a history key or a list of keys, e.g. ``"val_accuracy"``.
         labels: the legend names of the runs; ``None`` for their names.
-        yscale: ``"linear"`` or ``"log"`` (for losses spanning decades).
+        yscale: ``"linear"`` or ``"log"`` (for losses spanning decades). A
+            log scale asked for curves with values of 0 or below becomes a
+            ``"symlog"`` one, linear below the smallest positive value's
+            decade, so every point stays on the axes.
         legend: ``True`` draws the legend inside the axes, in the upper
             right corner for losses and the lower right one otherwise (a fixed
             place, so it does not jump between frames); ``"outside"`` puts it
@@ -47,6 +52,9 @@ class OverlaidCurves(View):
         runs: the runs.
         keys: the history keys shown.
         lines_: ``{(run label, key): Line2D}``.
+        yscale_: the y-scale drawn: ``yscale``, or ``"symlog"`` in place of
+            ``"log"`` when a value is 0 or below, or ``"linear"`` when none
+            is above 0.
 
     Example:
         >>> runs = open_runs(["sigmoid", "relu"], path="digits.h5")          # doctest: +SKIP
@@ -112,17 +120,8 @@ class OverlaidCurves(View):
                                                        linestyle=style, linewidth=1.6,
                                                        label=name)
         ax.set_xlim(0.0, last_epoch)
-        ax.set_yscale(self.yscale)
         values = np.concatenate(values)
-        finite = values[np.isfinite(values) & ((values > 0) if self.yscale == "log" else True)]
-        if all(any(name in key for name in BOUNDED_METRICS) for key in self.keys):
-            ax.set_ylim(0.0, 1.02)
-        elif finite.size and self.yscale == "log":
-            ax.set_ylim(finite.min() / 1.5, finite.max() * 1.5)
-        elif finite.size:
-            low = min(0.0, finite.min()) if all("loss" in key for key in self.keys) \
-                else finite.min()
-            ax.set_ylim(*padded_range(low, finite.max()))
+        self._set_y_axis(values[np.isfinite(values)])
         ax.set_title(self.title)
         ax.set_xlabel("epoch")
         ax.set_ylabel(self.keys[0].replace("_", " ")
@@ -137,6 +136,37 @@ class OverlaidCurves(View):
             lower = all(lower_is_better(key) for key in self.keys)
             ax.legend(loc="upper right" if lower else "lower right", fontsize="small",
                       framealpha=0.9)
+
+    def _set_y_axis(self, finite):
+        """Set the y-scale and fixed y-limits from all finite values of the curves."""
+        ax = self.ax_
+        bounded = all(any(name in key for name in BOUNDED_METRICS) for key in self.keys)
+        positive = finite[finite > 0]
+        scale = self.yscale
+        if scale == "log" and not positive.size:
+            scale = "linear"  # nothing a log axis could show
+        elif scale == "log" and (finite <= 0).any():
+            # A log axis would drop these points and, asked for limits down to 0,
+            # span hundreds of decades: a symlog axis is linear near 0 instead.
+            scale = "symlog"
+        self.yscale_ = scale
+        if scale == "symlog":
+            linthresh = 10.0 ** np.floor(np.log10(positive.min()))
+            ax.set_yscale("symlog", linthresh=linthresh)
+            low = min(0.0, 1.5 * finite.min())
+            high = 1.02 if bounded and positive.max() <= 1.0 else 1.5 * positive.max()
+            ax.set_ylim(low, high)
+            return
+        ax.set_yscale(scale)
+        if scale == "log":
+            high = 1.02 if bounded and positive.max() <= 1.0 else 1.5 * positive.max()
+            ax.set_ylim(positive.min() / 1.5, high)
+        elif bounded:
+            ax.set_ylim(0.0, 1.02)
+        elif finite.size:
+            low = min(0.0, finite.min()) if all("loss" in key for key in self.keys) \
+                else finite.min()
+            ax.set_ylim(*padded_range(low, finite.max()))
 
     def update(self, epoch):
         shown_until = self.snapshot_epochs[epoch] + 1e-9

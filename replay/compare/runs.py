@@ -21,6 +21,10 @@ def open_runs(runs=None, path=None):
     Returns:
         The runs, in the order given (a file's runs in their stored order).
 
+    Raises:
+        OptionError: a run is named twice (each run may appear once), or
+            cannot be found.
+
     Example:
         >>> open_runs(["sigmoid", "relu"], path="part1.h5")         # doctest: +SKIP
         >>> open_runs(["a.h5:relu", "b.h5:relu"])                   # doctest: +SKIP
@@ -55,7 +59,28 @@ def open_runs(runs=None, path=None):
             )
     if not opened:
         raise OptionError("Nothing to compare: the files hold no runs.")
+    _check_each_run_once(opened, runs)
     return opened
+
+
+def _check_each_run_once(opened, given):
+    """Raise :class:`OptionError` naming the first run that appears twice in ``opened``.
+
+    A run is its file and its name: the same run twice would share its labels
+    and panels, so the second panel would be left empty.
+    """
+    seen = set()
+    for run in opened:
+        key = (os.path.normcase(os.path.realpath(run.path)), run.name)
+        if key in seen:
+            for other in opened:  # the runs opened here; the caller's own stay open
+                if not any(other is item for item in given):
+                    other.close()
+            raise OptionError(
+                f"Run {run.name!r} of '{run.path}' is given twice; each run may appear "
+                "once in a comparison."
+            )
+        seen.add(key)
 
 
 def run_labels(runs):

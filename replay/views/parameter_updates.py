@@ -169,7 +169,11 @@ class ParameterUpdates(View):
             ax.tick_params(labelsize="x-small")
             ax.yaxis.get_offset_text().set_fontsize("x-small")
             if column >= last_row:
+                # The last panel of its column (the bottom row, or a panel above an
+                # empty spot of a part-filled grid): shared x hides the tick labels
+                # of every panel not in the bottom row, so show them here.
                 ax.set_xlabel("epoch", fontsize="x-small")
+                ax.tick_params(axis="x", labelbottom=True)
             self.lines_.append(line)
             self.markers_.append(marker)
             self.cursors_.append(cursor)
