@@ -11,7 +11,7 @@ runs of same-shaped models in the session reuse. The pairs after it are the
 steady state of a session that records several runs, and give the last line.
 
 Usage:
-    python scripts/bench_record.py [--pairs 3] [--epochs 150]
+    python scripts/bench_record.py [--pairs 7] [--epochs 150]
 """
 
 import argparse
@@ -31,7 +31,7 @@ from part1_activation_functions import train  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=150)
     args = parser.parse_args(argv)
 

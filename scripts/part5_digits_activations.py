@@ -40,6 +40,8 @@ ACTIVATIONS = {
     "selu": ("selu", "lecun_normal"),
     "gelu": ("gelu", "glorot_uniform"),
 }
+#: The runs' names in figures and tables, in ACTIVATIONS' order.
+LABELS = ("sigmoid", "relu", "elu", "leaky relu (0.2)", "selu (LeCun normal)", "gelu")
 HIDDEN_UNITS = (64, 64)
 
 
@@ -111,7 +113,7 @@ def main(argv=None):
                   f"validation loss {history['val_loss'][-1]:.3f} "
                   f"({time.perf_counter() - start:.1f} s)", flush=True)
     runs = open_runs(list(ACTIVATIONS), path=path)
-    labels = ["sigmoid", "relu", "elu", "leaky relu (0.2)", "selu (LeCun normal)", "gelu"]
+    labels = list(LABELS)
 
     stats = ComparisonScene.curves(runs, ["val_accuracy", "val_loss"], labels=labels,
                                    title_prefix="Digits 8\u00d78").save(out / "curves.png")
