@@ -259,7 +259,11 @@ def read_weights(model):
 
 
 def resolve_loss(model):
-    """Return the model's compiled loss as a ``keras.losses.Loss`` or a function."""
+    """Return the model's compiled loss as ``(loss object or None, per-sample function)``.
+
+    A ``keras.losses.Loss`` comes back with its ``call`` (unreduced); a loss
+    given as a name or a function comes back as ``(None, function)``.
+    """
     loss = getattr(model, "loss", None)
     if loss is None:
         raise RecordingError(
@@ -272,16 +276,16 @@ def resolve_loss(model):
         )
     if isinstance(loss, str):
         loss = keras.losses.get(loss)
-    function = loss.call if isinstance(loss, keras.losses.Loss) else loss
+    loss_object = loss if isinstance(loss, keras.losses.Loss) else None
+    function = loss.call if loss_object is not None else loss
     if not callable(function):
         raise RecordingError(f"Cannot compute the model's loss {loss!r} per sample.")
-    return loss
+    return loss_object, function
 
 
 def per_sample_loss_function(model):
     """Return ``f(y_true, y_pred) -> (N,)`` computing the model's compiled loss per sample."""
-    loss = resolve_loss(model)
-    function = loss.call if isinstance(loss, keras.losses.Loss) else loss
+    _, function = resolve_loss(model)
 
     def per_sample(y_true, y_pred):
         y_pred = keras.ops.convert_to_tensor(np.asarray(y_pred, dtype=np.float32))

@@ -28,7 +28,7 @@ from collections import OrderedDict
 import keras
 import numpy as np
 
-from replay.capture import _weight_names
+from replay.capture import _weight_names, resolve_loss
 from replay.errors import RecordingError
 
 
@@ -73,7 +73,7 @@ class FusedJaxCapture:
         self._probes = {source: np.asarray(points, np.float32) for source, points in probes.items()}
         self._device_data = None  # the constant inputs, on the device once
         self._layout = None  # [(name, shape, offset, size)], set while tracing
-        self._loss = _loss_functions(self.model)
+        self._loss = _LossFunctions(*resolve_loss(self.model))
         self._function = jax.jit(self._snapshot)
         self._compiled = None
 
@@ -233,12 +233,3 @@ class _LossFunctions:
         if self._loss_object is not None:
             return self._loss_object(targets, predictions)
         return per_sample.mean()
-
-
-def _loss_functions(model):
-    from replay.capture import resolve_loss
-
-    loss = resolve_loss(model)
-    if isinstance(loss, keras.losses.Loss):
-        return _LossFunctions(loss, loss.call)
-    return _LossFunctions(None, loss)

@@ -35,24 +35,11 @@ def _check_epoch(epoch, n, owner):
 
 def _select_epochs(text, n, owner):
     """Return the snapshot indices of ``--epochs START:STOP:STEP`` (``None``: all), or raise."""
+    from replay.views.base import parse_epoch_selection
+
     if text is None:
         return range(n)
-    parts = text.split(":")
-    try:
-        if len(parts) > 3:
-            raise ValueError(text)
-        numbers = [int(part) if part.strip() else None for part in parts]
-    except ValueError:
-        raise OptionError(
-            f"--epochs {text!r} must look like start:stop:step with integers, "
-            "e.g. 0:150:2 or ::5."
-        ) from None
-    if len(numbers) == 3 and numbers[2] == 0:
-        raise OptionError(
-            f"--epochs {text!r}: the step cannot be 0. Use a positive step, e.g. ::2 "
-            "for every second snapshot."
-        )
-    selected = range(*slice(*numbers).indices(n))
+    selected = range(*parse_epoch_selection(text, name="--epochs").indices(n))
     if not selected:
         raise OptionError(
             f"--epochs {text} selects no snapshot: {owner} holds snapshots 0..{n - 1}."

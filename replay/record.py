@@ -11,7 +11,7 @@ import numpy as np
 
 from replay import probes as probe_points_module
 from replay import runfile
-from replay.capture import BackendCapture, CapturePlan, loss_name, resolve_loss
+from replay.capture import BackendCapture, CapturePlan, loss_name
 from replay.errors import OptionError, RecordingError
 from replay.gradients import GradientPlan, wants_gradients
 from replay.writer_process import WriterProcess
@@ -334,9 +334,12 @@ class Recorder(keras.callbacks.Callback):
         }
 
     def _capture_function(self, plan):
-        """The capture of ``plan``'s model: one fused compiled call on JAX."""
+        """The capture of ``plan``'s model: one fused compiled call on JAX.
+
+        Both kinds resolve the model's loss when built, so a model without a
+        usable loss fails here, before training, not mid-fit.
+        """
         model = plan.model
-        resolve_loss(model)  # a model without a usable loss fails here, not mid-fit
         gradients = wants_gradients(self.gradients, model)
         if keras.backend.backend() == "jax":
             from replay.capture_jax import FusedJaxCapture

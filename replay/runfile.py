@@ -229,7 +229,7 @@ class RunWriter:
             del self.group[name]
         self.group.create_dataset(name, data=array)
 
-    def _growable(self, name, item_shape, dtype):
+    def _growable(self, name, item_shape, dtype, fillvalue=None):
         if name in self.group:
             return self.group[name]
         chunk_bytes = max(1, int(np.prod(item_shape))) * np.dtype(dtype).itemsize
@@ -241,22 +241,29 @@ class RunWriter:
             dtype=dtype,
             chunks=(chunk_rows, *item_shape),
             compression=self.compression if item_shape else None,
+            fillvalue=fillvalue,
         )
 
-    def _write_row(self, name, index, array):
+    def _row_dataset(self, name, item_shape, dtype, fillvalue=None):
+        """Return ``(dataset, memory space of one row, dtype)`` of a growable dataset, cached."""
+        entry = self._datasets.get(name)
+        if entry is None:
+            dataset = self._growable(name, item_shape, dtype, fillvalue)
+            entry = (dataset, h5py.h5s.create_simple((1, *item_shape)), dataset.dtype)
+            self._datasets[name] = entry
+        return entry
+
+    def _write_row(self, name, index, array, *, dtype=None, fillvalue=None):
         """Write ``array`` as row ``index`` of the growable dataset ``name``.
 
         Uses h5py's low-level calls with a cached dataset and memory space:
         the high-level ``dataset[index] = array`` costs several times more,
         and this runs for every array of every snapshot during training.
+        New datasets store floats as float32 unless ``dtype`` says otherwise.
         """
-        entry = self._datasets.get(name)
-        if entry is None:
+        if dtype is None:
             dtype = np.float32 if array.dtype.kind == "f" else array.dtype
-            dataset = self._growable(name, array.shape, dtype)
-            entry = (dataset, h5py.h5s.create_simple((1, *array.shape)), dataset.dtype)
-            self._datasets[name] = entry
-        dataset, memory_space, dtype = entry
+        dataset, memory_space, dtype = self._row_dataset(name, array.shape, dtype, fillvalue)
         if dataset.shape[1:] != array.shape:
             raise ValueError(
                 f"Array {name!r} changed shape from {dataset.shape[1:]} to "
@@ -301,7 +308,7 @@ class RunWriter:
             if key != "epoch":
                 self._write_history(key, index, value)
         for key in self._history_keys - logs.keys() - {"epoch"}:  # missing this epoch
-            self._history_dataset(key).id.set_extent((index + 1,))
+            self._row_dataset(f"history/{key}", (), np.float64)[0].id.set_extent((index + 1,))
         self._write_history("epoch", index, epoch)
         self._history_rows = index + 1
         if flush:
@@ -314,22 +321,10 @@ class RunWriter:
             self._history_rows = history["epoch"].shape[0] if "epoch" in self._history_keys else 0
         return self._history_rows
 
-    def _history_dataset(self, key):
-        name = f"history/{key}"
-        entry = self._datasets.get(name)
-        if entry is not None:
-            return entry[0]
-        if name not in self.group:
-            self.group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=np.float64,
-                                      chunks=(256,), fillvalue=np.nan)
-            self._history_keys.add(key)
-        dataset = self.group[name]
-        self._datasets[name] = (dataset, h5py.h5s.create_simple((1,)), dataset.dtype)
-        return dataset
-
     def _write_history(self, key, index, value):
-        self._history_dataset(key)
-        self._write_row(f"history/{key}", index, np.asarray(float(value)))
+        self._history_keys.add(key)
+        self._write_row(f"history/{key}", index, np.asarray(float(value)), dtype=np.float64,
+                        fillvalue=np.nan)
 
 
 def _attribute(value):

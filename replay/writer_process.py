@@ -53,19 +53,21 @@ class WriterProcess:
     def __init__(self, path, run, *, compression=None):
         self.path = os.fspath(path)
         self.run = run
-        self._process = _idle_child()
-        if self._process is not None:
+        opening = ("open", self.path, run, compression)
+        process = _idle_child()
+        if process is not None:
             try:
-                _write(self._process, ("open", self.path, run, compression))
+                _write(process, opening)
+                opening = None
             except OSError:  # the idle child died meanwhile
-                _end(self._process)
-                self._process = None
-        if self._process is None:
-            self._process = self._start_child()
-            self._send(("open", self.path, run, compression))
+                _end(process)
+                process = None
+        self._process = process or self._start_child()
         # A recorder dropped without close() (e.g. after an interrupted fit)
         # ends its child: the closed pipe is the child's signal to finish.
         self._finalizer = weakref.finalize(self, _close_pipe, self._process)
+        if opening is not None:
+            self._send(opening)
 
     def _start_child(self):
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,6 +91,7 @@ class WriterProcess:
         self._send(("snapshot", epoch, step, arrays, history))
 
     def append_history(self, epoch, logs, *, flush=True):
+        # ``flush`` is RunWriter's; the child flushes after every message.
         self._send(("history", epoch, logs))
 
     def set_attributes(self, **attributes):
@@ -122,8 +125,7 @@ class WriterProcess:
             _write(self._process, message)
         except OSError:
             process, self._process = self._process, None
-            if hasattr(self, "_finalizer"):
-                self._finalizer.detach()
+            self._finalizer.detach()
             reply = _read_reply(process)
             _end(process)
             raise RecordingError(self._failure(reply, process.returncode)) from None

@@ -276,6 +276,11 @@ def test_bad_recorder_options(tmp_path):
         Recorder(tmp_path / "x.h5", "x", inputs, np.zeros(10), writer="fork")
     with pytest.raises(OptionError, match="2-D inputs"):
         Recorder(tmp_path / "x.h5", "x", np.zeros((10, 3)), np.zeros(10), probes=True)
+    import keras
+
+    uncompiled = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with pytest.raises(RecordingError, match=r"no loss: compile it"):
+        Recorder(tmp_path / "x.h5", "x", inputs, np.zeros(10)).snapshot(uncompiled)
     model = part1_model()
     with pytest.raises(RecordingError, match="model expects"):
         model.fit(np.zeros((10, 2)), np.zeros(10), verbose=0,

@@ -345,3 +345,18 @@ def test_snapshot_reader_reads_ahead_and_follows_the_step(part1_run):
     assert sorted(reader._chunks["loss/train"][0]) == [6, 9, 12]
     with pytest.raises(EpochOutOfRangeError):
         reader.read("outputs/mesh", 13)
+
+
+def test_epoch_selections_say_what_is_wrong_with_what_was_given(part1_run):
+    from replay.views import resolve_epochs
+
+    assert resolve_epochs(part1_run, "::5") == [0, 5, 10]
+    with pytest.raises(OptionError, match=r"epochs '::0': the step cannot be 0"):
+        resolve_epochs(part1_run, "::0")
+    with pytest.raises(OptionError, match=r"selection slice\(None, None, 0\) has a step of 0"):
+        resolve_epochs(part1_run, slice(None, None, 0))
+    with pytest.raises(OptionError, match=r"selection '200:300' selects no snapshot of run "
+                                          r"'sigmoid': it holds snapshots 0\.\.12"):
+        resolve_epochs(part1_run, "200:300")
+    with pytest.raises(EpochOutOfRangeError, match=r"Epoch -500 is out of range.*down to -13"):
+        LossHistogram(part1_run).plot(-500)

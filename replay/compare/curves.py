@@ -150,16 +150,15 @@ class OverlaidCurves(View):
             # span hundreds of decades: a symlog axis is linear near 0 instead.
             scale = "symlog"
         self.yscale_ = scale
+        if scale in ("log", "symlog"):
+            high = 1.02 if bounded and positive.max() <= 1.0 else 1.5 * positive.max()
         if scale == "symlog":
             linthresh = 10.0 ** np.floor(np.log10(positive.min()))
             ax.set_yscale("symlog", linthresh=linthresh)
-            low = min(0.0, 1.5 * finite.min())
-            high = 1.02 if bounded and positive.max() <= 1.0 else 1.5 * positive.max()
-            ax.set_ylim(low, high)
+            ax.set_ylim(min(0.0, 1.5 * finite.min()), high)
             return
         ax.set_yscale(scale)
         if scale == "log":
-            high = 1.02 if bounded and positive.max() <= 1.0 else 1.5 * positive.max()
             ax.set_ylim(positive.min() / 1.5, high)
         elif bounded:
             ax.set_ylim(0.0, 1.02)

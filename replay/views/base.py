@@ -98,14 +98,13 @@ class View:
         if isinstance(epoch, bool) or not hasattr(epoch, "__index__"):
             raise EpochOutOfRangeError(f"epoch must be an integer. Got {epoch!r}.")
         epoch = int(epoch)
-        if epoch < 0:
-            epoch += n
-        if not 0 <= epoch < n:
+        if not -n <= epoch < n:
             raise EpochOutOfRangeError(
                 f"Epoch {epoch} is out of range for run {self.run.name!r}: it holds "
-                f"snapshots 0..{n - 1} (0 is the state before training)."
+                f"snapshots 0..{n - 1} (0 is the state before training; negative values "
+                f"count from the end, down to -{n})."
             )
-        return epoch
+        return epoch % n
 
     def plot(self, epoch=-1, *, ax=None):
         """Draw snapshot ``epoch`` (default: the last) and return the figure."""
@@ -147,21 +146,45 @@ def epoch_title(run, epoch, prefix=""):
     return f"{prefix} \u2014 {text}" if prefix else text
 
 
+def parse_epoch_selection(text, *, name="epochs"):
+    """Turn ``"start:stop:step"`` (parts optional, e.g. ``"::2"``) into a ``slice``.
+
+    Args:
+        text: the selection.
+        name: what to call it in messages, e.g. ``"--epochs"``.
+
+    Raises:
+        OptionError: the text is not of that form, or its step is 0.
+    """
+    parts = text.split(":")
+    try:
+        if len(parts) > 3:
+            raise ValueError(text)
+        numbers = [int(part) if part.strip() else None for part in parts]
+    except ValueError:
+        raise OptionError(
+            f"{name} {text!r} must look like start:stop:step with integers, "
+            "e.g. 0:150:2 or ::5."
+        ) from None
+    if len(numbers) == 3 and numbers[2] == 0:
+        raise OptionError(
+            f"{name} {text!r}: the step cannot be 0. Use a positive step, e.g. ::2 "
+            "for every second snapshot."
+        )
+    return slice(*numbers)
+
+
 def resolve_epochs(run, epochs):
     """Turn ``None``, a ``range``, a ``slice`` or ``"start:stop:step"`` into indices."""
     n = run.n_snapshots
     if epochs is None:
         return list(range(n))
+    given = epochs
     if isinstance(epochs, str):
-        parts = epochs.split(":")
-        if len(parts) > 3:
-            raise OptionError(f"epochs must look like 'start:stop:step'. Got {epochs!r}.")
-        try:
-            numbers = [int(part) if part.strip() else None for part in parts]
-        except ValueError as error:
-            raise OptionError(f"epochs must look like 'start:stop:step'. Got {epochs!r}.") from error
-        epochs = slice(*numbers)
+        epochs = parse_epoch_selection(epochs)
     if isinstance(epochs, slice):
+        if epochs.step == 0:
+            raise OptionError(f"The epoch selection {given!r} has a step of 0; use 1 or more.")
         epochs = range(*epochs.indices(n))
     result = [int(epoch) for epoch in epochs]
     bad = [epoch for epoch in result if not -n <= epoch < n]
@@ -172,5 +195,8 @@ def resolve_epochs(run, epochs):
         )
     result = [epoch % n for epoch in result]
     if not result:
-        raise OptionError(f"The epoch selection {epochs!r} is empty for a run of {n} snapshots.")
+        raise OptionError(
+            f"The epoch selection {given!r} selects no snapshot of run {run.name!r}: it "
+            f"holds snapshots 0..{n - 1}."
+        )
     return result

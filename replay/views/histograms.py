@@ -119,32 +119,38 @@ class ProbabilityHistogram(View):
         self.edges_ = np.linspace(0.0, 1.0, self.bins + 1)
         self.counts_ = np.zeros((2, self.bins), dtype=np.int64)
 
-    def histograms(self, outputs):
-        """Return the ``(2, bins)`` counts of one epoch's outputs."""
+    def _classify(self, outputs):
+        """Return ``(probability shown, axes index, misclassified)`` of every sample.
+
+        Binary: the probability of class 1, drawn on the axes of the sample's
+        class; multiclass: the probability of the predicted class, on axes 1
+        when the prediction is wrong. Predictions follow Keras' accuracy
+        (class 1 where ``p > threshold``; the argmax).
+        """
         outputs = np.asarray(outputs)
         if self.binary:
             probabilities = outputs[:, 0]
-            groups = [probabilities[self.labels == 0], probabilities[self.labels == 1]]
-        else:
-            predicted = outputs.argmax(axis=1)
-            probabilities = outputs.max(axis=1)
-            correct = predicted == self.labels
-            groups = [probabilities[correct], probabilities[~correct]]
-        return np.stack([np.histogram(group, bins=self.edges_)[0] for group in groups])
+            wrong = (probabilities > self.threshold) != (self.labels == 1)
+            return probabilities, self.labels, wrong
+        wrong = outputs.argmax(axis=1) != self.labels
+        return outputs.max(axis=1), wrong.astype(int), wrong
 
-    def summaries(self, outputs):
-        """Return the two count texts of one epoch's outputs."""
-        outputs = np.asarray(outputs)
+    def _counts(self, probabilities, axes_index):
+        return np.stack([np.histogram(probabilities[axes_index == index], bins=self.edges_)[0]
+                         for index in (0, 1)])
+
+    def histograms(self, outputs):
+        """Return the ``(2, bins)`` counts of one epoch's outputs."""
+        probabilities, axes_index, _ = self._classify(outputs)
+        return self._counts(probabilities, axes_index)
+
+    def _summaries(self, axes_index, wrong):
+        """The two count texts: misclassified per class (binary), samples per axes."""
+        total = len(axes_index)
         if self.binary:
-            predicted = outputs[:, 0] > self.threshold  # as Keras' binary accuracy
-            lines = []
-            for label in (0, 1):
-                members = self.labels == label
-                wrong = int(np.sum(predicted[members] != bool(label)))
-                lines.append(f"{wrong} of {int(members.sum())} misclassified")
-            return lines
-        correct = int(np.sum(outputs.argmax(axis=1) == self.labels))
-        total = len(self.labels)
+            return [f"{int(np.sum(wrong[axes_index == label]))} of "
+                    f"{int(np.sum(axes_index == label))} misclassified" for label in (0, 1)]
+        correct = total - int(wrong.sum())
         return [f"{correct} of {total} samples", f"{total - correct} of {total} samples"]
 
     def draw_static(self):
@@ -180,11 +186,12 @@ class ProbabilityHistogram(View):
         self.axes_[0].set_ylabel("samples")
 
     def update(self, epoch):
-        outputs = self.reader.read(f"outputs/{self.source}", epoch)
-        self.counts_ = self.histograms(outputs)
+        probabilities, axes_index, wrong = self._classify(
+            self.reader.read(f"outputs/{self.source}", epoch))
+        self.counts_ = self._counts(probabilities, axes_index)
         for bars, counts in zip(self.bars_, self.counts_):
             bars.set_heights(counts)
-        for text, line in zip(self.texts_, self.summaries(outputs)):
+        for text, line in zip(self.texts_, self._summaries(axes_index, wrong)):
             text.set_text(line)
         return [bars.collection for bars in self.bars_] + self.texts_
 
