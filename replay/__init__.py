@@ -19,8 +19,8 @@ from replay.errors import (
     RunNotFoundError,
     SchemaVersionError,
 )
+from replay.io.runfile import list_runs
 from replay.run import LayerInfo, Run
-from replay.runfile import list_runs
 
 __version__ = "0.1.0"
 
@@ -45,7 +45,7 @@ def __getattr__(name):
     # The recorder subclasses keras.callbacks.Callback; importing it lazily
     # keeps `import replay` (and every replay of a file) free of Keras.
     if name == "Recorder":
-        from replay.record import Recorder
+        from replay.record.callback import Recorder
 
         return Recorder
     raise AttributeError(f"module 'replay' has no attribute {name!r}")

@@ -8,7 +8,14 @@ into a one-line message and exit status 2.
 import argparse
 import sys
 
-from replay.errors import EpochOutOfRangeError, OptionError, ReplayError, RunFileError
+from replay.errors import (
+    EmptySelectionError,
+    EpochOutOfRangeError,
+    OptionError,
+    ReplayError,
+    RunFileError,
+)
+from replay.views.registry import view_names, view_options
 
 
 def _format_bytes(size):
@@ -18,33 +25,52 @@ def _format_bytes(size):
         size /= 1024
 
 
-def _snapshot_range(n):
-    return f"0..{n - 1} (negative values count from the end, down to -{n})"
+def _check_epoch(epoch, clock, owner):
+    """Return the snapshot index of ``--epoch`` (``None`` is the last), in the CLI's words.
 
-
-def _check_epoch(epoch, n, owner):
-    """Return the snapshot index of ``--epoch`` (``None`` is the last), or raise."""
-    if epoch is None:
-        return n - 1
-    if not -n <= epoch < n:
+    The check is the run's (:meth:`replay.Run.snapshot_index`); only the
+    message is reworded, to name the option and ``owner`` (e.g. "each run").
+    """
+    try:
+        return clock.snapshot_index(-1 if epoch is None else epoch)
+    except EpochOutOfRangeError as error:
+        n = error.n_snapshots
         raise EpochOutOfRangeError(
-            f"--epoch {epoch} is out of range: {owner} holds snapshots {_snapshot_range(n)}."
-        )
-    return epoch % n
+            f"--epoch {epoch} is out of range: {owner} holds snapshots 0..{n - 1} (negative "
+            f"values count from the end, down to -{n}).", value=epoch, n_snapshots=n,
+            run=error.run) from None
 
 
-def _select_epochs(text, n, owner):
-    """Return the snapshot indices of ``--epochs START:STOP:STEP`` (``None``: all), or raise."""
-    from replay.views.base import parse_epoch_selection
+def _select_epochs(text, clock, owner):
+    """Return the snapshot indices of ``--epochs START:STOP:STEP`` (``None``: all), in the CLI's words."""
+    from replay.run import parse_epoch_selection
 
-    if text is None:
-        return range(n)
-    selected = range(*parse_epoch_selection(text, name="--epochs").indices(n))
-    if not selected:
-        raise OptionError(
-            f"--epochs {text} selects no snapshot: {owner} holds snapshots 0..{n - 1}."
-        )
-    return selected
+    selection = None if text is None else parse_epoch_selection(text, name="--epochs")
+    try:
+        return clock.select(selection)
+    except EmptySelectionError as error:
+        n = error.n_snapshots
+        raise EmptySelectionError(
+            f"--epochs {text} selects no snapshot: {owner} holds snapshots 0..{n - 1}.",
+            value=text, n_snapshots=n, run=error.run) from None
+
+
+def _save_and_report(scene, args, kind, epoch=None, epochs=None, what=""):
+    """Render ``scene`` to ``--out`` and print one line saying what was written.
+
+    Args:
+        what: text after the opening parenthesis, e.g. ``"3 runs, "``.
+    """
+    if kind == "png":
+        stats = scene.save(args.out, epoch=epoch, dpi=args.dpi)
+        print(f"wrote {stats.path} ({what}epoch {scene.epoch_}, "
+              f"{stats.size[0]}x{stats.size[1]} pixels)")
+    else:
+        stats = scene.save(args.out, epochs=epochs, fps=args.fps, dpi=args.dpi,
+                           progress=not args.quiet)
+        print(f"wrote {stats.path} ({what}{stats.frames} frames, {stats.size[0]}x"
+              f"{stats.size[1]} pixels, {stats.seconds:.1f} s, {stats.fps:.1f} fps)")
+    return stats
 
 
 def _check_output_options(args, kind):
@@ -63,8 +89,8 @@ def _check_output_options(args, kind):
 
 def run_info(args):
     """Print the runs of a file: snapshots, layers, history keys and array sizes."""
+    from replay.io.runfile import list_runs
     from replay.run import Run
-    from replay.runfile import list_runs
 
     names = list_runs(args.file) if not args.run else [args.run]
     print(f"{args.file}: {len(names)} run(s)")
@@ -107,30 +133,19 @@ def add_info(subparsers):
 
 def run_render(args):
     """Render a run's five-panel scene (or one epoch of it) to MP4, GIF or PNG."""
+    from replay.render import Scene, output_kind
     from replay.run import Run
-    from replay.scene import Scene
-    from replay.writers import output_kind
 
     kind = output_kind(args.out)
     _check_output_options(args, kind)
     with Run(args.file, args.run) as run:
         owner = f"run {run.name!r}"
-        if kind == "png":
-            epoch = _check_epoch(args.epoch, run.n_snapshots, owner)
-        else:
-            epochs = _select_epochs(args.epochs, run.n_snapshots, owner)
+        epoch = _check_epoch(args.epoch, run, owner) if kind == "png" else None
+        epochs = _select_epochs(args.epochs, run, owner) if kind != "png" else None
         scene = Scene.part1(run, layer=args.layer, figsize=args.figsize,
                             title_prefix=run.name if args.title_prefix is None
                             else args.title_prefix)
-        if kind == "png":
-            stats = scene.save(args.out, epoch=epoch, dpi=args.dpi)
-            print(f"wrote {stats.path} (epoch {scene.epoch_}, "
-                  f"{stats.size[0]}x{stats.size[1]} pixels)")
-        else:
-            stats = scene.save(args.out, epochs=epochs, fps=args.fps, dpi=args.dpi,
-                               progress=not args.quiet)
-            print(f"wrote {stats.path} ({stats.frames} frames, {stats.size[0]}x"
-                  f"{stats.size[1]} pixels, {stats.seconds:.1f} s, {stats.fps:.1f} fps)")
+        _save_and_report(scene, args, kind, epoch, epochs)
     return 0
 
 
@@ -208,9 +223,10 @@ def _compared_runs(args):
     return open_runs([f"{file}:{name}" for file in args.files for name in args.runs])
 
 
-#: Options of ``replay compare`` that only a grid of views uses (dest → flag).
-GRID_OPTIONS = {"view": "--view", "layer": "--layer", "source": "--source",
-                "metric": "--metric", "ncols": "--ncols"}
+#: Options of ``replay compare`` that only a grid of views uses (dest → flag): --view,
+#: --ncols and the options the registered views declare.
+GRID_OPTIONS = {"view": "--view", **{option.name: f"--{option.name}" for option in view_options()},
+                "ncols": "--ncols"}
 #: Options of ``replay compare`` that only --curves uses.
 CURVES_OPTIONS = {"validation": "--validation", "yscale": "--yscale"}
 
@@ -317,7 +333,7 @@ def _curve_scales(values, keys, validation_keys=()):
 def run_compare(args):
     """Render a grid of views across runs, or their overlaid history curves."""
     from replay.compare import ComparisonScene
-    from replay.writers import output_kind
+    from replay.render import output_kind
 
     kind = output_kind(args.out)
     _check_output_options(args, kind)
@@ -331,10 +347,8 @@ def run_compare(args):
             owner = "each run"
         else:
             owner = f"the shortest run, {clock.name!r},"
-        if kind == "png":
-            epoch = _check_epoch(args.epoch, clock.n_snapshots, owner)
-        else:
-            epochs = _select_epochs(args.epochs, clock.n_snapshots, owner)
+        epoch = _check_epoch(args.epoch, clock, owner) if kind == "png" else None
+        epochs = _select_epochs(args.epochs, clock, owner) if kind != "png" else None
         sizes = {} if args.panel_size is None else {"panel_size": args.panel_size}
         if args.curves:
             validation_keys = _validation_keys(runs, args.curves) if args.validation else ()
@@ -343,20 +357,10 @@ def run_compare(args):
                                            yscale=scales, title_prefix=args.title_prefix,
                                            **sizes)
         else:
-            options = {key: value for key, value in (("layer", args.layer),
-                                                     ("source", args.source),
-                                                     ("metric", args.metric)) if value}
+            options = {option.name: getattr(args, option.name) for option in view_options()}
             scene = ComparisonScene.grid(runs, args.view or DEFAULT_VIEWS, ncols=args.ncols,
                                          title_prefix=args.title_prefix, **sizes, **options)
-        if kind == "png":
-            stats = scene.save(args.out, epoch=epoch, dpi=args.dpi)
-            print(f"wrote {stats.path} ({len(runs)} runs, epoch {scene.epoch_}, "
-                  f"{stats.size[0]}x{stats.size[1]} pixels)")
-        else:
-            stats = scene.save(args.out, epochs=epochs, fps=args.fps, dpi=args.dpi,
-                               progress=not args.quiet)
-            print(f"wrote {stats.path} ({len(runs)} runs, {stats.frames} frames, "
-                  f"{stats.size[0]}x{stats.size[1]} pixels, {stats.seconds:.1f} s)")
+        _save_and_report(scene, args, kind, epoch, epochs, what=f"{len(runs)} runs, ")
     finally:
         for run in runs:
             run.close()
@@ -384,10 +388,8 @@ def add_compare(subparsers):
                     "overlaid. The output kind follows the extension of --out.")
     _add_run_selection(parser)
     parser.add_argument("--view", nargs="+", metavar="VIEW",
-                        help="views of each run, top to bottom, among feature-space, "
-                             "decision-boundary, error-scatter, loss-and-metric, "
-                             "probability-histogram, loss-histogram, layer-violins "
-                             "(default: feature-space decision-boundary; not with --curves)")
+                        help=f"views of each run, top to bottom, among {', '.join(view_names())} "
+                             f"(default: {' '.join(DEFAULT_VIEWS)}; not with --curves)")
     parser.add_argument("--curves", nargs="+", metavar="KEY",
                         help="instead of views: overlay these history keys, one panel each "
                              "(e.g. val_accuracy, or loss accuracy)")
@@ -403,11 +405,9 @@ def add_compare(subparsers):
     parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
                                          "(default: all; write --epochs=-50: for a "
                                          "negative start)")
-    parser.add_argument("--layer", help="hidden layer of the feature space (default: each "
-                                        "run's only 2-unit hidden layer)")
-    parser.add_argument("--source", choices=("train", "validation"),
-                        help="samples to show (default train)")
-    parser.add_argument("--metric", help="metric of the loss-and-metric view (default accuracy)")
+    for option in view_options():  # each registered view's options, once
+        parser.add_argument(f"--{option.name}", type=option.type, choices=option.choices,
+                            help=f"{option.help}; not with --curves")
     parser.add_argument("--ncols", type=int, help="runs per row (default: all in one row)")
     parser.add_argument("--panel-size", type=_figure_size,
                         help="size of one panel in inches, WIDTHxHEIGHT (default 4.2x3.9 "

@@ -32,16 +32,41 @@ class LayerNotFoundError(ReplayError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class EpochOutOfRangeError(ReplayError, IndexError):
-    """The requested epoch (snapshot) was not recorded."""
-
-
 class RecordingError(ReplayError, ValueError):
     """The recorder was given something it cannot record."""
 
 
 class OptionError(ReplayError, ValueError):
     """An option has a value replay does not accept."""
+
+
+class EpochOutOfRangeError(ReplayError, IndexError):
+    """The requested epoch (snapshot) was not recorded.
+
+    Raised by :meth:`replay.Run.snapshot_index` and :meth:`replay.Run.select`,
+    the one place that checks epochs; callers that word the error their own
+    way (the command line) read the attributes instead of checking again.
+
+    Attributes:
+        value: the epoch or the selection as it was given.
+        n_snapshots: how many snapshots the run holds: the valid epochs are
+            ``0 .. n_snapshots - 1`` and ``-n_snapshots .. -1``.
+        run: the name of the run.
+    """
+
+    def __init__(self, message, *, value=None, n_snapshots=None, run=None):
+        super().__init__(message)
+        self.value = value
+        self.n_snapshots = n_snapshots
+        self.run = run
+
+
+class EmptySelectionError(EpochOutOfRangeError, OptionError):
+    """An epoch selection (e.g. ``"200:300"``) selects no snapshot of the run.
+
+    Both an :class:`EpochOutOfRangeError` (with its attributes) and an
+    :class:`OptionError`.
+    """
 
 
 class EncodingError(ReplayError, OSError):

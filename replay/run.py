@@ -1,4 +1,10 @@
-"""Reading a recorded run: :class:`Run`, with numpy and h5py only."""
+"""Reading a recorded run: :class:`Run`, with numpy and h5py only.
+
+:class:`Run` is also where epochs are checked: :meth:`Run.snapshot_index`
+(one epoch) and :meth:`Run.select` (a selection such as ``"0:150:2"``) are
+the one resolver that views, scenes and the command line use, raising
+:class:`replay.EpochOutOfRangeError` with the value given and the valid range.
+"""
 
 import json
 import os
@@ -6,13 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from replay import runfile
 from replay.errors import (
+    EmptySelectionError,
     EpochOutOfRangeError,
     LayerNotFoundError,
     OptionError,
     RunFileError,
 )
+from replay.io import runfile, schema
 
 
 @dataclass(frozen=True)
@@ -59,14 +66,14 @@ class Run:
         self._handle = None
         group = self._open_group(run)
         self.name = group.name.lstrip("/")
-        if "schema_version" not in group.attrs:
+        if schema.VERSION_ATTRIBUTE not in group.attrs:
             raise RunFileError(
                 f"Run {self.name!r} in '{self.path}' was written by the old DeepReplay "
                 "package; this version of replay cannot read DeepReplay runs yet."
             )
         self.attrs = {key: _decode(value) for key, value in group.attrs.items()}
         self.layers = [LayerInfo(**info) for info in self.attrs.get("layers", [])]
-        self.n_snapshots = int(group["snapshots/epoch"].shape[0])
+        self.n_snapshots = int(group[schema.SNAPSHOT_EPOCHS].shape[0])
         self._history = None
 
     # -- file handling -------------------------------------------------------
@@ -126,12 +133,12 @@ class Run:
         0 is the state before training; with per-batch snapshots the values
         are fractional (2.5 = half-way through the third epoch).
         """
-        return self._group["snapshots/epoch"][: self.n_snapshots]
+        return self._group[schema.SNAPSHOT_EPOCHS][: self.n_snapshots]
 
     @property
     def steps(self):
         """Array ``(n_snapshots,)``: batches trained before each snapshot."""
-        return self._group["snapshots/step"][: self.n_snapshots]
+        return self._group[schema.SNAPSHOT_STEPS][: self.n_snapshots]
 
     @property
     def hidden_layers(self):
@@ -145,22 +152,25 @@ class Run:
     @property
     def sources(self):
         """The recorded input kinds: some of train, validation, grid, mesh."""
-        return [source for source in runfile.SOURCES if f"inputs/{source}" in self._group]
+        return [source for source in schema.SOURCES if schema.inputs(source) in self._group]
 
     @property
     def history(self):
         """Per-epoch values Keras logged (``loss``, metrics, ``val_*``, ``lr``).
 
         A dict of name → array of length ``n_epochs``; ``history["epoch"]``
-        holds the 1-based epoch numbers.
+        holds the 1-based epoch numbers, and is there whenever the dict is
+        not empty.
         """
         if self._history is None:
-            group = self._group.get("history")
-            self._history = {} if group is None else {k: group[k][()] for k in group}
-            # history/epoch is written last: a run killed while writing an
-            # epoch can hold longer arrays of other keys; that tail is dropped.
-            length = len(self._history.get("epoch", ()))
-            self._history = {key: values[:length] for key, values in self._history.items()}
+            group = self._group.get(schema.HISTORY)
+            if group is None or schema.HISTORY_INDEX not in group:
+                self._history = {}  # no epoch finished (or no index: nothing to trust)
+            else:
+                # history/epoch is written last: a run killed while writing an
+                # epoch can hold longer arrays of other keys; that tail is dropped.
+                length = len(group[schema.HISTORY_INDEX])
+                self._history = {key: group[key][:length] for key in group}
         return self._history
 
     def layer(self, name):
@@ -175,28 +185,85 @@ class Run:
 
     # -- arrays --------------------------------------------------------------
 
-    def _snapshot_index(self, epoch):
-        if isinstance(epoch, (bool, np.bool_)) or not isinstance(epoch, (int, np.integer)):
+    def snapshot_index(self, epoch):
+        """Return snapshot ``epoch`` as an index ``0 .. n_snapshots - 1``, or raise.
+
+        This is the one check of an epoch: views, scenes and the command line
+        all come here.
+
+        Args:
+            epoch: an integer; negative values count from the end (``-1`` is
+                the last snapshot).
+
+        Raises:
+            EpochOutOfRangeError: ``epoch`` is not an integer, or not a
+                snapshot of this run; the message names the valid range and
+                the error carries ``value`` and ``n_snapshots``.
+        """
+        n = self.n_snapshots
+        details = {"value": epoch, "n_snapshots": n, "run": self.name}
+        if isinstance(epoch, (bool, np.bool_)) or not hasattr(epoch, "__index__"):
             raise EpochOutOfRangeError(
-                f"epoch must be an integer snapshot index. Got {epoch!r}."
-            )
+                f"epoch must be an integer snapshot index. Got {epoch!r}.", **details)
         index = int(epoch)
-        if index < 0:
-            index += self.n_snapshots
-        if not 0 <= index < self.n_snapshots:
+        if not -n <= index < n:
             raise EpochOutOfRangeError(
                 f"Epoch {epoch} is out of range for run {self.name!r} of '{self.path}': "
-                f"it holds snapshots 0..{self.n_snapshots - 1} "
-                "(0 is the state before training)."
-            )
-        return index
+                f"it holds snapshots {describe_snapshots(n)}.", **details)
+        return index % n
+
+    def select(self, epochs=None):
+        """Return the snapshot indices of an epoch selection, checked.
+
+        Args:
+            epochs: ``None`` (every snapshot), a ``range``, a ``slice``, a
+                string ``"start:stop:step"`` (parts optional, e.g. ``"::2"``;
+                see :func:`parse_epoch_selection`) or an iterable of epochs
+                (negative ones count from the end).
+
+        Returns:
+            A list of indices ``0 .. n_snapshots - 1``, in the order selected.
+
+        Raises:
+            OptionError: a malformed string, or a step of 0.
+            EpochOutOfRangeError: an epoch outside the run.
+            EmptySelectionError: the selection selects no snapshot.
+
+        Example:
+            >>> run.select("0:150:50")   # doctest: +SKIP
+            [0, 50, 100]
+        """
+        n = self.n_snapshots
+        if epochs is None:
+            return list(range(n))
+        given = epochs
+        if isinstance(epochs, str):
+            epochs = parse_epoch_selection(epochs)
+        if isinstance(epochs, slice):
+            if epochs.step == 0:
+                raise OptionError(
+                    f"The epoch selection {given!r} has a step of 0; use 1 or more.")
+            selected = list(range(*epochs.indices(n)))
+        else:
+            selected = []
+            for epoch in epochs:
+                try:
+                    selected.append(self.snapshot_index(epoch))
+                except EpochOutOfRangeError as error:
+                    error.value = given
+                    raise
+        if not selected:
+            raise EmptySelectionError(
+                f"The epoch selection {given!r} selects no snapshot of run {self.name!r}: "
+                f"it holds snapshots 0..{n - 1}.", value=given, n_snapshots=n, run=self.name)
+        return selected
 
     def _check_source(self, source):
-        if source not in runfile.SOURCES:
+        if source not in schema.SOURCES:
             raise OptionError(
-                f"source must be one of {', '.join(runfile.SOURCES)}. Got {source!r}."
+                f"source must be one of {', '.join(schema.SOURCES)}. Got {source!r}."
             )
-        if f"inputs/{source}" not in self._group:
+        if schema.inputs(source) not in self._group:
             raise LayerNotFoundError(
                 f"Run {self.name!r} of '{self.path}' has no {source!r} data. It has: "
                 f"{', '.join(self.sources)}."
@@ -205,7 +272,7 @@ class Run:
             )
 
     def _read(self, name, epoch, what):
-        index = self._snapshot_index(epoch)
+        index = self.snapshot_index(epoch)
         group = self._group
         if name not in group:
             raise LayerNotFoundError(
@@ -219,7 +286,7 @@ class Run:
             raise LayerNotFoundError(f"Run {self.name!r} of '{self.path}' has no {what}.")
         if epochs is None:
             return group[name][: self.n_snapshots]
-        indices = [self._snapshot_index(epoch) for epoch in epochs]
+        indices = [self.snapshot_index(epoch) for epoch in epochs]
         return group[name][np.asarray(indices)] if indices else group[name][:0]
 
     def inputs(self, source="train"):
@@ -229,12 +296,12 @@ class Run:
         the grid lines, ``(n_y, n_x, 2)`` for the mesh.
         """
         self._check_source(source)
-        return self._group[f"inputs/{source}"][()]
+        return self._group[schema.inputs(source)][()]
 
     def targets(self, source="train"):
         """Return the recorded targets of ``train`` or ``validation``."""
         self._check_source(source)
-        return self._group[f"targets/{source}"][()]
+        return self._group[schema.targets(source)][()]
 
     def labels(self, source="train"):
         """Return integer class labels ``(N,)`` derived from the targets.
@@ -252,7 +319,7 @@ class Run:
         """Return ``{weight name: array}`` of ``layer`` at snapshot ``epoch``."""
         info = self.layer(layer)
         return {
-            name: self._read(f"weights/{layer}/{name}", epoch, f"weight {name!r} of {layer!r}")
+            name: self._read(schema.weights(layer, name), epoch, f"weight {name!r} of {layer!r}")
             for name in info.weights
         }
 
@@ -262,13 +329,13 @@ class Run:
         Recorded only when the recorder was asked for gradients.
         """
         info = self.layer(layer)
-        if f"gradients/{layer}" not in self._group:
+        if schema.gradients_group(layer) not in self._group:
             raise LayerNotFoundError(
                 f"Run {self.name!r} of '{self.path}' has no gradients for {layer!r}; "
                 "record with Recorder(..., gradients=True)."
             )
         return {
-            name: self._read(f"gradients/{layer}/{name}", epoch, f"gradient of {name!r}")
+            name: self._read(schema.gradients(layer, name), epoch, f"gradient of {name!r}")
             for name in info.weights
         }
 
@@ -280,7 +347,7 @@ class Run:
         """
         self._check_layer_recorded(layer)
         self._check_source(source)
-        return self._read(f"activations/{source}/{layer}", epoch,
+        return self._read(schema.activations(source, layer), epoch,
                           f"activations of {layer!r} on {source!r}")
 
     def preactivations(self, layer, epoch, *, source="train"):
@@ -290,25 +357,25 @@ class Run:
         """
         self._check_layer_recorded(layer)
         self._check_source(source)
-        return self._read(f"preactivations/{source}/{layer}", epoch,
+        return self._read(schema.preactivations(source, layer), epoch,
                           f"pre-activations of {layer!r} on {source!r}")
 
     def outputs(self, epoch, *, source="train"):
         """Return the model's outputs at ``epoch``: ``(*source shape, n_outputs)``."""
         self._check_source(source)
-        return self._read(f"outputs/{source}", epoch, f"outputs on {source!r}")
+        return self._read(schema.outputs(source), epoch, f"outputs on {source!r}")
 
     def per_sample_loss(self, epoch, *, source="train"):
         """Return the loss of every sample at ``epoch`` (the model's own loss)."""
         self._check_source(source)
-        return self._read(f"loss/{source}", epoch, f"per-sample loss on {source!r}")
+        return self._read(schema.loss(source), epoch, f"per-sample loss on {source!r}")
 
     def series(self, name, epochs=None):
         """Return a per-snapshot array for several snapshots at once.
 
         Args:
-            name: dataset path inside the run, e.g. ``"loss/train"`` or
-                ``"weights/hidden/kernel"``.
+            name: dataset path inside the run (see :mod:`replay.io.schema`),
+                e.g. ``schema.loss("train")`` or ``schema.weights("hidden", "kernel")``.
             epochs: snapshot indices; ``None`` for all.
 
         Returns:
@@ -334,6 +401,43 @@ class Run:
 
         self._group.visititems(visit)
         return found
+
+
+def describe_snapshots(n_snapshots):
+    """Return the valid epochs of a run of ``n_snapshots``, as error messages word them."""
+    n = n_snapshots
+    return (f"0..{n - 1} (0 is the state before training; negative values count from "
+            f"the end, down to -{n})")
+
+
+def parse_epoch_selection(text, *, name="epochs"):
+    """Turn ``"start:stop:step"`` (parts optional, e.g. ``"::2"``) into a ``slice``.
+
+    The one parser of epoch selections (``Run.select``, ``--epochs``).
+
+    Args:
+        text: the selection.
+        name: what to call it in messages, e.g. ``"--epochs"``.
+
+    Raises:
+        OptionError: the text is not of that form, or its step is 0.
+    """
+    parts = text.split(":")
+    try:
+        if len(parts) > 3:
+            raise ValueError(text)
+        numbers = [int(part) if part.strip() else None for part in parts]
+    except ValueError:
+        raise OptionError(
+            f"{name} {text!r} must look like start:stop:step with integers, "
+            "e.g. 0:150:2 or ::5."
+        ) from None
+    if len(numbers) == 3 and numbers[2] == 0:
+        raise OptionError(
+            f"{name} {text!r}: the step cannot be 0. Use a positive step, e.g. ::2 "
+            "for every second snapshot."
+        )
+    return slice(*numbers)
 
 
 def targets_to_labels(targets):

@@ -155,7 +155,7 @@ def test_gradients_option_is_checked_and_auto_depends_on_size():
     import keras
 
     from replay import Recorder
-    from replay.gradients import AUTO_MAX_PARAMETERS, wants_gradients
+    from replay.record.gradients import AUTO_MAX_PARAMETERS, wants_gradients
 
     inputs, targets = small_data()
     with pytest.raises(OptionError, match="gradients must be"):

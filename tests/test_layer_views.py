@@ -6,7 +6,8 @@ import pytest
 
 from replay import LayerNotFoundError, OptionError, Run
 from replay.scene import Scene
-from replay.views.layer_violins import LayerViolins, describe_initializer, violin_outline
+from replay.model_config import describe_initializer
+from replay.views.layer_violins import LayerViolins, violin_outline
 from replay.views.parameter_updates import ParameterUpdates
 
 

@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_import_replay_does_not_import_keras():
-    code = ("import sys, replay, replay.run, replay.runfile, replay.cli, replay.datasets; "
+    code = ("import sys, replay, replay.run, replay.io.runfile, replay.cli, replay.datasets; "
             "bad = [m for m in ('keras', 'jax', 'tensorflow', 'torch') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -64,7 +64,7 @@ def test_hdf5_of_another_kind(tmp_path):
         handle["data"] = np.arange(3)
     with pytest.raises(RunFileError, match="not a replay run file"):
         Run(path, "x")
-    from replay.runfile import open_file
+    from replay.io.runfile import open_file
 
     with pytest.raises(RunFileError, match="refusing"):
         open_file(path, "a")

@@ -62,11 +62,12 @@ def test_scene_without_prefix_and_with_views_of_two_runs(part1_file):
 
 
 def test_showdown_puts_runs_side_by_side(part1_file):
+    from replay.compare import ComparisonScene
+
     runs = [Run(part1_file, "sigmoid"), Run(part1_file, "relu")]
-    figure = Scene.showdown(runs, figsize=(6, 6)).plot(6)
+    figure = ComparisonScene.grid(runs, figsize=(6, 6)).plot(6)
     assert [ax.get_title() for ax in figure.axes] == [
-        "sigmoid: feature space", "sigmoid: input space",
-        "relu: feature space", "relu: input space"]
+        "sigmoid: feature space", "input space", "relu: feature space", "input space"]
     assert figure.axes[0].get_position().y0 > figure.axes[1].get_position().y1
 
 

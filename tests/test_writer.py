@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from conftest import part1_model
 
-from replay import RecordingError, Run, runfile, writer_process
+from replay import RecordingError, Run
+from replay.io import runfile, writer_process
+from replay.io.writer import RunWriter
 
 
 def record(path, run, *, epochs=3, seed=0, callbacks=(), **options):
@@ -100,7 +102,7 @@ def test_a_writer_process_that_dies_fails_the_fit_clearly(tmp_path):
 def test_an_error_in_the_writer_process_names_the_run(tmp_path):
     path = tmp_path / "w.h5"
     with runfile.open_file(path, "a") as handle:
-        runfile.RunWriter.create(handle, "run", {})
+        RunWriter.create(handle, "run", {})
     writer = writer_process.WriterProcess(path, "run")
     writer.append_snapshot(0.0, 0, {"weights/a/kernel": np.zeros((2, 2))})
     writer.append_snapshot(1.0, 1, {"weights/a/kernel": np.zeros((3, 3))})  # shape change
@@ -130,7 +132,7 @@ def test_same_shaped_models_share_one_compiled_capture(tmp_path):
 def test_history_rows_fill_missing_keys_and_end_at_the_epoch_index(tmp_path):
     path = tmp_path / "h.h5"
     with runfile.open_file(path, "a") as handle:
-        writer = runfile.RunWriter.create(handle, "run", {})
+        writer = RunWriter.create(handle, "run", {})
         writer.append_history(1, {"loss": 1.0})
         writer.append_history(2, {"loss": 2.0, "val_loss": 3.0})  # a key that starts late
         writer.append_history(3, {"val_loss": 4.0})  # a key missing this epoch

@@ -25,8 +25,9 @@ Example:
 
 from replay.compare.curves import OverlaidCurves
 from replay.compare.runs import open_runs, run_labels
-from replay.compare.scene import VIEWS, ComparisonScene
+from replay.compare.scene import ComparisonScene
 from replay.compare.table import MetricSummary, ResultsTable, results_table
+from replay.views.registry import VIEWS
 
 __all__ = [
     "VIEWS",

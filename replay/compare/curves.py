@@ -5,6 +5,7 @@ import numpy as np
 from replay.compare.runs import open_runs, run_labels
 from replay.compare.table import lower_is_better
 from replay.errors import OptionError
+from replay.io import schema
 from replay.views.base import View
 from replay.views.curves import BOUNDED_METRICS
 from replay.views.ranges import padded_range
@@ -81,7 +82,7 @@ class OverlaidCurves(View):
         for run in runs:
             missing = [key for key in self.keys if key not in run.history]
             if missing:
-                recorded = [key for key in run.history if key != "epoch"]
+                recorded = [key for key in run.history if key != schema.HISTORY_INDEX]
                 raise OptionError(
                     f"Run {run.name!r} of '{run.path}' has no history {missing[0]!r}. "
                     f"Recorded: {', '.join(recorded) or 'none'}."
@@ -98,9 +99,7 @@ class OverlaidCurves(View):
         self.snapshot_epochs = np.asarray(self.run.epochs, dtype=np.float64)
 
     def _history_epochs(self, run):
-        history = run.history
-        n = len(history[self.keys[0]])
-        return np.asarray(history.get("epoch", np.arange(1, n + 1)), dtype=np.float64)
+        return np.asarray(run.history[schema.HISTORY_INDEX], dtype=np.float64)
 
     def draw_static(self):
         ax = self.ax_

@@ -4,8 +4,8 @@ import os
 from pathlib import Path
 
 from replay.errors import OptionError
+from replay.io.runfile import list_runs
 from replay.run import Run
-from replay.runfile import list_runs
 
 
 def open_runs(runs=None, path=None):

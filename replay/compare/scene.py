@@ -18,66 +18,8 @@ import math
 from replay.compare.curves import OverlaidCurves
 from replay.compare.runs import open_runs, run_labels
 from replay.errors import OptionError
-from replay.scene import Scene, default_layer
-
-
-def _feature_space(run, *, layer=None, source="train", **_):
-    from replay.views import FeatureSpace
-
-    return FeatureSpace(run, default_layer(run) if layer is None else layer, source=source)
-
-
-def _decision_boundary(run, *, source="train", **_):
-    from replay.views import DecisionBoundary
-
-    return DecisionBoundary(run, source=source)
-
-
-def _error_scatter(run, *, source="train", **_):
-    from replay.views.error_scatter import ErrorScatter
-
-    return ErrorScatter(run, source=source)
-
-
-def _loss_and_metric(run, *, metric="accuracy", **_):
-    from replay.views import LossAndMetric
-
-    return LossAndMetric(run, metric=metric)
-
-
-def _probability_histogram(run, *, source="train", bins=10, **_):
-    from replay.views import ProbabilityHistogram
-
-    return ProbabilityHistogram(run, source=source, bins=bins)
-
-
-def _loss_histogram(run, *, source="train", **_):
-    from replay.views import LossHistogram
-
-    return LossHistogram(run, source=source)
-
-
-def _layer_violins(run, *, quantity="activations", source="train", **_):
-    from replay.views import LayerViolins
-
-    return LayerViolins(run, quantity, source=source)
-
-
-#: The views a grid can show by name: name → (factory(run, **options), short panel title).
-#: A factory takes the run and the grid's options (layer, source, metric, bins, quantity);
-#: the short title is text, a function of the view, or None for the view's own title.
-VIEWS = {
-    "feature-space": (_feature_space, "feature space"),
-    "decision-boundary": (_decision_boundary, "input space"),
-    "error-scatter": (_error_scatter, "samples sized by error"),
-    "loss-and-metric": (_loss_and_metric, lambda view: f"loss & {view.metric}" + (
-        ", val dashed" if len(view.keys["loss"]) + len(view.keys["metric"]) > 2 else "")),
-    "probability-histogram": (_probability_histogram, None),
-    "loss-histogram": (_loss_histogram, "per-sample losses"),
-    "layer-violins": (_layer_violins, None),
-}
-#: Views whose panels in one grid row get the same y-limits.
-SHARED_Y = ("loss-and-metric", "probability-histogram", "loss-histogram", "layer-violins")
+from replay.render.scene import Scene
+from replay.views.registry import VIEWS, view_spec
 
 
 class ComparisonScene(Scene):
@@ -109,11 +51,12 @@ class ComparisonScene(Scene):
         Args:
             runs: the runs (``Run`` objects, ``"file.h5:run"``, run names of
                 ``path``, ...; see :func:`replay.compare.open_runs`).
-            views: the views of each run, top to bottom: names of
-                :data:`VIEWS` (``"feature-space"``, ``"decision-boundary"``,
-                ``"error-scatter"``, ``"loss-and-metric"``,
-                ``"probability-histogram"``, ``"loss-histogram"``,
-                ``"layer-violins"``) or callables ``run -> View``.
+            views: the views of each run, top to bottom: names of registered
+                views (:data:`replay.views.VIEWS`: ``"feature-space"``,
+                ``"decision-boundary"``, ``"error-scatter"``,
+                ``"loss-and-metric"``, ``"probability-histogram"``,
+                ``"loss-histogram"``, ``"layer-violins"``) or callables
+                ``run -> View``.
             path: the run file of bare run names (all its runs when ``runs``
                 is None).
             labels: the run names heading each run's top panel (``"<label>:
@@ -125,7 +68,8 @@ class ComparisonScene(Scene):
             title_prefix: text before ``"Epoch N"`` in the figure title.
             share_limits: give the panels of one row of curves or histograms
                 the same y-limits.
-            **options: passed to the view factories: ``layer`` (feature
+            **options: passed to the named views that declare them (see
+                :func:`replay.views.registry.view_options`): ``layer`` (feature
                 space; default: each run's only 2-unit hidden layer),
                 ``source`` (``"train"``/``"validation"``), ``metric``,
                 ``bins``, ``quantity`` (layer violins).
@@ -144,9 +88,13 @@ class ComparisonScene(Scene):
         views = [views] if isinstance(views, str) or callable(views) else list(views)
         if not views:
             raise OptionError("ComparisonScene.grid needs at least one view.")
-        for view in views:
-            if not callable(view) and view not in VIEWS:
-                raise OptionError(f"Unknown view {view!r}. Views: {', '.join(VIEWS)}.")
+        specs = [None if callable(view) else view_spec(view) for view in views]
+        known = {option.name for spec in VIEWS.values() for option in spec.options}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise OptionError(
+                f"ComparisonScene.grid got unknown option(s) {', '.join(unknown)}; the views "
+                f"take {', '.join(sorted(known))}.")
         ncols = len(runs) if ncols is None else int(ncols)
         if ncols < 1:
             raise OptionError(f"ncols must be a positive integer. Got {ncols!r}.")
@@ -155,10 +103,8 @@ class ComparisonScene(Scene):
                  for index, view in enumerate(views)]
         built = {}
         for run, label in zip(runs, labels):
-            for name, view in zip(names, views):
-                factory = VIEWS[view][0] if isinstance(view, str) else view
-                built[(label, name)] = factory(run, **options) if isinstance(view, str) \
-                    else factory(run)
+            for name, view, spec in zip(names, views, specs):
+                built[(label, name)] = view(run) if spec is None else spec.build(run, **options)
         # Rows per view: its number of axes (the probability histograms have two).
         heights = [max(built[(label, name)].n_axes for label in labels) for name in names]
         block = sum(heights)
@@ -172,20 +118,19 @@ class ComparisonScene(Scene):
         scene.compared_runs, scene.labels, scene.cells = runs, labels, built
         for index, label in enumerate(labels):
             top, column = block * (index // ncols), index % ncols
-            for position, (name, view, height) in enumerate(zip(names, views, heights)):
+            for position, (name, spec, height) in enumerate(zip(names, specs, heights)):
                 cell = built[(label, name)]
                 positions = [(top + row, column) for row in range(cell.n_axes)]
                 scene.add(cell, *positions)
-                short = VIEWS[view][1] if isinstance(view, str) else None
                 # The run's label heads its top panel ("relu: feature space");
                 # with one view per run the label alone names the panel.
-                scene._panel_titles[id(cell)] = (label if position == 0 else "", short,
+                scene._panel_titles[id(cell)] = (label if position == 0 else "", spec,
                                                  len(views) == 1)
                 top += height
         if share_limits:
             scene._shared_rows = [[built[(label, name)] for label in labels]
-                                  for name, view in zip(names, views)
-                                  if isinstance(view, str) and view in SHARED_Y]
+                                  for name, spec in zip(names, specs)
+                                  if spec is not None and spec.share_y]
         return scene
 
     @classmethod
@@ -243,10 +188,8 @@ class ComparisonScene(Scene):
         for view in self.views:
             if id(view) not in self._panel_titles:
                 continue
-            label, short, alone = self._panel_titles[id(view)]
-            if callable(short):
-                short = short(view)
-            short = short or view.ax_.get_title()
+            label, spec, alone = self._panel_titles[id(view)]
+            short = view.ax_.get_title() if spec is None else spec.panel_title(view)
             view.ax_.set_title(label if alone else f"{label}: {short}" if label else short)
         for row in self._shared_rows:
             share_y_limits(row)

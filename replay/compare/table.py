@@ -9,9 +9,10 @@ import numpy as np
 
 from replay.compare.runs import open_runs, run_labels
 from replay.errors import OptionError
+from replay.io import schema
 
 #: History keys that are not metrics.
-NOT_METRICS = ("epoch", "learning_rate", "lr")
+NOT_METRICS = (schema.HISTORY_INDEX, "learning_rate", "lr")
 #: Metric names (without ``val_``) where lower is better, besides any name with "loss".
 LOWER_IS_BETTER = ("mse", "mae", "mape", "msle", "mean_squared_error",
                    "mean_absolute_error", "crossentropy", "error", "hinge", "kl_divergence")
@@ -185,8 +186,7 @@ def results_table(runs=None, *, path=None, metrics=None, labels=None):
             columns.append(f"{key} 100% at")
     rows, summaries = [], {}
     for label, history in zip(labels, histories):
-        n_epochs = len(next(iter(history.values()))) if history else 0
-        epochs = np.asarray(history.get("epoch", np.arange(1, n_epochs + 1)))
+        epochs = np.asarray(history.get(schema.HISTORY_INDEX, ()))  # {} when no epoch ended
         row = {"run": label, "epochs": int(epochs[-1]) if len(epochs) else 0}
         summaries[label] = {}
         for key in metrics:

@@ -1,17 +1,57 @@
-"""The contract every view follows.
+"""The contract every view follows, and the frame contract renderers rely on.
 
 A view is built from a :class:`replay.Run`, draws into one matplotlib axes
 (or a few, for views such as the probability histograms), creates its
 artists **once** in :meth:`View.draw_static`, and on every frame only
 mutates them in :meth:`View.update`. That is what makes rendering fast:
 no ``ax.clear()``, no new ``scatter``/``contourf`` per frame.
+
+:class:`FrameSource` is the public contract between what is drawn (a view,
+a :class:`replay.render.Scene`) and what draws frames of it
+(:class:`replay.render.FrameRenderer`, ``FuncAnimation``): ``frame(epoch)``
+moves the figure to one snapshot and returns the artists it changed.
 """
+
+from typing import Protocol, runtime_checkable
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 
-from replay.errors import EpochOutOfRangeError, OptionError
+from replay.errors import OptionError
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """What renderers need of a figure that moves through a run's snapshots.
+
+    Implemented by :class:`View` (a view with its own figure) and by
+    :class:`replay.render.Scene`.
+
+    Attributes:
+        figure_: the figure, once :meth:`attach` has made it.
+        blit_safe: True when :meth:`frame` changes nothing but the artists
+            it returns (no axis limits, ticks or layout), so a renderer may
+            draw the rest once and redraw only those.
+    """
+
+    figure_: object
+    blit_safe: bool
+
+    def attach(self):
+        """Create the figure and draw its static part, once; return ``self``."""
+
+    def freeze_layout(self):
+        """Compute the figure's layout once and keep it for every frame."""
+
+    def select_epochs(self, epochs=None):
+        """Return the snapshot indices of a selection (see :meth:`replay.Run.select`)."""
+
+    def frame(self, epoch):
+        """Show snapshot ``epoch`` (an index); return the artists that changed."""
+
+    def plot(self, epoch=-1):
+        """Draw snapshot ``epoch`` (negative counts from the end); return the figure."""
 
 
 class View:
@@ -19,7 +59,8 @@ class View:
 
     Subclasses implement :meth:`draw_static` (create axes content and the
     artists, once) and :meth:`update` (set one epoch's data into the
-    artists and return them).
+    artists and return them). A view is a :class:`FrameSource`: alone, it
+    renders, animates and saves like a scene.
 
     Args:
         run: the :class:`replay.Run` to show.
@@ -93,24 +134,18 @@ class View:
     # -- public API ----------------------------------------------------------
 
     def check_epoch(self, epoch):
-        """Return ``epoch`` as a valid snapshot index, or raise a clear error."""
-        n = self.run.n_snapshots
-        if isinstance(epoch, bool) or not hasattr(epoch, "__index__"):
-            raise EpochOutOfRangeError(f"epoch must be an integer. Got {epoch!r}.")
-        epoch = int(epoch)
-        if not -n <= epoch < n:
-            raise EpochOutOfRangeError(
-                f"Epoch {epoch} is out of range for run {self.run.name!r}: it holds "
-                f"snapshots 0..{n - 1} (0 is the state before training; negative values "
-                f"count from the end, down to -{n})."
-            )
-        return epoch % n
+        """Return ``epoch`` as a valid snapshot index (see :meth:`replay.Run.snapshot_index`)."""
+        return self.run.snapshot_index(epoch)
+
+    def select_epochs(self, epochs=None):
+        """Return the snapshot indices of ``epochs`` (see :meth:`replay.Run.select`)."""
+        return self.run.select(epochs)
 
     def plot(self, epoch=-1, *, ax=None):
         """Draw snapshot ``epoch`` (default: the last) and return the figure."""
         epoch = self.check_epoch(epoch)
         self.attach(ax)
-        self._frame(epoch)
+        self.frame(epoch)
         return self.figure_
 
     def animate(self, epochs=None, *, interval=100, blit=False, **kwargs):
@@ -122,18 +157,32 @@ class View:
             blit: passed to ``FuncAnimation``.
             **kwargs: passed to ``FuncAnimation``.
         """
-        epochs = resolve_epochs(self.run, epochs)
+        epochs = self.select_epochs(epochs)
         self.attach()
-        return FuncAnimation(self.figure_, self._frame, frames=epochs,
+        return FuncAnimation(self.figure_, self.frame, frames=epochs,
                              init_func=lambda: [], interval=interval, blit=blit, **kwargs)
 
-    def _frame(self, epoch):
+    def freeze_layout(self):
+        """Compute the layout of the view's figure once and keep it (see :func:`freeze_layout`)."""
+        self.attach()
+        freeze_layout(self.figure_)
+
+    def frame(self, epoch):
+        """Show snapshot ``epoch``: :meth:`update`, plus the figure title of a standalone view.
+
+        Returns:
+            The artists that changed (the :class:`FrameSource` contract).
+        """
         self.epoch_ = epoch
         artists = list(self.update(epoch))
         if self._epoch_text is not None:
-            self._epoch_text.set_text(epoch_title(self.run, epoch))
+            self._epoch_text.set_text(self.figure_title(epoch))
             artists.append(self._epoch_text)
         return artists
+
+    def figure_title(self, epoch):
+        """The title of the view's own figure at snapshot ``epoch`` (``"Epoch N"``)."""
+        return epoch_title(self.run, epoch)
 
 
 def epoch_title(run, epoch, prefix=""):
@@ -146,57 +195,20 @@ def epoch_title(run, epoch, prefix=""):
     return f"{prefix} \u2014 {text}" if prefix else text
 
 
-def parse_epoch_selection(text, *, name="epochs"):
-    """Turn ``"start:stop:step"`` (parts optional, e.g. ``"::2"``) into a ``slice``.
+def freeze_layout(figure):
+    """Run the figure's layout engine once (as a draw would), then switch it off.
 
-    Args:
-        text: the selection.
-        name: what to call it in messages, e.g. ``"--epochs"``.
-
-    Raises:
-        OptionError: the text is not of that form, or its step is 0.
+    Later draws then skip the layout engine: frames never move the axes.
     """
-    parts = text.split(":")
-    try:
-        if len(parts) > 3:
-            raise ValueError(text)
-        numbers = [int(part) if part.strip() else None for part in parts]
-    except ValueError:
-        raise OptionError(
-            f"{name} {text!r} must look like start:stop:step with integers, "
-            "e.g. 0:150:2 or ::5."
-        ) from None
-    if len(numbers) == 3 and numbers[2] == 0:
-        raise OptionError(
-            f"{name} {text!r}: the step cannot be 0. Use a positive step, e.g. ::2 "
-            "for every second snapshot."
-        )
-    return slice(*numbers)
+    engine = figure.get_layout_engine()
+    if engine is not None:
+        engine.execute(figure)
+    figure.set_layout_engine("none")
 
 
 def resolve_epochs(run, epochs):
-    """Turn ``None``, a ``range``, a ``slice`` or ``"start:stop:step"`` into indices."""
-    n = run.n_snapshots
-    if epochs is None:
-        return list(range(n))
-    given = epochs
-    if isinstance(epochs, str):
-        epochs = parse_epoch_selection(epochs)
-    if isinstance(epochs, slice):
-        if epochs.step == 0:
-            raise OptionError(f"The epoch selection {given!r} has a step of 0; use 1 or more.")
-        epochs = range(*epochs.indices(n))
-    result = [int(epoch) for epoch in epochs]
-    bad = [epoch for epoch in result if not -n <= epoch < n]
-    if bad:
-        raise EpochOutOfRangeError(
-            f"Epochs {bad[:5]} are out of range for run {run.name!r}: it holds "
-            f"snapshots 0..{n - 1}."
-        )
-    result = [epoch % n for epoch in result]
-    if not result:
-        raise OptionError(
-            f"The epoch selection {given!r} selects no snapshot of run {run.name!r}: it "
-            f"holds snapshots 0..{n - 1}."
-        )
-    return result
+    """Turn ``None``, a ``range``, a ``slice`` or ``"start:stop:step"`` into indices.
+
+    The same as ``run.select(epochs)`` (:meth:`replay.Run.select`).
+    """
+    return run.select(epochs)

@@ -3,8 +3,10 @@
 import numpy as np
 
 from replay.errors import OptionError
+from replay.io import schema
 from replay.views.base import View
 from replay.views.ranges import padded_range
+from replay.views.registry import METRIC, register
 
 #: Colours of the loss and the metric curves (not class colours).
 LOSS_COLOR = "#222222"
@@ -13,6 +15,12 @@ METRIC_COLOR = "#7B3294"
 BOUNDED_METRICS = ("acc", "auc", "precision", "recall", "f1")
 
 
+def _short_title(view):
+    return f"loss & {view.metric}" + (
+        ", val dashed" if len(view.keys["loss"]) + len(view.keys["metric"]) > 2 else "")
+
+
+@register("loss-and-metric", options=(METRIC,), short_title=_short_title, share_y=True)
 class LossAndMetric(View):
     """The mean loss (left axis) and a metric (right axis) against epochs, up to the current one.
 
@@ -47,7 +55,7 @@ class LossAndMetric(View):
             raise OptionError(f"Run {run.name!r} of '{run.path}' has no loss history.")
         if metric not in history:
             available = [key for key in history
-                         if key not in ("loss", "epoch", "learning_rate", "lr")
+                         if key not in ("loss", schema.HISTORY_INDEX, "learning_rate", "lr")
                          and not key.startswith("val_")]
             raise OptionError(
                 f"Run {run.name!r} has no metric {metric!r}. Recorded metrics: "
@@ -58,8 +66,7 @@ class LossAndMetric(View):
         if validation:
             self.keys["loss"] += [key for key in ("val_loss",) if key in history]
             self.keys["metric"] += [key for key in (f"val_{metric}",) if key in history]
-        self.history_epochs = np.asarray(history.get("epoch", np.arange(1, len(history["loss"]) + 1)),
-                                         dtype=np.float64)
+        self.history_epochs = np.asarray(history[schema.HISTORY_INDEX], dtype=np.float64)
         self.snapshot_epochs = np.asarray(run.epochs, dtype=np.float64)
         self.title = f"Loss and {metric}"
         if len(self.keys["loss"]) + len(self.keys["metric"]) > 2:

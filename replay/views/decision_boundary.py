@@ -4,15 +4,18 @@ import numpy as np
 from matplotlib.collections import LineCollection
 
 from replay.errors import OptionError
+from replay.io import schema
 from replay.views.base import View
 from replay.views.reader import SnapshotReader
-from replay.views.regions import BOUNDARY_COLOR, boundary_segments, region_colors
+from replay.views.regions import BOUNDARY_COLOR, boundary_segments, mesh_image, region_colors
+from replay.views.registry import SOURCE, register
 from replay.views.style import class_color
 
 #: Colour of the input grid lines.
 GRID_COLOR = "#777777"
 
 
+@register("decision-boundary", options=(SOURCE,), short_title="input space")
 class DecisionBoundary(View):
     """The 2-D input space with its grid, the samples and the decision regions per epoch.
 
@@ -55,14 +58,7 @@ class DecisionBoundary(View):
         ax.set_ylabel("$x_2$")
         mesh = self.run.inputs("mesh")
         self.mesh_x_, self.mesh_y_ = mesh[..., 0], mesh[..., 1]
-        x_values, y_values = self.mesh_x_[0], self.mesh_y_[:, 0]
-        half_x = 0.5 * (x_values[-1] - x_values[0]) / max(len(x_values) - 1, 1)
-        half_y = 0.5 * (y_values[-1] - y_values[0]) / max(len(y_values) - 1, 1)
-        extent = (x_values[0] - half_x, x_values[-1] + half_x,
-                  y_values[0] - half_y, y_values[-1] + half_y)
-        self.regions_ = ax.imshow(np.ones((*mesh.shape[:2], 4)), origin="lower",
-                                  extent=extent, interpolation="bilinear",
-                                  aspect="auto", zorder=0.5)
+        self.regions_ = mesh_image(ax, mesh)
         self.boundary_ = LineCollection([], colors=BOUNDARY_COLOR, linewidths=1.5,
                                         zorder=1.5)
         ax.add_collection(self.boundary_)
@@ -75,11 +71,9 @@ class DecisionBoundary(View):
             ax.plot(inputs[labels == label, 0], inputs[labels == label, 1], "o",
                     markersize=self.point_size, markeredgewidth=0, color=class_color(label),
                     zorder=2)
-        ax.set_xlim(x_values[0], x_values[-1])
-        ax.set_ylim(y_values[0], y_values[-1])
 
     def update(self, epoch):
-        outputs = self.reader.read("outputs/mesh", epoch)
+        outputs = self.reader.read(schema.outputs("mesh"), epoch)
         self.regions_.set_data(region_colors(outputs))
         self.boundary_.set_segments(boundary_segments(self.mesh_x_, self.mesh_y_, outputs))
         return [self.regions_, self.boundary_]

@@ -3,9 +3,11 @@
 import numpy as np
 
 from replay.errors import OptionError
+from replay.io import schema
 from replay.views.base import View
 from replay.views.reader import SnapshotReader
-from replay.views.regions import BOUNDARY_COLOR, boundary_segments, region_colors
+from replay.views.regions import BOUNDARY_COLOR, boundary_segments, mesh_image, region_colors
+from replay.views.registry import SOURCE, register
 from replay.views.style import ERROR_COLOR, class_colors
 
 #: Width of the red ring around misclassified samples, in points.
@@ -27,6 +29,7 @@ def sample_errors(outputs, labels):
     return np.clip(1.0 - outputs[np.arange(len(labels)), labels], 0.0, 1.0)
 
 
+@register("error-scatter", options=(SOURCE,), short_title="samples sized by error")
 class ErrorScatter(View):
     """The 2-D samples coloured by class, each dot's area growing with its error.
 
@@ -82,15 +85,9 @@ class ErrorScatter(View):
         if self.show_regions:
             mesh = self.run.inputs("mesh")
             self.mesh_x_, self.mesh_y_ = mesh[..., 0], mesh[..., 1]
-            x_values, y_values = self.mesh_x_[0], self.mesh_y_[:, 0]
-            self.regions_ = ax.imshow(np.ones((*mesh.shape[:2], 4)), origin="lower",
-                                      extent=(x_values[0], x_values[-1], y_values[0],
-                                              y_values[-1]),
-                                      interpolation="bilinear", aspect="auto", zorder=0.5)
+            self.regions_ = mesh_image(ax, mesh)
             (self.boundary_,) = ax.plot([], [], color=BOUNDARY_COLOR, linewidth=1.2,
                                         zorder=1.5)
-            ax.set_xlim(x_values[0], x_values[-1])
-            ax.set_ylim(y_values[0], y_values[-1])
         else:
             low, high = self.inputs.min(axis=0), self.inputs.max(axis=0)
             pad = 0.05 * (high - low)
@@ -102,7 +99,7 @@ class ErrorScatter(View):
                                   linewidths=0.0, alpha=0.85, zorder=2)
 
     def update(self, epoch):
-        outputs = self.reader.read(f"outputs/{self.source}", epoch)
+        outputs = self.reader.read(schema.outputs(self.source), epoch)
         self.errors_ = sample_errors(outputs, self.labels)
         smallest, largest = self.sizes
         self.points_.set_sizes(smallest + (largest - smallest) * self.errors_)
@@ -110,7 +107,7 @@ class ErrorScatter(View):
         self.points_.set_linewidths(np.where(wrong, RING_WIDTH, 0.0))
         artists = [self.points_]
         if self.regions_ is not None:
-            mesh_outputs = self.reader.read("outputs/mesh", epoch)
+            mesh_outputs = self.reader.read(schema.outputs("mesh"), epoch)
             self.regions_.set_data(region_colors(mesh_outputs))
             segments = boundary_segments(self.mesh_x_, self.mesh_y_, mesh_outputs)
             # One line for every piece of the boundary: NaN rows break it.

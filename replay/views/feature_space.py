@@ -4,6 +4,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 
 from replay.errors import LayerNotFoundError, OptionError
+from replay.io import schema
 from replay.views.base import View
 from replay.views.ranges import iter_snapshots, padded_range
 from replay.views.reader import SnapshotReader
@@ -13,6 +14,7 @@ from replay.views.regions import (
     region_colors,
     thinned_indices,
 )
+from replay.views.registry import LAYER, SOURCE, register
 from replay.views.style import class_color
 
 #: Colour of the (bent) input grid lines.
@@ -23,6 +25,7 @@ MESH_DRAW_LIMIT = 60
 GRID_DRAW_LIMIT = 200
 
 
+@register("feature-space", options=(LAYER, SOURCE), short_title="feature space")
 class FeatureSpace(View):
     """The samples, the input grid and the decision regions in a hidden layer's space.
 
@@ -40,7 +43,8 @@ class FeatureSpace(View):
 
     Args:
         run: the :class:`replay.Run`.
-        layer: the hidden layer to show.
+        layer: the hidden layer to show; ``None`` for the run's only 2-unit
+            hidden layer (see :func:`default_layer`).
         source: the samples to show, ``"train"`` or ``"validation"``.
         limits: ``"fixed"`` (default) keeps the axis limits of the whole run;
             ``"epoch"`` fits them to each epoch's points.
@@ -64,11 +68,12 @@ class FeatureSpace(View):
 
     figsize = (5.5, 5.0)
 
-    def __init__(self, run, layer, *, source="train", limits="fixed", grid=True,
+    def __init__(self, run, layer=None, *, source="train", limits="fixed", grid=True,
                  regions=True, point_size=2.5, ax=None):
         super().__init__(run, ax=ax)
         if limits not in ("fixed", "epoch"):
             raise OptionError(f"limits must be 'fixed' or 'epoch'. Got {limits!r}.")
+        layer = default_layer(run) if layer is None else layer
         info = run.layer(layer)
         if not info.hidden:
             raise LayerNotFoundError(
@@ -116,7 +121,7 @@ class FeatureSpace(View):
 
     def _run_limits(self):
         low, high = np.full(2, np.inf), np.full(2, -np.inf)
-        for chunk in iter_snapshots(self.run, f"activations/{self.source}/{self.layer}"):
+        for chunk in iter_snapshots(self.run, schema.activations(self.source, self.layer)):
             points = self.project(chunk).reshape(-1, 2)
             low = np.minimum(low, points.min(axis=0))
             high = np.maximum(high, points.max(axis=0))
@@ -166,18 +171,18 @@ class FeatureSpace(View):
 
     def update(self, epoch):
         read = self.reader.read
-        points = self.project(read(f"activations/{self.source}/{self.layer}", epoch))
+        points = self.project(read(schema.activations(self.source, self.layer), epoch))
         for label, line in self.points_.items():
             selected = points[self.labels == label]
             line.set_data(selected[:, 0], selected[:, 1])
         artists = list(self.points_.values())
         if self.grid_lines_ is not None:
-            grid = read(f"activations/grid/{self.layer}", epoch)
+            grid = read(schema.activations("grid", self.layer), epoch)
             self.grid_lines_.set_segments(self.project(grid[:, self._grid_points]))
             artists.append(self.grid_lines_)
         if self.regions_ is not None:
-            mesh = self.project(read(f"activations/mesh/{self.layer}", epoch))
-            outputs = read("outputs/mesh", epoch)
+            mesh = self.project(read(schema.activations("mesh", self.layer), epoch))
+            outputs = read(schema.outputs("mesh"), epoch)
             self.boundary_.set_segments(boundary_segments(mesh[..., 0], mesh[..., 1], outputs))
             rows, columns = np.ix_(self._mesh_rows, self._mesh_columns)
             set_mesh_coordinates(self.regions_, mesh[rows, columns])
@@ -190,6 +195,25 @@ class FeatureSpace(View):
             self.ax_.set_xlim(*x_limits)
             self.ax_.set_ylim(*y_limits)
         return artists
+
+
+def default_layer(run):
+    """Return the run's only 2-unit hidden layer, or raise an error listing the candidates.
+
+    The layer a feature space shows when none is named (``layer=None``,
+    no ``--layer``).
+    """
+    candidates = [layer.name for layer in run.layers if layer.hidden and layer.units == 2]
+    if len(candidates) == 1:
+        return candidates[0]
+    hidden = ", ".join(f"{layer.name} ({layer.units} units)"
+                       for layer in run.layers if layer.hidden) or "none"
+    reason = "several 2-unit hidden layers" if candidates else "no 2-unit hidden layer"
+    raise LayerNotFoundError(
+        f"Run {run.name!r} of '{run.path}' has {reason}; choose the layer of the "
+        f"feature space (layer=... or --layer). Hidden layers: {hidden}. "
+        "Wider layers are shown through a fixed 2-D PCA projection."
+    )
 
 
 def set_mesh_coordinates(mesh, coordinates):

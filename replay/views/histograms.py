@@ -4,9 +4,11 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 
 from replay.errors import OptionError
+from replay.io import schema
 from replay.views.base import View
 from replay.views.ranges import iter_snapshots, max_count, padded_range
 from replay.views.reader import SnapshotReader
+from replay.views.registry import BINS, SOURCE, register
 from replay.views.style import ERROR_COLOR, class_color
 
 #: Colour of correctly classified samples when classes are not told apart.
@@ -68,6 +70,7 @@ class Bars:
         self.collection.set_verts(self._verts())
 
 
+@register("probability-histogram", options=(SOURCE, BINS), share_y=True)
 class ProbabilityHistogram(View):
     """Histograms of predicted probabilities, negatives and positives on two axes.
 
@@ -165,7 +168,8 @@ class ProbabilityHistogram(View):
             titles = ("Correctly classified", "Misclassified")
             colors = [[NEUTRAL_COLOR] * self.bins, [ERROR_COLOR] * self.bins]
             xlabel = "probability of the predicted class"
-        tops = max_count(self.run, f"outputs/{self.source}", self.histograms, per_row=True)
+        tops = max_count(self.run, schema.outputs(self.source), self.histograms,
+                         per_row=True)
         if self.binary:
             tops = np.full(2, tops.max())
         self.bars_, self.texts_ = [], []
@@ -187,7 +191,7 @@ class ProbabilityHistogram(View):
 
     def update(self, epoch):
         probabilities, axes_index, wrong = self._classify(
-            self.reader.read(f"outputs/{self.source}", epoch))
+            self.reader.read(schema.outputs(self.source), epoch))
         self.counts_ = self._counts(probabilities, axes_index)
         for bars, counts in zip(self.bars_, self.counts_):
             bars.set_heights(counts)
@@ -196,6 +200,8 @@ class ProbabilityHistogram(View):
         return [bars.collection for bars in self.bars_] + self.texts_
 
 
+@register("loss-histogram", options=(SOURCE,), short_title="per-sample losses",
+          share_y=True)
 class LossHistogram(View):
     """Histogram of the per-sample losses, stacked by class, bins fixed over the run.
 
@@ -240,7 +246,7 @@ class LossHistogram(View):
 
     def _largest_loss(self):
         largest = 0.0
-        for chunk in iter_snapshots(self.run, f"loss/{self.source}"):
+        for chunk in iter_snapshots(self.run, schema.loss(self.source)):
             finite = chunk[np.isfinite(chunk)]
             if finite.size:
                 largest = max(largest, float(finite.max()))
@@ -255,7 +261,7 @@ class LossHistogram(View):
     def draw_static(self):
         ax = self.ax_
         self.bars_ = [Bars(ax, self.edges_, color) for color in self.group_colors]
-        top = max_count(self.run, f"loss/{self.source}",
+        top = max_count(self.run, schema.loss(self.source),
                         lambda losses: self.histograms(losses).sum(axis=0))
         despine(ax)
         ax.set_title(self.title)
@@ -273,7 +279,7 @@ class LossHistogram(View):
                       handlelength=1.0, columnspacing=0.8)
 
     def update(self, epoch):
-        self.counts_ = self.histograms(self.reader.read(f"loss/{self.source}", epoch))
+        self.counts_ = self.histograms(self.reader.read(schema.loss(self.source), epoch))
         bottoms = np.zeros(self.bins)
         for bars, counts in zip(self.bars_, self.counts_):
             bars.set_heights(counts, bottoms)

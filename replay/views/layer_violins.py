@@ -20,8 +20,10 @@ from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory
 
 from replay.errors import LayerNotFoundError, OptionError
+from replay.io import schema
 from replay.views.base import View
 from replay.views.ranges import iter_snapshots, padded_range
+from replay.views.registry import QUANTITY, SOURCE, register
 
 #: Accepted names of the quantity → canonical name.
 QUANTITIES = {
@@ -92,6 +94,7 @@ def activation_range(run, layers):
     return ranges.pop() if len(ranges) == 1 and None not in ranges else None
 
 
+@register("layer-violins", options=(QUANTITY, SOURCE), share_y=True)
 class LayerViolins(View):
     """One violin per layer of one quantity: activations, z-values, weights or gradients.
 
@@ -177,12 +180,13 @@ class LayerViolins(View):
         group = self._recorded
         if self.quantity == "activations":
             if info.hidden:
-                return [f"activations/{self.source}/{name}"]
+                return [schema.activations(self.source, name)]
             if name == run.layers[-1].name:
-                return [f"outputs/{self.source}"]
+                return [schema.outputs(self.source)]
         elif self.quantity == "preactivations":
-            if info.hidden and f"preactivations/{self.source}/{name}" in group:
-                return [f"preactivations/{self.source}/{name}"]
+            path = schema.preactivations(self.source, name)
+            if info.hidden and path in group:
+                return [path]
             raise LayerNotFoundError(
                 f"Run {run.name!r} has no recorded z-values of layer {name!r} on "
                 f"{self.source!r}; they are recorded for hidden Dense-like layers: "
@@ -199,12 +203,12 @@ class LayerViolins(View):
                 names = [self.weight]
             if not names:
                 raise LayerNotFoundError(f"Layer {name!r} has no weights.")
-            prefix = self.quantity
-            paths = [f"{prefix}/{name}/{weight}" for weight in names]
+            path_of = schema.weights if self.quantity == "weights" else schema.gradients
+            paths = [path_of(name, weight) for weight in names]
             missing = [path for path in paths if path not in group]
             if missing:
                 hint = (" Record with Recorder(..., gradients=True)."
-                        if prefix == "gradients" else "")
+                        if self.quantity == "gradients" else "")
                 raise LayerNotFoundError(
                     f"Run {run.name!r} of '{run.path}' has no {missing[0]!r}.{hint}")
             return paths
@@ -349,53 +353,3 @@ class LayerViolins(View):
             if lows:
                 self.ax_.set_ylim(*self._limits(min(lows), max(highs)))
         return [*self.bodies_, self.ranges_, self.means_, *self.std_texts_]
-
-
-def _layer_configs(config):
-    """Yield every layer config inside a (possibly nested) model config."""
-    if not isinstance(config, dict):
-        return
-    for layer in config.get("layers", []) or []:
-        if isinstance(layer, dict):
-            yield layer
-            yield from _layer_configs(layer.get("config"))
-
-
-def describe_initializer(run, layer=None):
-    """Return a short name of a layer's kernel initializer, from the recorded model config.
-
-    ``RandomNormal(stddev=0.01)`` gives ``"RandomNormal(σ=0.01)"``,
-    ``GlorotUniform()`` gives ``"GlorotUniform"``. Returns ``None`` when the
-    run holds no model config or the layer has no kernel initializer.
-
-    Args:
-        run: the :class:`replay.Run`.
-        layer: the layer name; ``None`` for the first hidden layer.
-    """
-    layer = layer if layer is not None else (run.hidden_layers or run.layer_names or [None])[0]
-    for config in _layer_configs(run.attrs.get("model_config")):
-        inner = config.get("config") or {}
-        if inner.get("name") != layer:
-            continue
-        initializer = inner.get("kernel_initializer")
-        if isinstance(initializer, str):
-            return initializer
-        if not isinstance(initializer, dict):
-            return None
-        name = initializer.get("class_name", "?")
-        arguments = initializer.get("config") or {}
-        shown = []
-        if arguments.get("mean"):
-            shown.append(f"\u03bc={arguments['mean']:g}")
-        if "stddev" in arguments:
-            shown.append(f"\u03c3={arguments['stddev']:g}")
-        for key in ("minval", "maxval", "value", "scale", "mode", "distribution", "gain"):
-            if key in arguments and name not in _NAMED_SCALINGS:
-                shown.append(f"{key}={arguments[key]}")
-        return f"{name}({', '.join(shown)})" if shown else name
-    return None
-
-
-#: VarianceScaling subclasses whose name already says their arguments.
-_NAMED_SCALINGS = ("GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform",
-                   "LecunNormal")

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from replay.errors import OptionError
+from replay.io import schema
 from replay.views.base import View
 from replay.views.ranges import padded_range
 
@@ -118,7 +119,7 @@ class ParameterUpdates(View):
         for name, weight in dict.fromkeys((name, weight) for name, weight, _ in self.parameters):
             indices = [index for layer, w, index in self.parameters
                        if (layer, w) == (name, weight)]
-            series = self.run.series(f"weights/{name}/{weight}")
+            series = self.run.series(schema.weights(name, weight))
             flat = series.reshape(len(series), -1)
             shape = series.shape[1:]
             positions = [np.ravel_multi_index(index, shape) if shape else 0 for index in indices]
@@ -189,12 +190,9 @@ class ParameterUpdates(View):
                 marker.set_data([x], [self.updates_[epoch - 1, column]])
         return [*self.markers_, *self.cursors_]
 
-    def _frame(self, epoch):
-        artists = super()._frame(epoch)
-        if self._epoch_text is not None:
-            # The base class wrote "Epoch N"; keep the view's own title in front.
-            self._epoch_text.set_text(f"{self._title_prefix} \u2014 {self._epoch_text.get_text()}")
-        return artists
+    def figure_title(self, epoch):
+        """The view's own title, then ``"Epoch N"``."""
+        return f"{self._title_prefix} \u2014 {super().figure_title(epoch)}"
 
 
 def _label(layer, weight, index):

@@ -16,7 +16,7 @@ def iter_snapshots(run, dataset, *, chunk_size=CHUNK_SIZE):
 
     Args:
         run: a :class:`replay.Run`.
-        dataset: a dataset path inside the run, e.g. ``"outputs/train"``.
+        dataset: a dataset path of the run (:mod:`replay.io.schema`), e.g. ``schema.outputs("train")``.
         chunk_size: snapshots per chunk.
     """
     for start in range(0, run.n_snapshots, chunk_size):
@@ -40,7 +40,7 @@ def max_count(run, dataset, histogram, *, per_row=False, chunk_size=CHUNK_SIZE):
 
     Args:
         run: a :class:`replay.Run`.
-        dataset: the per-snapshot array to histogram, e.g. ``"outputs/train"``.
+        dataset: the per-snapshot array to histogram (a :mod:`replay.io.schema` path).
         histogram: a function from one snapshot's array to an array of counts.
         per_row: return the largest bar of each row of a ``(rows, bins)``
             histogram (an int array) instead of one int.

@@ -22,7 +22,7 @@ class SnapshotReader:
 
     Example:
         >>> reader = SnapshotReader(run)                              # doctest: +SKIP
-        >>> reader.read("activations/train/hidden", 60).shape         # doctest: +SKIP
+        >>> reader.read(schema.activations("train", "hidden"), 60).shape   # doctest: +SKIP
         (2000, 2)
     """
 
@@ -33,11 +33,9 @@ class SnapshotReader:
         self._last = {}
 
     def read(self, dataset, epoch):
-        """Return snapshot ``epoch`` of ``dataset`` (a path such as ``"outputs/mesh"``)."""
+        """Return snapshot ``epoch`` of ``dataset`` (a path of :mod:`replay.io.schema`)."""
         n = self.run.n_snapshots
-        index = int(epoch) + n if int(epoch) < 0 else int(epoch)
-        if not 0 <= index < n:
-            return self.run.series(dataset, [epoch])[0]  # raises the run's own error
+        index = self.run.snapshot_index(epoch)
         last, self._last[dataset] = self._last.get(dataset), index
         chunk = self._chunks.get(dataset)
         if chunk is not None and index in chunk[0]:

@@ -74,6 +74,33 @@ def region_colors(outputs, *, alpha=REGION_ALPHA, cells=False):
     return colors
 
 
+def mesh_image(ax, mesh, *, zorder=0.5):
+    """Draw the decision regions of a regular probe mesh as one image; return it.
+
+    Each mesh point is the centre of a pixel, so the image reaches half a
+    cell past the outer points; the axes are limited to the outer points.
+    Set the colours of an epoch with ``image.set_data(region_colors(outputs))``.
+
+    Args:
+        ax: the axes.
+        mesh: the probe mesh ``(n_y, n_x, 2)`` (``run.inputs("mesh")``).
+        zorder: stacking order (below the samples and the grid).
+
+    Returns:
+        The ``AxesImage``.
+    """
+    x_values, y_values = mesh[0, :, 0], mesh[:, 0, 1]
+    half_x = 0.5 * (x_values[-1] - x_values[0]) / max(len(x_values) - 1, 1)
+    half_y = 0.5 * (y_values[-1] - y_values[0]) / max(len(y_values) - 1, 1)
+    extent = (x_values[0] - half_x, x_values[-1] + half_x,
+              y_values[0] - half_y, y_values[-1] + half_y)
+    image = ax.imshow(np.ones((*mesh.shape[:2], 4)), origin="lower", extent=extent,
+                      interpolation="bilinear", aspect="auto", zorder=zorder)
+    ax.set_xlim(x_values[0], x_values[-1])
+    ax.set_ylim(y_values[0], y_values[-1])
+    return image
+
+
 def boundary_segments(x, y, outputs, threshold=0.5):
     """Return the decision boundary (the ``p = threshold`` contour) as line segments.
 

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from replay.errors import RecordingError
+from replay.io import schema
 
 #: Weightless layers that apply an activation: when one directly follows a
 #: linear weighted layer, its output counts as that layer's activation.
@@ -98,7 +99,7 @@ class CapturePlan:
         #: A model returning the output, then per hidden layer its activations
         #: and its input (Dense: z = input @ kernel + bias) or its z-values.
         self.capture_model = keras.Model(model_inputs, tensors)
-        self._forward = None  # compiled on first use (the JAX recorder fuses its own)
+        self._forward = None  # compiled on first use (TensorFlow, PyTorch; JAX fuses its own)
         self._cached_inputs = (None, None)
 
     @staticmethod
@@ -121,10 +122,6 @@ class CapturePlan:
                     continue
         return found
 
-    @property
-    def hidden_names(self):
-        return [layer.name for layer, *_ in self.hidden]
-
     def _device_inputs(self, inputs):
         # The recorded inputs never change: convert them to a backend tensor
         # once and reuse it at every snapshot.
@@ -134,26 +131,11 @@ class CapturePlan:
             self._cached_inputs = (inputs, tensor)
         return tensor
 
-    def run(self, inputs, weights=None):
-        """Run the model once on ``inputs``; return outputs, activations, z-values.
-
-        Args:
-            inputs: float32 array ``(N, ...)``; pass the same array object at
-                every snapshot (it is converted to a tensor once).
-            weights: the current ``{layer: {weight: array}}`` if already read
-                (saves reading the kernels again for the z-values).
-
-        Returns:
-            ``(outputs, {layer: activations}, {layer: pre-activations})`` as
-            float32 numpy arrays.
-        """
-        return self.collect(self.dispatch(inputs), weights)
-
     def dispatch(self, inputs):
         """Start the forward pass on ``inputs``; return the backend's result tensors.
 
-        On JAX this returns at once (asynchronous dispatch) and the tensors
-        are immutable, so training can go on while :meth:`collect` waits.
+        Pass the same array object at every snapshot: it is converted to a
+        tensor once.
         """
         if self._forward is None:
             self._forward = _compiled_forward(self.capture_model)
@@ -185,27 +167,13 @@ class CapturePlan:
 def _compiled_forward(capture_model):
     """Return ``f(x) -> list of tensors``: one compiled inference pass per call.
 
-    JAX gets a ``jax.jit`` of the stateless call (the variables are passed
-    in, so the function is traced once), TensorFlow a ``tf.function`` and
-    PyTorch a plain call under ``torch.no_grad()`` (eager is PyTorch's fast
-    path). ``predict_on_batch`` would also compile, but rebuilds a data
-    iterator and copies the inputs at every call.
+    TensorFlow gets a ``tf.function``, PyTorch a plain call under
+    ``torch.no_grad()`` (eager is PyTorch's fast path); JAX never comes here:
+    :class:`replay.record.capture_jax.FusedJaxCapture` compiles its own.
+    ``predict_on_batch`` would also compile, but rebuilds a data iterator and
+    copies the inputs at every call.
     """
     backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        @jax.jit
-        def forward(trainable, non_trainable, inputs):
-            outputs, _ = capture_model.stateless_call(trainable, non_trainable, inputs,
-                                                      training=False)
-            return outputs
-
-        def call(inputs):
-            return forward([v.value for v in capture_model.trainable_variables],
-                           [v.value for v in capture_model.non_trainable_variables], inputs)
-
-        return call
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -300,7 +268,7 @@ def per_sample_loss_function(model):
 class BackendCapture:
     """A snapshot from separate calls: forward pass, per-sample loss, gradients.
 
-    The TensorFlow and PyTorch path (JAX has :class:`replay.capture_jax.FusedJaxCapture`).
+    The TensorFlow and PyTorch path (JAX has :class:`replay.record.capture_jax.FusedJaxCapture`).
     :meth:`dispatch` runs on the training thread: it copies the weights
     (these backends update variables in place) and runs the forward pass
     and the gradients on the current state. :meth:`collect` runs on the
@@ -310,7 +278,7 @@ class BackendCapture:
         plan: the model's :class:`CapturePlan`.
         samples: ``{source: (inputs, targets)}`` recorded with z-values and loss.
         probes: ``{source: points}`` recorded with outputs and activations.
-        gradients: a :class:`replay.gradients.GradientPlan`, or ``None``.
+        gradients: a :class:`replay.record.gradients.GradientPlan`, or ``None``.
     """
 
     def __init__(self, plan, samples, probes, *, gradients=None):
@@ -334,23 +302,23 @@ class BackendCapture:
     def collect(self, pending):
         weights, forward, gradients = pending
         outputs, activations, preactivations = self.plan.collect(forward, weights)
-        arrays = {f"weights/{layer}/{name}": value
+        arrays = {schema.weights(layer, name): value
                   for layer, values in weights.items() for name, value in values.items()}
         start = 0
         for source, size in zip([*self.samples, *self.probes], self._sizes):
             part = slice(start, start + size)
             start += size
             shape = self.probes[source].shape[:-1] if source in self.probes else (size,)
-            arrays[f"outputs/{source}"] = outputs[part].reshape(*shape, -1)
+            arrays[schema.outputs(source)] = outputs[part].reshape(*shape, -1)
             for layer, values in activations.items():
-                arrays[f"activations/{source}/{layer}"] = values[part].reshape(*shape, -1)
+                arrays[schema.activations(source, layer)] = values[part].reshape(*shape, -1)
             if source in self.samples:
                 for layer, values in preactivations.items():
-                    arrays[f"preactivations/{source}/{layer}"] = values[part]
-                arrays[f"loss/{source}"] = self._loss(self.samples[source][1], outputs[part])
+                    arrays[schema.preactivations(source, layer)] = values[part]
+                arrays[schema.loss(source)] = self._loss(self.samples[source][1], outputs[part])
         if gradients is not None:
-            for name, gradient in self.gradient_plan.collect(gradients).items():
-                arrays[f"gradients/{name}"] = gradient
+            for (layer, name), gradient in self.gradient_plan.collect(gradients).items():
+                arrays[schema.gradients(layer, name)] = gradient
         return arrays
 
 

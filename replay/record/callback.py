@@ -9,12 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 import keras
 import numpy as np
 
-from replay import probes as probe_points_module
-from replay import runfile
-from replay.capture import BackendCapture, CapturePlan, loss_name
 from replay.errors import OptionError, RecordingError
-from replay.gradients import GradientPlan, wants_gradients
-from replay.writer_process import WriterProcess
+from replay.io import runfile, schema
+from replay.io.writer import RunWriter
+from replay.io.writer_process import WriterProcess
+from replay.record import probes as probe_points_module
+from replay.record.capture import BackendCapture, CapturePlan, loss_name
+from replay.record.gradients import GradientPlan, check_gradients_option, wants_gradients
 
 
 class Recorder(keras.callbacks.Callback):
@@ -132,9 +133,7 @@ class Recorder(keras.callbacks.Callback):
         self.every_n_batches = every_n_batches
         self.overwrite = overwrite
         self.compression = compression
-        if gradients not in ("auto", True, False):
-            raise OptionError(f"gradients must be 'auto', True or False. Got {gradients!r}.")
-        self.gradients = gradients
+        self.gradients = check_gradients_option(gradients)
         if writer not in ("process", "thread"):
             raise OptionError(f"writer must be 'process' or 'thread'. Got {writer!r}.")
         self.writer = writer
@@ -262,7 +261,7 @@ class Recorder(keras.callbacks.Callback):
         handle = runfile.open_file(self.path, "a")
         try:
             if self._started and self.run in handle:
-                writer = runfile.RunWriter(handle, self.run, compression=self.compression)
+                writer = RunWriter(handle, self.run, compression=self.compression)
             else:
                 writer = self._create_run(handle, model)
             n_snapshots = writer.n_snapshots
@@ -284,14 +283,14 @@ class Recorder(keras.callbacks.Callback):
                     "run name, or pass overwrite=True to replace it."
                 )
             del handle[self.run]
-        writer = runfile.RunWriter.create(
+        writer = RunWriter.create(
             handle, self.run, self._metadata(model), compression=self.compression
         )
         for source, (inputs, targets) in self.sources.items():
-            writer.write_static(f"inputs/{source}", inputs)
-            writer.write_static(f"targets/{source}", targets)
+            writer.write_static(schema.inputs(source), inputs)
+            writer.write_static(schema.targets(source), targets)
         for source, points in self.probe_points.items():
-            writer.write_static(f"inputs/{source}", points)
+            writer.write_static(schema.inputs(source), points)
         if self.probe_points:
             writer.set_attributes(probe_limits=self._limits.tolist())
         self._started = True
@@ -342,7 +341,7 @@ class Recorder(keras.callbacks.Callback):
         model = plan.model
         gradients = wants_gradients(self.gradients, model)
         if keras.backend.backend() == "jax":
-            from replay.capture_jax import FusedJaxCapture
+            from replay.record.capture_jax import FusedJaxCapture
 
             return FusedJaxCapture(plan, self.sources, self.probe_points, gradients=gradients)
         return BackendCapture(plan, self.sources, self.probe_points,

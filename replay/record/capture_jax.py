@@ -28,15 +28,16 @@ from collections import OrderedDict
 import keras
 import numpy as np
 
-from replay.capture import _weight_names, resolve_loss
 from replay.errors import RecordingError
+from replay.io import schema
+from replay.record.capture import _weight_names, resolve_loss
 
 
 class FusedJaxCapture:
     """The compiled snapshot function of one model on the JAX backend.
 
     Args:
-        plan: the model's :class:`replay.capture.CapturePlan`.
+        plan: the model's :class:`replay.record.capture.CapturePlan`.
         samples: ``{source: (inputs, targets)}`` (``train``, ``validation``):
             recorded with z-values and per-sample loss.
         probes: ``{source: points}`` (``grid`` of shape ``(2L, P, 2)``,
@@ -110,7 +111,7 @@ class FusedJaxCapture:
         packed = np.asarray(self._compiled(*arguments))
         arrays = {}
         for layer, name, _, (is_trainable, index) in self._weights:
-            arrays[f"weights/{layer}/{name}"] = (trainable if is_trainable
+            arrays[schema.weights(layer, name)] = (trainable if is_trainable
                                                  else non_trainable)[index]
         for name, shape, offset, size in self._layout:
             arrays[name] = packed[offset:offset + size].reshape(shape)
@@ -134,14 +135,14 @@ class FusedJaxCapture:
             return outputs, losses
 
         def add_forward(source, results, shape, with_z):
-            pieces.append((f"outputs/{source}", results[0].reshape(*shape, -1)))
+            pieces.append((schema.outputs(source), results[0].reshape(*shape, -1)))
             for position, (layer, _, input_tensor, _) in enumerate(self.plan.hidden):
                 activation = results[1 + 2 * position]
                 second = results[2 + 2 * position]
-                pieces.append((f"activations/{source}/{layer.name}",
+                pieces.append((schema.activations(source, layer.name),
                                activation.reshape(*shape, -1)))
                 if with_z:
-                    pieces.append((f"preactivations/{source}/{layer.name}",
+                    pieces.append((schema.preactivations(source, layer.name),
                                    self._z_values(layer, input_tensor, second, values)))
 
         for source, (inputs, targets) in samples.items():
@@ -156,11 +157,11 @@ class FusedJaxCapture:
             else:
                 gradient, (results, per_sample) = None, objective(trainable)[1]
             add_forward(source, results, (len(inputs),), with_z=True)
-            pieces.append((f"loss/{source}", per_sample))
+            pieces.append((schema.loss(source), per_sample))
             if gradient is not None:
                 for layer, name, _, location in self._weights:
                     is_trainable, index = location
-                    pieces.append((f"gradients/{layer}/{name}",
+                    pieces.append((schema.gradients(layer, name),
                                    gradient[index] if is_trainable
                                    else jnp.zeros_like(non_trainable[index])))
 

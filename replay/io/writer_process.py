@@ -10,18 +10,18 @@ each snapshot into a pipe.
 
 The parent creates the run (metadata, static inputs) itself, closes the
 file and hands it to a child, which appends snapshots, history rows and
-attributes with :class:`replay.runfile.RunWriter`, in order, flushing after
+attributes with :class:`replay.io.writer.RunWriter`, in order, flushing after
 each. If the parent dies, the child reads to the end of the pipe, writes
 every complete message and closes the file: a killed training keeps every
 snapshot it handed over. The child imports numpy, h5py and
-:mod:`replay.runfile` only.
+:mod:`replay.io` only (no Keras).
 
 A child that closed its run waits, idle, for the next one: starting a
 Python with numpy and h5py takes ~0.2 s of CPU, which during the first
 epoch competes with Keras compiling the training step, so a sweep of runs
 in one session pays it once. Idle children end with the session.
 
-Run as ``python -m replay.writer_process`` (the parent does this).
+Run as ``python -m replay.io.writer_process`` (the parent does this).
 """
 
 import atexit
@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import weakref
+from pathlib import Path
 
 from replay.errors import RecordingError
 
@@ -40,7 +41,7 @@ from replay.errors import RecordingError
 class WriterProcess:
     """Appends snapshots to one run of a run file from a child process.
 
-    It has the writing methods of :class:`replay.runfile.RunWriter`
+    It has the writing methods of :class:`replay.io.writer.RunWriter`
     (``append_snapshot``, ``append_history``, ``set_attributes``, ``close``);
     each sends one message and returns once the pipe has taken it.
 
@@ -70,14 +71,14 @@ class WriterProcess:
             self._send(opening)
 
     def _start_child(self):
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        package_root = str(Path(__file__).resolve().parents[2])  # the folder holding replay/
         environment = dict(os.environ)
         # The child must import this replay, even when it is not installed.
         environment["PYTHONPATH"] = os.pathsep.join(
             filter(None, [package_root, environment.get("PYTHONPATH")]))
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "replay.writer_process"],
+                [sys.executable, "-m", "replay.io.writer_process"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
             _widen_pipe(process.stdin)
             return process
@@ -245,7 +246,8 @@ def _read_reply(process):
 
 def main():
     """The child: apply the parent's messages to run files until its pipe closes."""
-    from replay import runfile
+    from replay.io import runfile
+    from replay.io.writer import RunWriter
 
     # Ctrl-C in a terminal reaches the whole process group; the parent
     # decides when writing ends (a closed pipe or a "close" message).
@@ -263,7 +265,7 @@ def main():
             if kind == "open":
                 _, path, run, compression = message
                 handle = runfile.open_file(path, "a")
-                writer = runfile.RunWriter(handle, run, compression=compression)
+                writer = RunWriter(handle, run, compression=compression)
             elif kind == "snapshot":
                 writer.append_snapshot(*message[1:])
             elif kind == "history":

@@ -9,7 +9,7 @@ statistics frozen).
 
 Keras 3 has no backend-neutral gradient call, so each backend gets its own
 small function. On JAX the recorder computes gradients inside its one fused
-snapshot function (:mod:`replay.capture_jax`); this module serves the others:
+snapshot function (:mod:`replay.record.capture_jax`); this module serves the others:
 
 - TensorFlow: ``tf.function`` around a ``tf.GradientTape``.
 - PyTorch: ``torch.autograd.grad`` on the parameters (no ``.grad`` touched).
@@ -25,19 +25,24 @@ replay`` never loads it.
 import keras
 import numpy as np
 
-from replay.capture import _weight_names
 from replay.errors import OptionError, RecordingError
+from replay.record.capture import _weight_names
 
 #: ``gradients="auto"`` records gradients for models with at most this many
 #: parameters (a 5 x 100-unit net has about 41,000).
 AUTO_MAX_PARAMETERS = 100_000
 
 
+def check_gradients_option(option):
+    """Return the recorder's ``gradients=`` option if it is ``"auto"``, True or False, or raise."""
+    if isinstance(option, str) and option == "auto" or option is True or option is False:
+        return option
+    raise OptionError(f"gradients must be 'auto', True or False. Got {option!r}.")
+
+
 def wants_gradients(option, model):
     """Resolve the recorder's ``gradients=`` option (``"auto"``, True, False) for ``model``."""
-    if option not in ("auto", True, False):
-        raise OptionError(f"gradients must be 'auto', True or False. Got {option!r}.")
-    if option == "auto":
+    if check_gradients_option(option) == "auto":
         return model.count_params() <= AUTO_MAX_PARAMETERS
     return bool(option)
 
@@ -49,8 +54,8 @@ class GradientPlan:
         model: a built and compiled Keras model.
 
     Attributes:
-        names: dataset names ``"<layer>/<weight>"``, one per weight of every
-            layer with weights, in the order the recorder stores weights.
+        names: ``(layer, weight)`` pairs, one per weight of every layer with
+            weights, in the order the recorder stores weights.
     """
 
     def __init__(self, model):
@@ -63,32 +68,24 @@ class GradientPlan:
         self.backend = keras.backend.backend()
         trainable = {id(variable): index
                      for index, variable in enumerate(model.trainable_variables)}
-        # (dataset name, index into model.trainable_variables or None, shape)
+        # ((layer, weight), index into model.trainable_variables or None, shape)
         self._targets = []
         for layer in model.layers:
             if not layer.weights:
                 continue
             for name, weight in zip(_weight_names(layer), layer.weights):
-                self._targets.append((f"{layer.name}/{name}", trainable.get(id(weight)),
+                self._targets.append(((layer.name, name), trainable.get(id(weight)),
                                       tuple(weight.shape)))
         self.names = [name for name, _, _ in self._targets]
         builders = {"tensorflow": self._build_tensorflow, "torch": self._build_torch}
         if self.backend not in builders:
             raise RecordingError(
                 f"Gradients are recorded on the jax, tensorflow and torch backends (JAX "
-                f"through replay.capture_jax.FusedJaxCapture); this "
+                f"through replay.record.capture_jax.FusedJaxCapture); this "
                 f"is {self.backend!r}. Pass gradients=False."
             )
         self._function = builders[self.backend]()
         self._cached_samples = (None, None, None)
-
-    def compute(self, inputs, targets):
-        """Return ``{"<layer>/<weight>": gradient}`` of the mean loss on these samples.
-
-        Non-trainable weights (e.g. batch-norm statistics) get zeros: the
-        loss does not move them.
-        """
-        return self.collect(self.dispatch(inputs, targets))
 
     def dispatch(self, inputs, targets):
         """Start computing the gradients; return the backend's tensors.
@@ -106,7 +103,11 @@ class GradientPlan:
         return self._function(*tensors)
 
     def collect(self, gradients):
-        """Turn :meth:`dispatch`'s tensors into ``{"<layer>/<weight>": array}``."""
+        """Turn :meth:`dispatch`'s tensors into ``{(layer, weight): array}``.
+
+        Non-trainable weights (e.g. batch-norm statistics) get zeros: the
+        loss does not move them.
+        """
         result = {}
         for name, index, shape in self._targets:
             if index is None or gradients[index] is None:

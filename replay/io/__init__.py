@@ -1,0 +1,14 @@
+"""The run file as code: its schema, opening and checking it, and writing it.
+
+- :mod:`replay.io.schema`: every dataset and attribute path of a run;
+- :mod:`replay.io.runfile`: opening a run file and a run, with clear errors;
+- :mod:`replay.io.writer`: :class:`RunWriter`, appending snapshots crash-safely;
+- :mod:`replay.io.writer_process`: the child process the recorder writes through.
+
+numpy and h5py only: nothing here imports Keras or a backend.
+"""
+
+from replay.io.runfile import list_runs, open_file, open_run_group
+from replay.io.writer import RunWriter
+
+__all__ = ["RunWriter", "list_runs", "open_file", "open_run_group"]

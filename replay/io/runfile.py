@@ -1,0 +1,160 @@
+"""Opening run files: one HDF5 file holding one group per recorded run.
+
+The checks the reader and the writers use to open a file and a run, with
+replay's own errors for the usual mistakes (no such file, not HDF5, not a
+replay file, no such run, unknown schema version, no snapshot index). The
+layout itself is :mod:`replay.io.schema`; writing is :mod:`replay.io.writer`.
+numpy and h5py only.
+"""
+
+import os
+
+import h5py
+
+from replay.errors import (
+    RunFileError,
+    RunNotFoundError,
+    SchemaVersionError,
+)
+from replay.io import schema
+from replay.io.schema import FORMAT_NAME, SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS
+
+
+def _describe(path):
+    return f"'{os.fspath(path)}'"
+
+
+def open_file(path, mode="r"):
+    """Open a replay run file, with replay's errors for the usual mistakes.
+
+    Args:
+        path: path of the HDF5 file.
+        mode: ``"r"`` to read, ``"a"`` to read and write (created if absent).
+
+    Returns:
+        An open ``h5py.File``.
+    """
+    path = os.fspath(path)
+    if mode == "r" and not os.path.exists(path):
+        raise RunFileError(
+            f"No such run file: {_describe(path)}. Check the path, or record a run "
+            "into it first with replay.Recorder."
+        )
+    if mode == "r" and os.path.isdir(path):
+        raise RunFileError(f"{_describe(path)} is a directory, not a run file.")
+    try:
+        handle = h5py.File(path, mode)
+    except OSError as error:
+        if mode == "r" and not h5py.is_hdf5(path):
+            raise RunFileError(
+                f"{_describe(path)} is not an HDF5 file, so it cannot be a replay run "
+                "file. Pass the .h5 file written by replay.Recorder."
+            ) from error
+        if mode != "r" and "already open" in str(error):
+            raise RunFileError(
+                f"Cannot write to run file {_describe(path)}: it is already open in this "
+                "process (for example by a replay.Run). Call run.close() (or use "
+                "`with Run(...) as run:`) before recording into the same file."
+            ) from error
+        raise RunFileError(
+            f"Cannot open run file {_describe(path)} (mode {mode!r}): {error}. If the "
+            "file was being written by a process that crashed during a write, it may "
+            "be damaged; if another process has it open for writing, close it first."
+        ) from error
+    if mode == "r":
+        _check_format(handle, path)
+    elif handle.attrs.get(schema.FORMAT_ATTRIBUTE) is None:
+        if len(handle) and not _is_legacy(handle):
+            handle.close()
+            raise RunFileError(
+                f"{_describe(path)} is an HDF5 file but not a replay run file; refusing "
+                "to write into it. Choose another path."
+            )
+        handle.attrs[schema.FORMAT_ATTRIBUTE] = FORMAT_NAME
+        handle.attrs[schema.VERSION_ATTRIBUTE] = SCHEMA_VERSION
+    return handle
+
+
+def _is_legacy(handle):
+    """Whether the file looks like one written by the old DeepReplay package."""
+    return any(
+        isinstance(group, h5py.Group) and schema.LEGACY_ATTRIBUTE in group.attrs
+        for group in handle.values()
+    )
+
+
+def _check_format(handle, path):
+    if handle.attrs.get(schema.FORMAT_ATTRIBUTE) == FORMAT_NAME or _is_legacy(handle):
+        return
+    handle.close()
+    raise RunFileError(
+        f"{_describe(path)} is an HDF5 file but not a replay run file (its root has no "
+        f"format attribute {FORMAT_NAME!r}). Pass a file written by replay.Recorder."
+    )
+
+
+def list_runs(path):
+    """Return the names of the runs in a run file, in the order they were written.
+
+    Args:
+        path: path of the run file.
+
+    Returns:
+        List of run names.
+    """
+    with open_file(path) as handle:
+        return _run_names(handle)
+
+
+def _run_names(handle):
+    names = [name for name, group in handle.items() if isinstance(group, h5py.Group)]
+    return sorted(names, key=lambda name: handle[name].attrs.get("created", ""))
+
+
+def open_run_group(handle, path, run):
+    """Return the group of ``run`` in an open file, checked for a readable schema.
+
+    Args:
+        handle: an open ``h5py.File``.
+        path: its path, for messages.
+        run: the run name, or ``None`` to take the only run of the file.
+
+    Returns:
+        The run's ``h5py.Group``.
+    """
+    names = _run_names(handle)
+    if run is None:
+        if len(names) == 1:
+            run = names[0]
+        else:
+            listed = ", ".join(repr(name) for name in names) or "none"
+            raise RunNotFoundError(
+                f"{_describe(path)} holds {len(names)} runs ({listed}); pass run=NAME "
+                "to choose one."
+            )
+    if run not in names:
+        listed = ", ".join(repr(name) for name in names) or "none"
+        raise RunNotFoundError(
+            f"No run {run!r} in {_describe(path)}. Runs there: {listed}."
+        )
+    group = handle[run]
+    if schema.LEGACY_ATTRIBUTE in group.attrs and schema.VERSION_ATTRIBUTE not in group.attrs:
+        return group  # a DeepReplay group: Run refuses it by name
+    version = group.attrs.get(schema.VERSION_ATTRIBUTE)
+    if version is None:
+        raise RunFileError(
+            f"Run {run!r} in {_describe(path)} has no schema_version attribute; it was "
+            "not written by replay.Recorder or the file is damaged."
+        )
+    if int(version) not in SUPPORTED_SCHEMA_VERSIONS:
+        raise SchemaVersionError(
+            f"Run {run!r} in {_describe(path)} uses run-file schema version {version}, "
+            f"but this replay reads versions {list(SUPPORTED_SCHEMA_VERSIONS)}. Upgrade "
+            "replay (pip install -U) to read it."
+        )
+    if schema.SNAPSHOT_EPOCHS not in group:
+        raise RunFileError(
+            f"Run {run!r} in {_describe(path)} has no snapshot index "
+            "('snapshots/epoch'); the file is truncated or damaged."
+        )
+    return group

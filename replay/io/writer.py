@@ -1,0 +1,186 @@
+"""Writing a run into a run file, one snapshot at a time: :class:`RunWriter`.
+
+Crash safety: every per-snapshot array grows along its first axis, and the
+snapshot index (:data:`replay.io.schema.SNAPSHOT_EPOCHS`) is grown *last*,
+after all arrays of the snapshot are written, followed by a flush. The
+reader trusts only the length of that index, so a process killed in the
+middle of a snapshot leaves a run holding every completed snapshot. The
+history has its own index (:data:`replay.io.schema.HISTORY_EPOCHS`), grown
+last in the same way.
+
+numpy and h5py only: the writer child process (:mod:`replay.io.writer_process`)
+runs this without Keras.
+"""
+
+import json
+
+import h5py
+import numpy as np
+
+from replay.io import schema
+
+
+class RunWriter:
+    """Writes one run into an open run file, one snapshot at a time.
+
+    The recorder uses it; it is public so that other tools can write runs
+    that replay reads.
+
+    Args:
+        handle: an ``h5py.File`` opened for writing (see :func:`open_file`).
+        run: name of the run (an HDF5 group name).
+        compression: HDF5 filter for the per-snapshot arrays (``None``,
+            ``"gzip"`` or ``"lzf"``).
+    """
+
+    def __init__(self, handle, run, *, compression=None):
+        self.handle = handle
+        self.run = run
+        self.compression = compression
+        self.group = handle.require_group(run)
+        self._datasets = {}  # name -> (dataset, memory space of one row, dtype)
+        self._n_snapshots = None
+        self._history_rows = None
+        self._history_keys = set()
+
+    @classmethod
+    def create(cls, handle, run, attributes, *, compression=None):
+        """Create the run group with its metadata attributes."""
+        group = handle.create_group(run)
+        group.attrs[schema.VERSION_ATTRIBUTE] = schema.SCHEMA_VERSION
+        group.attrs["complete"] = False
+        for key, value in attributes.items():
+            group.attrs[key] = _attribute(value)
+        writer = cls(handle, run, compression=compression)
+        writer._growable(schema.SNAPSHOT_EPOCHS, (), np.float64)
+        writer._growable(schema.SNAPSHOT_STEPS, (), np.int64)
+        return writer
+
+    @property
+    def n_snapshots(self):
+        if self._n_snapshots is None:
+            self._n_snapshots = self.group[schema.SNAPSHOT_EPOCHS].shape[0]
+        return self._n_snapshots
+
+    def set_attributes(self, **attributes):
+        for key, value in attributes.items():
+            self.group.attrs[key] = _attribute(value)
+
+    def close(self):
+        """Close the file handle this writer was given."""
+        self.handle.close()
+
+    def write_static(self, name, array):
+        """Write an array that does not change over the run (inputs, targets)."""
+        array = np.asarray(array)
+        if name in self.group:
+            del self.group[name]
+        self.group.create_dataset(name, data=array)
+
+    def _growable(self, name, item_shape, dtype, fillvalue=None):
+        if name in self.group:
+            return self.group[name]
+        chunk_bytes = max(1, int(np.prod(item_shape))) * np.dtype(dtype).itemsize
+        chunk_rows = max(1, min(256, (64 * 1024) // chunk_bytes))
+        return self.group.create_dataset(
+            name,
+            shape=(0, *item_shape),
+            maxshape=(None, *item_shape),
+            dtype=dtype,
+            chunks=(chunk_rows, *item_shape),
+            compression=self.compression if item_shape else None,
+            fillvalue=fillvalue,
+        )
+
+    def _row_dataset(self, name, item_shape, dtype, fillvalue=None):
+        """Return ``(dataset, memory space of one row, dtype)`` of a growable dataset, cached."""
+        entry = self._datasets.get(name)
+        if entry is None:
+            dataset = self._growable(name, item_shape, dtype, fillvalue)
+            entry = (dataset, h5py.h5s.create_simple((1, *item_shape)), dataset.dtype)
+            self._datasets[name] = entry
+        return entry
+
+    def _write_row(self, name, index, array, *, dtype=None, fillvalue=None):
+        """Write ``array`` as row ``index`` of the growable dataset ``name``.
+
+        Uses h5py's low-level calls with a cached dataset and memory space:
+        the high-level ``dataset[index] = array`` costs several times more,
+        and this runs for every array of every snapshot during training.
+        New datasets store floats as float32 unless ``dtype`` says otherwise.
+        """
+        if dtype is None:
+            dtype = np.float32 if array.dtype.kind == "f" else array.dtype
+        dataset, memory_space, dtype = self._row_dataset(name, array.shape, dtype, fillvalue)
+        if dataset.shape[1:] != array.shape:
+            raise ValueError(
+                f"Array {name!r} changed shape from {dataset.shape[1:]} to "
+                f"{array.shape} between snapshots."
+            )
+        if dataset.shape[0] < index + 1:
+            dataset.id.set_extent((index + 1, *array.shape))
+        file_space = dataset.id.get_space()
+        file_space.select_hyperslab((index,) + (0,) * array.ndim, (1, *array.shape))
+        dataset.id.write(memory_space, file_space, np.ascontiguousarray(array, dtype=dtype))
+
+    def append_snapshot(self, epoch, step, arrays, history=None):
+        """Append one snapshot: ``arrays`` maps dataset paths to arrays.
+
+        The arrays are written first; the snapshot index is grown last, so a
+        crash in between leaves the previous snapshot count in force.
+        ``history``, an ``(epoch, logs)`` pair, is appended with
+        :meth:`append_history` under the same flush.
+        """
+        if history is not None:
+            self.append_history(*history, flush=False)
+        index = self.n_snapshots
+        for name, array in arrays.items():
+            self._write_row(name, index, np.asarray(array))
+        self._write_row(schema.SNAPSHOT_STEPS, index, np.asarray(step, dtype=np.int64))
+        self._write_row(schema.SNAPSHOT_EPOCHS, index, np.asarray(epoch, dtype=np.float64))
+        self._n_snapshots = index + 1
+        self.handle.flush()
+        return index
+
+    def append_history(self, epoch, logs, *, flush=True):
+        """Append one epoch of Keras ``logs`` (plus ``epoch``) to ``history/``.
+
+        ``history/epoch`` is grown last: it is the history's index, as
+        ``snapshots/epoch`` is the snapshots'. A key that first appears late
+        is filled with NaN before it, a key missing this epoch gets NaN (the
+        datasets' fill value). Pass ``flush=False`` when an
+        :meth:`append_snapshot` (which flushes) follows at once.
+        """
+        index = self._history_length()
+        for key, value in logs.items():
+            if key != schema.HISTORY_INDEX:
+                self._write_history(key, index, value)
+        # A key logged before but missing this epoch: grown, filled with NaN.
+        for key in self._history_keys - logs.keys() - {schema.HISTORY_INDEX}:
+            self._row_dataset(schema.history(key), (), np.float64)[0].id.set_extent((index + 1,))
+        self._write_history(schema.HISTORY_INDEX, index, epoch)
+        self._history_rows = index + 1
+        if flush:
+            self.handle.flush()
+
+    def _history_length(self):
+        if self._history_rows is None:
+            history = self.group.get(schema.HISTORY)
+            self._history_keys = set(history or ())
+            index = schema.HISTORY_INDEX
+            self._history_rows = history[index].shape[0] if index in self._history_keys else 0
+        return self._history_rows
+
+    def _write_history(self, key, index, value):
+        self._history_keys.add(key)
+        self._write_row(schema.history(key), index, np.asarray(float(value)), dtype=np.float64,
+                        fillvalue=np.nan)
+
+
+def _attribute(value):
+    """Return a value HDF5 can store as an attribute (JSON for containers)."""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value)
+    if value is None:
+        return "null"
+    return value

@@ -1,0 +1,218 @@
+"""Encoding frames to files: MP4 (H.264) and GIF through the ffmpeg of imageio-ffmpeg.
+
+The output kind follows the file extension (:func:`output_kind`): ``.png`` is
+one epoch; ``.mp4`` and ``.gif`` are animations, encoded by the ffmpeg that
+``imageio-ffmpeg`` ships (no system ffmpeg needed). :class:`VideoEncoder`
+streams frames: ffmpeg runs in its own process, fed by a thread through a
+short queue, so drawing, piping and encoding overlap and memory does not
+grow with the number of epochs.
+"""
+
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from replay.errors import EncodingError, OptionError
+
+#: Extensions of animations, and the ffmpeg settings of each kind.
+VIDEO_KINDS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".gif": "gif"}
+#: Extensions of single images.
+IMAGE_KINDS = {".png": "png"}
+#: Frames waiting for the encoder; bounds the memory of a render.
+QUEUE_FRAMES = 4
+#: x264 speed preset: plots compress well, so a fast preset costs little size.
+H264_PRESET = "veryfast"
+#: One GIF palette per frame, built by ffmpeg (streams; no global pass).
+GIF_FILTER = ("split[a][b];[a]palettegen=stats_mode=single:reserve_transparent=0[p];"
+              "[b][p]paletteuse=new=1:dither=bayer:bayer_scale=3")
+#: Lines of ffmpeg's error output quoted in an :class:`EncodingError`.
+STDERR_TAIL_LINES = 15
+#: Windows: start ffmpeg in its own process group, so Ctrl-C does not reach it.
+CREATE_NEW_PROCESS_GROUP = 0x00000200
+
+
+def output_kind(path):
+    """Return ``"png"``, ``"mp4"`` or ``"gif"`` from the extension of ``path``."""
+    suffix = Path(path).suffix.lower()
+    kind = VIDEO_KINDS.get(suffix) or IMAGE_KINDS.get(suffix)
+    if kind is None:
+        raise OptionError(
+            f"Cannot tell the output kind of '{path}': use one of the extensions "
+            f"{', '.join([*VIDEO_KINDS, *IMAGE_KINDS])}."
+        )
+    return kind
+
+
+def ffmpeg_command(path, size, *, fps=10, kind="mp4", quality=6):
+    """Return the ffmpeg command line that encodes raw RGBA frames from stdin into ``path``.
+
+    The arguments are those ``imageio_ffmpeg.write_frames`` builds for the
+    same settings (raw RGBA input of ``size`` at ``fps``, no audio, no
+    resizing to macro blocks, log level ``error``): H.264 in ``yuv420p`` at
+    CRF ``int((1 - quality / 10) * 51)`` with the ``veryfast`` preset for
+    MP4, and GIF with one palette per frame, looping, for GIF.
+
+    Args:
+        path: output file.
+        size: ``(width, height)`` of the frames.
+        fps: frames per second.
+        kind: ``"mp4"`` or ``"gif"``.
+        quality: MP4 quality from 1 to 10 (ignored for GIF).
+
+    Returns:
+        The command as a list of strings, the executable first.
+    """
+    import imageio_ffmpeg
+
+    width, height = (int(value) for value in size)
+    if kind == "gif":
+        encoder = ["-vcodec", "gif", "-pix_fmt", "pal8"]
+        output = ["-filter_complex", GIF_FILTER, "-loop", "0"]
+    else:
+        if isinstance(quality, bool) or not isinstance(quality, (int, float)) \
+                or not 1 <= quality <= 10:
+            raise OptionError(f"quality must be a number from 1 to 10. Got {quality!r}.")
+        crf = int((1 - quality / 10.0) * 51)  # imageio-ffmpeg's scale: 0 best, 51 worst
+        encoder = ["-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", str(crf)]
+        output = ["-preset", H264_PRESET, "-movflags", "+faststart"]
+    rate = str(Fraction(fps).limit_denominator())  # a rational, e.g. 15/2
+    return [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo",
+            "-s", f"{width:d}x{height:d}", "-pix_fmt", "rgba", "-r", rate, "-i", "-", "-an",
+            *encoder, "-v", "error", *output, os.fspath(path)]
+
+
+def start_ffmpeg(command, stderr):
+    """Start ffmpeg reading frames from a pipe, out of reach of the terminal's Ctrl-C.
+
+    On POSIX ffmpeg runs in a new session (``setsid`` done by the C code
+    between fork and exec: no Python runs in the child, so this is safe in a
+    process with threads, e.g. with JAX loaded, and triggers no ``os.fork()``
+    warning); on Windows in a new process group, without a console window.
+    Either way Ctrl-C stops Python, and the file is still finished cleanly.
+    """
+    options = {}
+    if sys.platform.startswith("win"):
+        startupinfo = subprocess.STARTUPINFO()
+        startupinfo.dwFlags |= subprocess.STARTF_USESHOWWINDOW
+        options.update(startupinfo=startupinfo, creationflags=CREATE_NEW_PROCESS_GROUP)
+    else:
+        options.update(start_new_session=True)
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=stderr, **options)
+
+
+class VideoEncoder:
+    """Streams RGBA frames to the ffmpeg of imageio-ffmpeg (H.264 MP4 or GIF) from a thread.
+
+    Use as a context manager; :meth:`write` copies the frame and queues it,
+    blocking only when ``QUEUE_FRAMES`` frames are already waiting. A thread
+    writes the frames into ffmpeg's stdin, so drawing and encoding overlap.
+    When ffmpeg fails, :meth:`write` or :meth:`close` raises
+    :class:`EncodingError` with the end of ffmpeg's error output.
+
+    Args:
+        path: output file.
+        size: ``(width, height)`` of every frame.
+        fps: frames per second.
+        kind: ``"mp4"`` or ``"gif"``.
+        quality: MP4 quality, 1 to 10.
+    """
+
+    def __init__(self, path, size, *, fps=10, kind="mp4", quality=6):
+        self.path = os.fspath(path)
+        self.size = tuple(int(value) for value in size)
+        self.command = ffmpeg_command(self.path, self.size, fps=fps, kind=kind,
+                                      quality=quality)
+        # ffmpeg's messages go to a file, read once it has exited: no pipe to drain.
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self._process = start_ffmpeg(self.command, self._stderr)
+        except BaseException:
+            self._stderr.close()
+            raise
+        self._queue = queue.Queue(maxsize=QUEUE_FRAMES)
+        self._error = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._feed, name="replay-encoder", daemon=True)
+        self._thread.start()
+
+    def _feed(self):
+        stdin = self._process.stdin
+        while True:
+            frame = self._queue.get()
+            if frame is None:
+                return
+            if self._error is None:
+                try:
+                    stdin.write(frame)
+                except OSError:  # ffmpeg has quit (broken pipe); reported in the drawing thread
+                    self._error = self._failure("stopped reading frames")
+
+    def _failure(self, what):
+        """Wait for ffmpeg to exit and return an :class:`EncodingError` with its message."""
+        try:
+            self._process.stdin.close()
+        except OSError:
+            pass
+        status = self._process.wait()
+        tail = self._stderr_tail()
+        return EncodingError(
+            f"ffmpeg {what} while writing '{self.path}' (exit status {status})"
+            + (f":\n{tail}" if tail else ".")
+        )
+
+    def _stderr_tail(self, lines=STDERR_TAIL_LINES):
+        self._stderr.seek(0)
+        text = self._stderr.read().decode("utf-8", errors="replace").strip()
+        return "\n".join(text.splitlines()[-lines:])
+
+    def write(self, frame):
+        """Queue one frame ``(height, width, 4)`` uint8 (copied)."""
+        if self._error is not None:
+            raise self._error
+        height, width = frame.shape[:2]
+        if (width, height) != self.size:
+            raise OptionError(f"Frame of {width}x{height} pixels; the video is "
+                              f"{self.size[0]}x{self.size[1]}.")
+        self._queue.put(np.ascontiguousarray(frame).tobytes())
+
+    def close(self):
+        """Finish the queue, let ffmpeg finish the file, and report a failure."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        try:
+            if self._error is None:
+                try:
+                    self._process.stdin.close()
+                except OSError:  # ffmpeg quit after the last frame was written
+                    pass
+                if self._process.wait() != 0:
+                    self._error = self._failure("failed")
+                else:
+                    # Messages of a successful run (rare at log level error) stay visible.
+                    tail = self._stderr_tail()
+                    if tail:
+                        print(tail, file=sys.stderr)
+        finally:
+            if self._process.poll() is None:  # interrupted while waiting
+                self._process.kill()
+                self._process.wait()
+            self._stderr.close()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
