@@ -10,8 +10,17 @@
 The recorder writes through :mod:`replay.io`; everything that reads and
 draws a run (:class:`replay.Run`, the views, rendering) lives outside this
 package and never imports Keras. A test parses every module to keep it so.
+
+:class:`Recorder` is loaded on first use, so the numpy-only helpers (e.g.
+:mod:`replay.record.probes`) import without Keras.
 """
 
-from replay.record.callback import Recorder
-
 __all__ = ["Recorder"]
+
+
+def __getattr__(name):
+    if name == "Recorder":
+        from replay.record.callback import Recorder
+
+        return Recorder
+    raise AttributeError(f"module 'replay.record' has no attribute {name!r}")
