@@ -30,9 +30,16 @@ class LayerInfo:
         name: the Keras layer name.
         class_name: the Keras layer class, e.g. ``"Dense"``.
         units: output width (last axis of its output).
-        activation: name of its activation (``"linear"`` when none).
+        activation: name of its activation (``"linear"`` for none; ``"none"``
+            for layers without an activation function, e.g. normalisation).
         weights: names of its weight arrays, e.g. ``["kernel", "bias"]``.
         hidden: whether its activations were recorded (weighted, not output).
+        shape: the shape of its output per sample, e.g. ``[6, 6, 8]`` for a
+            convolution (``[units]`` in runs recorded before it was stored).
+        trainable_weights: the weights that have gradients (``None``: all,
+            in runs recorded before it was stored).
+        preactivations: whether its pre-activations were recorded (hidden
+            layers with an activation function; not recurrent layers).
     """
 
     name: str
@@ -41,6 +48,18 @@ class LayerInfo:
     activation: str
     weights: list = field(default_factory=list)
     hidden: bool = False
+    shape: list = None
+    trainable_weights: list = None
+    preactivations: bool = True
+
+    def __post_init__(self):
+        if self.shape is None:
+            object.__setattr__(self, "shape", [self.units])
+
+    @property
+    def size(self):
+        """Values per sample of its output (the product of :attr:`shape`)."""
+        return int(np.prod(self.shape))
 
 
 class Run:

@@ -3,6 +3,7 @@
 import datetime
 import json
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +15,7 @@ from replay.io import runfile, schema
 from replay.io.writer import RunWriter
 from replay.io.writer_process import WriterProcess
 from replay.record import probes as probe_points_module
-from replay.record.capture import BackendCapture, CapturePlan, loss_name
+from replay.record.capture import BackendCapture, CapturePlan, ModelLoss
 from replay.record.gradients import GradientPlan, check_gradients_option, wants_gradients
 
 
@@ -60,6 +61,10 @@ class Recorder(keras.callbacks.Callback):
             process (numpy and h5py only), so HDF5 never competes with
             training for the GIL; ``"thread"`` writes from a thread of the
             training process (no child process; slower training).
+        task: ``"classification"``, ``"regression"`` or ``"auto"`` (decided
+            from the loss: cross-entropies, focal and hinge losses classify,
+            every other loss regresses); stored in the run, it picks the
+            figure ``replay render`` draws.
         gradients: record, at every snapshot, the gradient of the mean
             compiled loss (on ``inputs``, ``training=False``) with respect to
             every weight, as ``gradients/<layer>/<weight>``: ``"auto"`` (when
@@ -81,7 +86,8 @@ class Recorder(keras.callbacks.Callback):
     def __init__(self, path, run="run", inputs=None, targets=None, *,
                  validation_data=None, every_n_batches=None, probes="auto",
                  grid_lines=11, grid_points=500, mesh_resolution=100, padding=0.1,
-                 overwrite=False, compression=None, gradients="auto", writer="process"):
+                 overwrite=False, compression=None, gradients="auto", writer="process",
+                 task="auto"):
         super().__init__()
         if inputs is None or targets is None:
             raise OptionError(
@@ -108,6 +114,15 @@ class Recorder(keras.callbacks.Callback):
                 _as_array(validation_data[0], "validation inputs"),
                 np.asarray(validation_data[1]),
             )
+            if len(self.sources["validation"][0]) != len(self.sources["validation"][1]):
+                raise OptionError(
+                    "validation inputs and targets must have the same number of samples. "
+                    f"Got {len(self.sources['validation'][0])} and "
+                    f"{len(self.sources['validation'][1])}."
+                )
+        if task not in TASKS:
+            raise OptionError(f"task must be one of {', '.join(TASKS)}. Got {task!r}.")
+        self.task = task
         if every_n_batches is not None and (not isinstance(every_n_batches, int)
                                             or every_n_batches < 1):
             raise OptionError(
@@ -142,6 +157,7 @@ class Recorder(keras.callbacks.Callback):
             # async dispatch) for callbacks that do not override them.
             self.on_train_batch_end = self._on_train_batch_end
         self._plan = None
+        self._loss = None  # the model's ModelLoss
         self._capture = None  # FusedJaxCapture or BackendCapture of self._plan
         self._executor = None  # the writer thread
         self._pending = []  # jobs submitted to it, oldest first
@@ -163,13 +179,16 @@ class Recorder(keras.callbacks.Callback):
         self._steps_per_epoch = (self.params or {}).get("steps")
         steps = self._steps_per_epoch or 0
         self._epochs_planned = int(self._epochs_done + (self.params or {}).get("epochs", 0))
+        batch_size, n_train = _fit_data_facts()
+        if batch_size is None and steps:
+            # Not told by Keras: exact when the recorded inputs are the training data.
+            batch_size = int(np.ceil(len(self.sources["train"][0]) / steps))
         self._sink.set_attributes(
             complete=False,
             epochs_planned=self._epochs_planned,
             steps_per_epoch=int(steps),
-            # Keras does not tell callbacks the batch size; this is exact when
-            # the recorded inputs are the training data.
-            batch_size=int(np.ceil(len(self.sources["train"][0]) / steps)) if steps else 0,
+            batch_size=int(batch_size or 0),
+            n_train_samples=int(n_train) if n_train is not None else -1,
         )
         if n_snapshots == 0:
             self._snapshot(epoch=0.0)
@@ -205,6 +224,13 @@ class Recorder(keras.callbacks.Callback):
             self._submit(self._sink.append_history, *history)
 
     def on_train_end(self, logs=None):
+        if self.every_n_batches is not None and self._sink is not None \
+                and self._step % self.every_n_batches:
+            # Per-batch snapshots: the final state is recorded too.
+            sync = getattr(self.model, "jax_state_sync", None)
+            if sync is not None:
+                sync()
+            self._snapshot(epoch=float(self._epochs_done))
         self._wait()
         if self._sink is not None:
             self._sink.set_attributes(
@@ -253,10 +279,19 @@ class Recorder(keras.callbacks.Callback):
         Returns:
             The number of snapshots the run holds already.
         """
+        if self._started and self._plan is not None and self._plan.model is not model:
+            raise RecordingError(
+                f"This recorder recorded model {self._plan.model.name!r} into run "
+                f"{self.run!r} of '{self.path}'; it cannot continue that run with another "
+                f"model ({model.name!r}). Use a new Recorder (another run name) for it."
+            )
         if self._plan is None or self._plan.model is not model:
-            self._plan = CapturePlan(model)
+            plan = CapturePlan(model)
             self._check_inputs(model)
-            self._capture = self._capture_function(self._plan)
+            self._loss = ModelLoss(model)
+            self._check_targets(model)
+            self._capture = self._capture_function(plan)
+            self._plan = plan
             self._writer_may_start.clear()
         handle = runfile.open_file(self.path, "a")
         try:
@@ -313,6 +348,29 @@ class Recorder(keras.callbacks.Callback):
                     f"model expects {tuple(expected)}."
                 )
 
+    def _check_targets(self, model):
+        """Compute the per-sample loss of a few samples now, so a mismatch fails before training."""
+        for source, (inputs, targets) in self.sources.items():
+            few = slice(0, min(len(inputs), 4))
+            outputs = None
+            try:
+                outputs = np.asarray(keras.ops.convert_to_numpy(
+                    model(inputs[few], training=False)))
+                losses = self._loss.per_sample_numpy(targets[few], outputs)
+            except Exception as error:
+                shape = "?" if outputs is None else tuple(outputs.shape)
+                raise RecordingError(
+                    f"The {source} targets (shape {targets.shape}, dtype {targets.dtype}) do "
+                    f"not work with the model's loss {self._loss.name!r} on outputs of shape "
+                    f"{shape}: {error}. Pass the targets as model.fit gets them."
+                ) from error
+            if losses.shape != (len(inputs[few]),):
+                raise RecordingError(
+                    f"The model's loss {self._loss.name!r} gives values of shape "
+                    f"{losses.shape} for {len(inputs[few])} {source} samples; replay needs one "
+                    f"value per sample. Check the targets' shape {targets.shape}."
+                )
+
     def _metadata(self, model):
         try:
             config = json.dumps(model.get_config(), default=str)
@@ -323,10 +381,14 @@ class Recorder(keras.callbacks.Callback):
             "model_config": config,
             "model_class": type(model).__name__,
             "layers": self._plan.layers,
-            "loss": loss_name(model),
+            "loss": self._loss.name,
+            "from_logits": self._loss.from_logits,
+            "task": infer_task(self._loss.name) if self.task == "auto" else self.task,
             "keras_version": keras.__version__,
             "backend": keras.backend.backend(),
             "n_samples": int(len(self.sources["train"][0])),
+            "n_validation_samples": int(len(self.sources["validation"][0]))
+            if "validation" in self.sources else 0,
             "snapshot_unit": "batch" if self.every_n_batches else "epoch",
             "snapshot_every": int(self.every_n_batches or 1),
             "n_outputs": int(model.outputs[0].shape[-1]),
@@ -453,3 +515,40 @@ def _plain_logs(logs):
         except (TypeError, ValueError):
             continue
     return plain
+
+
+#: The values of ``Recorder(task=...)``.
+TASKS = ("auto", "classification", "regression")
+#: Words in a loss name that make it a classification loss.
+CLASSIFICATION_LOSSES = ("crossentropy", "focal", "hinge")
+
+
+def infer_task(loss):
+    """Return ``"classification"`` or ``"regression"`` from the name of a loss."""
+    name = str(loss).lower().replace("_", "")
+    return ("classification" if any(word in name for word in CLASSIFICATION_LOSSES)
+            else "regression")
+
+
+def _fit_data_facts(max_depth=12):
+    r"""Return ``(batch size, training samples)`` as ``model.fit`` sees them, or ``None``\ s.
+
+    Keras tells callbacks the steps per epoch but not the batch size; its
+    ``fit`` keeps them in the data adapter of its epoch iterator, a local of
+    the ``fit`` frame that called ``on_train_begin``. When no such frame is
+    found (another trainer, a future Keras), both are ``None`` and the
+    recorder estimates the batch size from the recorded inputs.
+    """
+    frame = sys._getframe(1)
+    for _ in range(max_depth):
+        frame = frame.f_back
+        if frame is None:
+            break
+        iterator = frame.f_locals.get("epoch_iterator")
+        adapter = getattr(iterator, "data_adapter", None) or getattr(iterator, "_data_adapter",
+                                                                     None)
+        batch_size = getattr(adapter, "batch_size", None)
+        if isinstance(batch_size, int):
+            samples = getattr(adapter, "_num_samples", None)
+            return batch_size, samples if isinstance(samples, int) else None
+    return None, None

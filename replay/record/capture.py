@@ -7,6 +7,8 @@ outputs all come out of **one** compiled function per snapshot. Keras is
 imported here, so ``import replay`` never loads this module.
 """
 
+import copy
+
 import keras
 import numpy as np
 
@@ -32,11 +34,69 @@ def activation_name(function):
     return name
 
 
+class PreActivation(keras.layers.Layer):
+    """The output of ``target`` before its activation function, as a layer of its own.
+
+    It calls the target layer's own ``call`` on a shallow proxy whose
+    ``activation`` is linear: the proxy shares every weight variable with
+    the target (no copy, nothing to keep in sync), and the target itself is
+    never changed, so training beside the capture is unaffected. This works
+    for the layers whose ``call`` ends with ``self.activation(...)``: Dense,
+    EinsumDense, Conv1D/2D/3D and their transposed and separable kinds.
+    """
+
+    def __init__(self, target):
+        super().__init__(name=f"{target.name}_preactivation", dtype=target.dtype_policy)
+        proxy = object.__new__(type(target))
+        proxy.__dict__.update(target.__dict__)
+        proxy.__dict__["activation"] = keras.activations.linear
+        # A bound method, not an attribute holding a layer: Keras would
+        # track a layer attribute and list its variables a second time.
+        self._target_call = type(target).call.__get__(proxy)
+
+    def call(self, inputs):
+        return self._target_call(inputs)
+
+
+#: Layer classes whose pre-activations :class:`PreActivation` can compute.
+_PREACTIVATION_LAYERS = ("Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D",
+                         "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+                         "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D",
+                         "DepthwiseConv2D")
+
+
 class CapturePlan:
-    """The layers to record and the compiled function that captures them.
+    """The layers to record and the tensors one forward pass must return.
+
+    Every layer with weights is recorded (its weights); every such layer but
+    the output layer is *hidden*: its activations (its output, in the
+    layer's own shape per sample) are recorded, and its pre-activations
+    where the layer has them:
+
+    - a layer with an activation function (Dense, Conv, ...): its output
+      before the activation (:class:`PreActivation`), same shape;
+    - a linear layer followed directly by an activation layer
+      (``Activation``, ``ReLU``, ``LeakyReLU``, ...): the pair is recorded as
+      one layer, named after the weighted one: its output is the
+      pre-activation, the activation layer's output the activation;
+    - recurrent layers (SimpleRNN, GRU, LSTM) apply their activations inside
+      the time loop: they record activations (their output) and no
+      pre-activations; so do layers without an activation function
+      (normalisation, embedding).
 
     Args:
         model: a built Keras model with a single input and a single output.
+
+    Attributes:
+        layers: one dict per layer with weights (name, class_name, units,
+            shape, activation, weights, hidden, preactivations), for the
+            run's metadata.
+        hidden: ``(layer, activation tensor, pre-activation tensor or None)``
+            per hidden layer, in model order.
+        layout: what each output of :attr:`capture_model` is:
+            ``("outputs", None)``, ``("activations", layer name)`` or
+            ``("preactivations", layer name)``.
+        capture_model: a Keras model returning those tensors.
     """
 
     def __init__(self, model):
@@ -56,51 +116,71 @@ class CapturePlan:
         if not model_inputs or len(model_inputs) != 1 or len(model_outputs) != 1:
             raise RecordingError(
                 f"replay records models with one input and one output. This model has "
-                f"{len(model_inputs or [])} inputs and {len(model_outputs or [])} outputs."
+                f"{len(model_inputs or [])} inputs and {len(model_outputs or [])} outputs: "
+                "record a one-input, one-output model (e.g. concatenate the inputs first), "
+                "or train without the recorder."
             )
         self.model = model
         output_tensor = model_outputs[0]
         consumers = self._consumers(model)
-        self.layers = []  # LayerInfo-like dicts, in model order
-        self.hidden = []  # (layer, activation tensor, input tensor or None, z tensor or None)
+        self.layers = []
+        self.hidden = []
         for layer in model.layers:
             if not layer.weights or isinstance(layer, keras.layers.InputLayer):
                 continue
-            output = layer.output
+            try:
+                output = layer.output
+            except (AttributeError, ValueError) as error:
+                raise RecordingError(
+                    f"Layer {layer.name!r} is used more than once in the model (or not at "
+                    f"all), so it has no single output to record: {error}"
+                ) from error
             is_output = output is output_tensor or _same_tensor(output, output_tensor)
-            activation = getattr(layer, "activation", None)
-            name = activation_name(activation)
-            info = {
+            name, activation_tensor, z_tensor = self._activation(layer, output, consumers,
+                                                                 is_output)
+            self.layers.append({
                 "name": layer.name,
                 "class_name": type(layer).__name__,
                 "units": int(output.shape[-1]),
+                "shape": [int(size) for size in output.shape[1:]],
                 "activation": name,
                 "weights": _weight_names(layer),
+                "trainable_weights": [weight_name for weight_name, weight
+                                      in zip(_weight_names(layer), layer.weights)
+                                      if weight.trainable],
                 "hidden": not is_output,
-            }
+                "preactivations": z_tensor is not None,
+            })
             if not is_output:
-                activation_tensor, z_tensor, input_tensor = output, None, None
-                if name == "linear":
-                    follower = consumers.get(id(output))
-                    if follower is not None:
-                        z_tensor = output
-                        activation_tensor = follower.output
-                        info["activation"] = activation_name(follower)
-                    else:
-                        z_tensor = output
-                elif type(layer).__name__ == "Dense":
-                    input_tensor = layer.input
-                self.hidden.append((layer, activation_tensor, input_tensor, z_tensor))
-            self.layers.append(info)
-        tensors = [output_tensor]
-        for _, activation_tensor, input_tensor, z_tensor in self.hidden:
+                self.hidden.append((layer, activation_tensor, z_tensor))
+        tensors, self.layout = [output_tensor], [("outputs", None)]
+        for layer, activation_tensor, z_tensor in self.hidden:
             tensors.append(activation_tensor)
-            tensors.append(input_tensor if input_tensor is not None else z_tensor)
-        #: A model returning the output, then per hidden layer its activations
-        #: and its input (Dense: z = input @ kernel + bias) or its z-values.
+            self.layout.append(("activations", layer.name))
+            if z_tensor is not None:
+                tensors.append(z_tensor)
+                self.layout.append(("preactivations", layer.name))
         self.capture_model = keras.Model(model_inputs, tensors)
         self._forward = None  # compiled on first use (TensorFlow, PyTorch; JAX fuses its own)
         self._cached_inputs = (None, None)
+
+    @staticmethod
+    def _activation(layer, output, consumers, is_output):
+        """Return ``(activation name, activation tensor, pre-activation tensor or None)``."""
+        cell = getattr(layer, "cell", None)
+        if cell is not None:  # recurrent: the activation works inside the time loop
+            return activation_name(getattr(cell, "activation", None)), output, None
+        if not hasattr(layer, "activation"):  # normalisation, embedding, ...
+            return "none", output, None
+        name = activation_name(layer.activation)
+        if name == "linear":
+            follower = None if is_output else consumers.get(id(output))
+            if follower is not None:
+                return activation_name(follower), follower.output, output
+            return name, output, output
+        if type(layer).__name__ in _PREACTIVATION_LAYERS:
+            return name, output, PreActivation(layer)(layer.input)
+        return name, output, None
 
     @staticmethod
     def _consumers(model):
@@ -141,27 +221,12 @@ class CapturePlan:
             self._forward = _compiled_forward(self.capture_model)
         return self._forward(self._device_inputs(inputs))
 
-    def collect(self, results, weights=None):
-        """Turn :meth:`dispatch`'s tensors into numpy outputs, activations and z-values."""
-        results = [np.asarray(keras.ops.convert_to_numpy(r)) for r in results]
-        outputs = results[0]
-        activations, preactivations = {}, {}
-        for position, (layer, _, input_tensor, _) in enumerate(self.hidden):
-            activation = results[1 + 2 * position]
-            second = results[2 + 2 * position]
-            activations[layer.name] = activation
-            if input_tensor is None:
-                preactivations[layer.name] = second
-            else:
-                # z = x W + b, in numpy: one compiled pass returns the layer's
-                # input, and this small matmul avoids a second graph output
-                # that would need the layer without its activation.
-                current = (weights or {}).get(layer.name) or layer_weights(layer)
-                z = second.reshape(-1, second.shape[-1]) @ current["kernel"]
-                if getattr(layer, "use_bias", False):
-                    z = z + current["bias"]
-                preactivations[layer.name] = z.reshape(*second.shape[:-1], -1)
-        return outputs, activations, preactivations
+    def collect(self, results):
+        """Turn :meth:`dispatch`'s tensors into ``[(kind, layer, numpy array)]`` by :attr:`layout`."""
+        if not isinstance(results, (list, tuple)):
+            results = [results]  # a one-tensor model returns the tensor itself
+        return [(kind, layer, np.asarray(keras.ops.convert_to_numpy(result)))
+                for (kind, layer), result in zip(self.layout, results)]
 
 
 def _compiled_forward(capture_model):
@@ -207,14 +272,6 @@ def _same_tensor(first, second):
     )
 
 
-def layer_weights(layer):
-    """Return ``{short name: numpy array}`` of a layer's current weights."""
-    return {
-        name: np.asarray(keras.ops.convert_to_numpy(weight))
-        for name, weight in zip(_weight_names(layer), layer.weights)
-    }
-
-
 def read_weights(model):
     """Return a numpy copy ``{layer name: {weight name: array}}`` of every layer's weights.
 
@@ -226,43 +283,99 @@ def read_weights(model):
             for layer in model.layers if layer.weights}
 
 
-def resolve_loss(model):
-    """Return the model's compiled loss as ``(loss object or None, per-sample function)``.
+class _FunctionLoss(keras.losses.Loss):
+    """A loss function as an unreduced ``keras.losses.Loss`` (Keras' own wrapper is private)."""
 
-    A ``keras.losses.Loss`` comes back with its ``call`` (unreduced); a loss
-    given as a name or a function comes back as ``(None, function)``.
+    def __init__(self, function):
+        super().__init__(name=getattr(function, "__name__", None), reduction=None)
+        self.function = function
+
+    def call(self, y_true, y_pred):
+        return self.function(*same_rank(y_true, y_pred))
+
+
+def same_rank(y_true, y_pred):
+    """Align the ranks of targets and outputs as Keras' losses do before computing.
+
+    A rank-1 side next to a trailing axis of 1 on the other gets that axis
+    (``(N,)`` targets with ``(N, 1)`` outputs); otherwise the side with the
+    extra trailing axis of 1 loses it.
     """
-    loss = getattr(model, "loss", None)
-    if loss is None:
-        raise RecordingError(
-            "The model has no loss: compile it (model.compile(loss=...)) before recording."
-        )
-    if isinstance(loss, (list, tuple, dict)):
-        raise RecordingError(
-            "replay records models with a single loss; this model was compiled with "
-            f"{type(loss).__name__} of losses."
-        )
-    if isinstance(loss, str):
-        loss = keras.losses.get(loss)
-    loss_object = loss if isinstance(loss, keras.losses.Loss) else None
-    function = loss.call if loss_object is not None else loss
-    if not callable(function):
-        raise RecordingError(f"Cannot compute the model's loss {loss!r} per sample.")
-    return loss_object, function
+    true_rank, pred_rank = len(y_true.shape), len(y_pred.shape)
+    if true_rank == pred_rank + 1 and y_true.shape[-1] == 1:
+        if pred_rank == 1:
+            y_pred = keras.ops.expand_dims(y_pred, -1)
+        else:
+            y_true = keras.ops.squeeze(y_true, -1)
+    elif pred_rank == true_rank + 1 and y_pred.shape[-1] == 1:
+        if true_rank == 1:
+            y_true = keras.ops.expand_dims(y_true, -1)
+        else:
+            y_pred = keras.ops.squeeze(y_pred, -1)
+    return y_true, y_pred
 
 
-def per_sample_loss_function(model):
-    """Return ``f(y_true, y_pred) -> (N,)`` computing the model's compiled loss per sample."""
-    _, function = resolve_loss(model)
+class ModelLoss:
+    """The model's compiled loss, per sample and reduced, as Keras computes it.
 
-    def per_sample(y_true, y_pred):
-        y_pred = keras.ops.convert_to_tensor(np.asarray(y_pred, dtype=np.float32))
-        y_true = keras.ops.convert_to_tensor(np.asarray(y_true, dtype=np.float32))
-        values = np.asarray(keras.ops.convert_to_numpy(function(y_true, y_pred)))
-        values = values.reshape(len(values), -1).mean(axis=1) if values.ndim > 1 else values
-        return values.astype(np.float32)
+    Per-sample values come from the loss with ``reduction=None``: a copy of a
+    ``keras.losses.Loss``, or a ``Loss`` around a loss given by name or
+    function (as ``compile`` wraps it). Going through
+    ``Loss.__call__`` aligns the targets' rank with the outputs' the way
+    training does, so ``(N,)`` binary targets work with ``(N, 1)`` outputs.
+    The functions take backend tensors, so the JAX capture can trace them.
 
-    return per_sample
+    Args:
+        model: a compiled model with one loss.
+
+    Attributes:
+        name: the loss's name, for the run's metadata.
+        from_logits: whether the loss takes logits (its ``from_logits``).
+    """
+
+    def __init__(self, model):
+        loss = getattr(model, "loss", None)
+        if loss is None:
+            raise RecordingError(
+                "The model has no loss: compile it (model.compile(loss=...)) before "
+                "recording.")
+        if isinstance(loss, (list, tuple, dict)):
+            raise RecordingError(
+                "replay records models with a single loss; this model was compiled with "
+                f"a {type(loss).__name__} of losses.")
+        self.name = loss_name(model)
+        function = keras.losses.get(loss) if isinstance(loss, str) else loss
+        if isinstance(function, keras.losses.Loss):
+            self._reduced = function
+            self._unreduced = copy.copy(function)
+            self._unreduced.reduction = None
+            options = getattr(function, "_fn_kwargs", {}) or {}
+            self.from_logits = bool(getattr(function, "from_logits",
+                                            options.get("from_logits", False)))
+        elif callable(function):
+            self._reduced = None  # compile() averages over the batch
+            self._unreduced = _FunctionLoss(function)
+            self.from_logits = False
+        else:
+            raise RecordingError(f"Cannot compute the model's loss {loss!r} per sample.")
+
+    def per_sample(self, targets, predictions):
+        """Return the loss of every sample ``(N,)`` (mean over any further axes)."""
+        values = self._unreduced(targets, predictions)
+        return values.reshape(values.shape[0], -1).mean(axis=1) if values.ndim > 1 else values
+
+    def reduced(self, targets, predictions, per_sample):
+        """Return the batch loss as training computes it (the loss's own reduction)."""
+        if self._reduced is not None:
+            return self._reduced(targets, predictions)
+        return per_sample.mean()
+
+    def per_sample_numpy(self, targets, predictions):
+        """:meth:`per_sample` from and to numpy arrays (float32)."""
+        values = self.per_sample(keras.ops.convert_to_tensor(np.asarray(targets)),
+                                 keras.ops.convert_to_tensor(
+                                     np.asarray(predictions, dtype=np.float32)))
+        return np.asarray(keras.ops.convert_to_numpy(values), dtype=np.float32)
 
 
 class BackendCapture:
@@ -286,7 +399,7 @@ class BackendCapture:
         self.samples = samples
         self.probes = probes
         self.gradient_plan = gradients
-        self._loss = per_sample_loss_function(plan.model)
+        self._loss = ModelLoss(plan.model)
         blocks = [inputs for inputs, _ in samples.values()]
         blocks += [points.reshape(-1, points.shape[-1]) for points in probes.values()]
         self._inputs = np.concatenate(blocks).astype(np.float32, copy=False)
@@ -301,7 +414,7 @@ class BackendCapture:
 
     def collect(self, pending):
         weights, forward, gradients = pending
-        outputs, activations, preactivations = self.plan.collect(forward, weights)
+        results = self.plan.collect(forward)
         arrays = {schema.weights(layer, name): value
                   for layer, values in weights.items() for name, value in values.items()}
         start = 0
@@ -309,13 +422,17 @@ class BackendCapture:
             part = slice(start, start + size)
             start += size
             shape = self.probes[source].shape[:-1] if source in self.probes else (size,)
-            arrays[schema.outputs(source)] = outputs[part].reshape(*shape, -1)
-            for layer, values in activations.items():
-                arrays[schema.activations(source, layer)] = values[part].reshape(*shape, -1)
-            if source in self.samples:
-                for layer, values in preactivations.items():
-                    arrays[schema.preactivations(source, layer)] = values[part]
-                arrays[schema.loss(source)] = self._loss(self.samples[source][1], outputs[part])
+            for kind, layer, values in results:
+                values = values[part].reshape(*shape, *values.shape[1:])
+                if kind == "outputs":
+                    arrays[schema.outputs(source)] = values
+                    if source in self.samples:
+                        arrays[schema.loss(source)] = self._loss.per_sample_numpy(
+                            self.samples[source][1], values)
+                elif kind == "activations":
+                    arrays[schema.activations(source, layer)] = values
+                elif source in self.samples:  # pre-activations: on the samples only
+                    arrays[schema.preactivations(source, layer)] = values
         if gradients is not None:
             for (layer, name), gradient in self.gradient_plan.collect(gradients).items():
                 arrays[schema.gradients(layer, name)] = gradient

@@ -30,7 +30,7 @@ import numpy as np
 
 from replay.errors import RecordingError
 from replay.io import schema
-from replay.record.capture import _weight_names, resolve_loss
+from replay.record.capture import ModelLoss, _weight_names
 
 
 class FusedJaxCapture:
@@ -74,7 +74,7 @@ class FusedJaxCapture:
         self._probes = {source: np.asarray(points, np.float32) for source, points in probes.items()}
         self._device_data = None  # the constant inputs, on the device once
         self._layout = None  # [(name, shape, offset, size)], set while tracing
-        self._loss = _LossFunctions(*resolve_loss(self.model))
+        self._loss = ModelLoss(self.model)
         self._function = jax.jit(self._snapshot)
         self._compiled = None
 
@@ -125,25 +125,22 @@ class FusedJaxCapture:
 
         pieces = []  # (dataset path, traced array)
 
-        def values(location):
-            is_trainable, index = location
-            return (trainable if is_trainable else non_trainable)[index]
-
         def forward(trainable_values, inputs):
             outputs, _, losses = self.plan.capture_model.stateless_call(
                 trainable_values, non_trainable, inputs, training=False, return_losses=True)
+            if not isinstance(outputs, (list, tuple)):
+                outputs = [outputs]  # a model of one output tensor returns it bare
             return outputs, losses
 
         def add_forward(source, results, shape, with_z):
-            pieces.append((schema.outputs(source), results[0].reshape(*shape, -1)))
-            for position, (layer, _, input_tensor, _) in enumerate(self.plan.hidden):
-                activation = results[1 + 2 * position]
-                second = results[2 + 2 * position]
-                pieces.append((schema.activations(source, layer.name),
-                               activation.reshape(*shape, -1)))
-                if with_z:
-                    pieces.append((schema.preactivations(source, layer.name),
-                                   self._z_values(layer, input_tensor, second, values)))
+            for (kind, layer), result in zip(self.plan.layout, results):
+                result = result.reshape(*shape, *result.shape[1:])
+                if kind == "outputs":
+                    pieces.append((schema.outputs(source), result))
+                elif kind == "activations":
+                    pieces.append((schema.activations(source, layer), result))
+                elif with_z:
+                    pieces.append((schema.preactivations(source, layer), result))
 
         for source, (inputs, targets) in samples.items():
             def objective(trainable_values, inputs=inputs, targets=targets):
@@ -158,12 +155,10 @@ class FusedJaxCapture:
                 gradient, (results, per_sample) = None, objective(trainable)[1]
             add_forward(source, results, (len(inputs),), with_z=True)
             pieces.append((schema.loss(source), per_sample))
-            if gradient is not None:
-                for layer, name, _, location in self._weights:
-                    is_trainable, index = location
-                    pieces.append((schema.gradients(layer, name),
-                                   gradient[index] if is_trainable
-                                   else jnp.zeros_like(non_trainable[index])))
+            if gradient is not None:  # non-trainable weights have none
+                for layer, name, _, (is_trainable, index) in self._weights:
+                    if is_trainable:
+                        pieces.append((schema.gradients(layer, name), gradient[index]))
 
         if probes:
             sizes = [len(points) for points in probes.values()]
@@ -180,17 +175,6 @@ class FusedJaxCapture:
             offset += layout[-1][-1]
         self._layout = layout  # a side effect of tracing: shapes are static
         return jnp.concatenate([array.astype(jnp.float32).reshape(-1) for _, array in pieces])
-
-    def _z_values(self, layer, input_tensor, second, values):
-        """The layer's pre-activations: ``second`` itself, or ``input @ kernel + bias``."""
-        if input_tensor is None:
-            return second
-        by_name = {name: location for owner, name, _, location in self._weights
-                   if owner == layer.name}
-        z = second @ values(by_name["kernel"])
-        if getattr(layer, "use_bias", False):
-            z = z + values(by_name["bias"])
-        return z
 
 
 #: Compiled snapshot functions by the SHA-256 of their lowered program text,
@@ -215,22 +199,3 @@ def _compile(function, arguments):
         while len(_COMPILED) > _COMPILED_MAX:
             _COMPILED.popitem(last=False)
     return compiled
-
-
-class _LossFunctions:
-    """The compiled loss of a model, per sample and reduced, as traceable functions."""
-
-    def __init__(self, loss_object, function):
-        self._loss_object = loss_object
-        self._function = function
-
-    def per_sample(self, targets, predictions):
-        values = self._function(targets, predictions)
-        return values.reshape(values.shape[0], -1).mean(axis=1) if values.ndim > 1 else values
-
-    def reduced(self, targets, predictions, per_sample):
-        # A Loss object applies its own reduction (e.g. "sum"); a plain
-        # function is wrapped by compile() with "sum_over_batch_size".
-        if self._loss_object is not None:
-            return self._loss_object(targets, predictions)
-        return per_sample.mean()

@@ -105,12 +105,15 @@ class GradientPlan:
     def collect(self, gradients):
         """Turn :meth:`dispatch`'s tensors into ``{(layer, weight): array}``.
 
-        Non-trainable weights (e.g. batch-norm statistics) get zeros: the
-        loss does not move them.
+        Non-trainable weights (e.g. batch-norm statistics) are left out: the
+        loss does not move them; trainable weights the loss does not depend on
+        get zeros.
         """
         result = {}
         for name, index, shape in self._targets:
-            if index is None or gradients[index] is None:
+            if index is None:
+                continue  # a non-trainable weight: the loss does not move it
+            if gradients[index] is None:  # trainable, but the loss does not depend on it
                 result[name] = np.zeros(shape, dtype=np.float32)
             else:
                 result[name] = np.asarray(keras.ops.convert_to_numpy(gradients[index]),
