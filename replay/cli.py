@@ -87,6 +87,11 @@ def _check_output_options(args, kind):
         )
 
 
+#: Help of --model-file (info, render).
+MODEL_FILE_HELP = ("for a DeepReplay run: the Keras 2 model file DeepReplay saved for it "
+                   "(default: RUN_model.h5 beside FILE, if there)")
+
+
 def run_info(args):
     """Print the runs of a file: snapshots, layers, history keys and array sizes."""
     from replay.io.runfile import list_runs
@@ -95,7 +100,7 @@ def run_info(args):
     names = list_runs(args.file) if not args.run else [args.run]
     print(f"{args.file}: {len(names)} run(s)")
     for name in names:
-        with Run(args.file, name) as run:
+        with Run(args.file, name, model_file=args.model_file) as run:
             attrs = run.attrs
             status = "complete" if run.complete else "INCOMPLETE"
             if run.stopped_early:
@@ -104,7 +109,10 @@ def run_info(args):
                   f"(epochs {run.epochs[0]:g}..{run.epochs[-1]:g}), {status}")
             print(f"  keras {attrs.get('keras_version')} on {attrs.get('backend')}, "
                   f"loss {attrs.get('loss')}, batch size {attrs.get('batch_size')}, "
-                  f"{attrs.get('n_samples')} samples, created {attrs.get('created')}")
+                  f"{attrs.get('n_samples')} samples"
+                  + (f", created {attrs['created']}" if attrs.get("created") else ""))
+            if attrs.get("format") == "DeepReplay":
+                print(_describe_deepreplay(run))
             for layer in run.layers:
                 role = "hidden" if layer.hidden else "output"
                 print(f"  layer {layer.name:<16} {layer.class_name:<8} {layer.units:>5} units "
@@ -123,10 +131,23 @@ def run_info(args):
     return 0
 
 
+def _describe_deepreplay(run):
+    """The line of ``replay info`` that says how a DeepReplay run is read."""
+    attrs = run.attrs
+    source = (f"layer names from '{attrs['model_file']}'" if attrs.get("model_file")
+              else "no model file beside it: generic layer names, loss assumed")
+    problem = attrs.get("compute_problem")
+    how = ("activations, outputs and losses computed with numpy from its weights"
+           if problem is None else f"its activations cannot be computed: {problem}")
+    return (f"  written by DeepReplay ({attrs.get('epochs_trained')} of "
+            f"{attrs.get('epochs_planned')} epochs): {how}; {source}")
+
+
 def add_info(subparsers):
     parser = subparsers.add_parser("info", help="describe the runs of a run file")
     parser.add_argument("file", help="run file (.h5)")
     parser.add_argument("--run", help="only this run")
+    parser.add_argument("--model-file", help=MODEL_FILE_HELP)
     parser.add_argument("--arrays", action="store_true", help="list every array")
     parser.set_defaults(func=run_info)
 
@@ -138,13 +159,13 @@ def run_render(args):
 
     kind = output_kind(args.out)
     _check_output_options(args, kind)
-    with Run(args.file, args.run) as run:
+    with Run(args.file, args.run, model_file=args.model_file) as run:
         owner = f"run {run.name!r}"
         epoch = _check_epoch(args.epoch, run, owner) if kind == "png" else None
         epochs = _select_epochs(args.epochs, run, owner) if kind != "png" else None
-        scene = Scene.part1(run, layer=args.layer, figsize=args.figsize,
-                            title_prefix=run.name if args.title_prefix is None
-                            else args.title_prefix)
+        scene = Scene.default(run, layer=args.layer, figsize=args.figsize, metric=args.metric,
+                              title_prefix=run.name if args.title_prefix is None
+                              else args.title_prefix)
         _save_and_report(scene, args, kind, epoch, epochs)
     return 0
 
@@ -162,14 +183,18 @@ def _figure_size(text):
 def add_render(subparsers):
     parser = subparsers.add_parser(
         "render", help="render the five-panel scene of a run to MP4, GIF or PNG",
-        description="Render the five-panel figure (feature space, probability "
-                    "histograms, loss and accuracy, per-sample losses) of a run. "
-                    "The output kind follows the extension of --out.")
+        description="Render the figure of a run: for classification the five-panel "
+                    "figure (feature space, probability histograms, loss and accuracy, "
+                    "per-sample losses); for regression predictions against targets, "
+                    "residuals, loss and per-sample losses beside the feature space "
+                    "coloured by target. The output kind follows the extension of --out.")
     parser.add_argument("file", help="run file (.h5)")
     parser.add_argument("--run", help="run name (may be omitted when the file holds one)")
+    parser.add_argument("--model-file", help=MODEL_FILE_HELP)
     parser.add_argument("--out", required=True, help="output file: .mp4, .gif or .png")
     parser.add_argument("--layer", help="hidden layer of the feature space (default: the "
-                                        "run's only 2-unit hidden layer)")
+                                        "run's only 2-unit hidden layer, else its last "
+                                        "hidden layer, through PCA)")
     parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
                                          "(default: all; write --epochs=-50: for a "
                                          "negative start)")
@@ -179,6 +204,8 @@ def add_render(subparsers):
     parser.add_argument("--dpi", type=float, default=100, help="pixels per inch (default 100)")
     parser.add_argument("--figsize", type=_figure_size, default=(12.0, 6.0),
                         help="figure size in inches, WIDTHxHEIGHT (default 12x6)")
+    parser.add_argument("--metric", help="metric of the loss panel (default: accuracy, or the "
+                                         "first recorded metric)")
     parser.add_argument("--title-prefix", help="text before 'Epoch N' (default: the run name)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_render)

@@ -17,9 +17,9 @@ from replay.errors import (
     EpochOutOfRangeError,
     LayerNotFoundError,
     OptionError,
-    RunFileError,
 )
-from replay.io import runfile, schema
+from replay.io import deepreplay, runfile, schema
+from replay.io.store import HDF5Store
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,20 @@ class Run:
     :meth:`close` (or the end of a ``with`` block); a ``Run`` can be pickled
     (it reopens the file in the other process).
 
+    The same API reads three kinds of runs, each through its store
+    (:mod:`replay.io.store`): runs of a replay run file; runs written by the
+    old DeepReplay package, whose activations, outputs and losses are
+    computed on demand from the stored weights (:mod:`replay.io.deepreplay`);
+    and runs built from arrays with :meth:`from_arrays`.
+
     Args:
-        path: the run file written by :class:`replay.Recorder`.
+        path: the run file written by :class:`replay.Recorder` (or by
+            DeepReplay's ``ReplayData`` callback).
         run: the run name; may be omitted when the file holds exactly one run.
+        model_file: for a DeepReplay run, the Keras 2 model file DeepReplay
+            saved for it; ``None`` looks for ``<run>_model.h5`` beside
+            ``path`` (without one, layers get generic names). Ignored for
+            other runs.
 
     Example:
         >>> run = Run("part1.h5", "sigmoid")                  # doctest: +SKIP
@@ -80,19 +91,93 @@ class Run:
         (2000, 2)
     """
 
-    def __init__(self, path, run=None):
+    def __init__(self, path, run=None, *, model_file=None):
         self.path = os.fspath(path)
         self._handle = None
+        self._store = None
+        self._in_memory = False
+        self._model_file = None if model_file is None else os.fspath(model_file)
         group = self._open_group(run)
         self.name = group.name.lstrip("/")
-        if schema.VERSION_ATTRIBUTE not in group.attrs:
-            raise RunFileError(
-                f"Run {self.name!r} in '{self.path}' was written by the old DeepReplay "
-                "package; this version of replay cannot read DeepReplay runs yet."
-            )
-        self.attrs = {key: _decode(value) for key, value in group.attrs.items()}
+        try:
+            self._store = self._make_store(group)
+        except Exception:
+            self.close()
+            raise
+        self._read_metadata()
+
+    @classmethod
+    def from_arrays(cls, inputs, targets, *, activations=None, preactivations=None,
+                    outputs=None, per_sample_loss=None, weights=None, gradients=None,
+                    history=None, epochs=None, loss=None, activation_names=None,
+                    name="arrays"):
+        """Build a run in memory from arrays recorded elsewhere; every view reads it.
+
+        Per-snapshot arrays have the snapshot first (snapshot 0 = before
+        training, unless ``epochs`` says otherwise). Each argument given for
+        the train samples may instead be a dict by source (``"train"``,
+        ``"validation"``, ``"grid"``, ``"mesh"``), e.g.
+        ``outputs={"train": P, "mesh": P_mesh}`` with
+        ``inputs={"train": X, "mesh": mesh_points}``. Arrays are not copied.
+
+        Args:
+            inputs: the samples ``(N, d)``.
+            targets: their targets ``(N,)`` or ``(N, k)``.
+            activations: ``{hidden layer: (S, N, units)}``.
+            preactivations: ``{hidden layer: (S, N, units)}`` (z-values).
+            outputs: the model's outputs ``(S, N, k)`` (or ``(S, N)`` for one unit).
+            per_sample_loss: ``(S, N)``; default: computed from the outputs
+                with ``loss``.
+            weights: ``{layer: {weight name: (S, ...)}}``; ``gradients`` alike.
+            history: ``{key: (E,)}`` per-epoch values (``loss``, ``accuracy``,
+                ...); default: ``loss`` and, for cross-entropies, ``accuracy``
+                at every whole epoch after snapshot 0, from the outputs.
+            epochs: the epoch of each snapshot ``(S,)``; default ``0 .. S - 1``.
+            loss: the loss name (``"binary_crossentropy"``,
+                ``"categorical_crossentropy"``, ``"mse"``, ...); default: binary
+                cross-entropy for one output unit, categorical otherwise.
+            activation_names: ``{layer: activation name}`` for the layer list.
+            name: the run's name.
+
+        Returns:
+            A :class:`Run` (``path`` is ``"<in memory>"``).
+
+        Raises:
+            OptionError: an array has the wrong shape; the message names it.
+
+        Example:
+            >>> run = Run.from_arrays(inputs=X, targets=y,                 # doctest: +SKIP
+            ...                       activations={"hidden": A}, outputs=P)
+            >>> Scene.part1(run).plot(epoch=10)                           # doctest: +SKIP
+        """
+        from replay.io import memory
+
+        store = memory.arrays_store(
+            inputs=inputs, targets=targets, activations=activations,
+            preactivations=preactivations, outputs=outputs, per_sample_loss=per_sample_loss,
+            weights=weights, gradients=gradients, history=history, epochs=epochs, loss=loss,
+            activation_names=activation_names)
+        if not isinstance(name, str) or not name or "/" in name:
+            raise OptionError(f"name must be a non-empty run name without '/'. Got {name!r}.")
+        run = cls.__new__(cls)
+        run.path = memory.IN_MEMORY
+        run.name = name
+        run._handle = None
+        run._store = store
+        run._in_memory = True
+        run._model_file = None
+        run._read_metadata()
+        if history is None:
+            memory.add_derived_history(run, store)
+            run._read_metadata()
+        return run
+
+    def _read_metadata(self):
+        """Read what a run holds (attributes, layers, snapshot count) from its store."""
+        store = self._store
+        self.attrs = {key: _decode(value) for key, value in store.attrs.items()}
         self.layers = [LayerInfo(**info) for info in self.attrs.get("layers", [])]
-        self.n_snapshots = int(group[schema.SNAPSHOT_EPOCHS].shape[0])
+        self.n_snapshots = int(store[schema.SNAPSHOT_EPOCHS].shape[0])
         self._history = None
 
     # -- file handling -------------------------------------------------------
@@ -106,17 +191,29 @@ class Run:
             self.close()
             raise
 
+    def _make_store(self, group):
+        """The store of a run group: as stored, or a DeepReplay group read through numpy."""
+        if deepreplay.is_deepreplay_group(group):
+            return deepreplay.open_store(group, self.path, self._model_file)
+        return HDF5Store(group)
+
     @property
     def _group(self):
-        if self._handle is None or not self._handle.id.valid:
-            self._handle = runfile.open_file(self.path)
-        return self._handle[self.name]
+        """The run's store (:mod:`replay.io.store`): ``path in``, ``[path]``, ``get``, ``attrs``."""
+        store = self._store
+        if store is None or not store.valid:
+            if self._handle is None or not self._handle.id.valid:
+                self._handle = runfile.open_file(self.path)
+            store = self._store = self._make_store(self._handle[self.name])
+        return store
 
     def close(self):
         """Close the file handle (it reopens on the next read)."""
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+        if not self._in_memory:
+            self._store = None
 
     def __enter__(self):
         return self
@@ -127,6 +224,8 @@ class Run:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_handle"] = None
+        if not state.get("_in_memory"):
+            state["_store"] = None  # reopened from the file in the other process
         return state
 
     def __repr__(self):
@@ -144,6 +243,21 @@ class Run:
     def stopped_early(self):
         """Whether a callback (e.g. ``EarlyStopping``) stopped training early."""
         return bool(self.attrs.get("stopped_early", False))
+
+    @property
+    def task(self):
+        """``"classification"`` or ``"regression"``: what the model was trained for.
+
+        Recorded from the loss (or ``Recorder(task=...)``); runs recorded
+        before it was stored get it from their loss's name.
+        """
+        task = self.attrs.get("task")
+        return task if task in TASKS else infer_task(self.attrs.get("loss"))
+
+    @property
+    def outputs_are_logits(self):
+        """Whether the recorded outputs are logits (the loss was ``from_logits=True``)."""
+        return bool(self.attrs.get("from_logits", False))
 
     @property
     def epochs(self):
@@ -331,8 +445,8 @@ class Run:
         return targets_to_labels(self.targets(source))
 
     def predicted_labels(self, epoch, source="train"):
-        """Return the classes the model predicts at ``epoch`` (argmax, or > 0.5)."""
-        return outputs_to_labels(self.outputs(epoch, source=source))
+        """Return the classes the model predicts at ``epoch`` (argmax, or p > 0.5)."""
+        return outputs_to_labels(self.probabilities(epoch, source=source))
 
     def weights(self, layer, epoch):
         """Return ``{weight name: array}`` of ``layer`` at snapshot ``epoch``."""
@@ -384,6 +498,40 @@ class Run:
         self._check_source(source)
         return self._read(schema.outputs(source), epoch, f"outputs on {source!r}")
 
+    def probabilities(self, epoch, *, source="train"):
+        """Return the class probabilities of a classification run at ``epoch``.
+
+        The recorded outputs, through a sigmoid (one output) or a softmax
+        (several) when they are logits (:attr:`outputs_are_logits`); as
+        recorded otherwise.
+
+        Returns:
+            Array ``(*source shape, n_outputs)``: probabilities of class 1 for
+            one output, rows summing to 1 for several.
+        """
+        self.check_classification("probabilities")
+        return self.output_probabilities(self.outputs(epoch, source=source))
+
+    def output_probabilities(self, outputs):
+        """Turn recorded outputs (any snapshots, any source) into probabilities.
+
+        The conversion :meth:`probabilities` applies, for arrays read in bulk
+        (e.g. by a view reading several snapshots at once).
+        """
+        outputs = np.asarray(outputs)
+        if not self.outputs_are_logits:
+            return outputs
+        return outputs_to_probabilities(outputs)
+
+    def check_classification(self, what):
+        """Raise :class:`OptionError` unless this is a classification run (``what`` it lacks)."""
+        if self.task != "classification":
+            raise OptionError(
+                f"Run {self.name!r} of '{self.path}' is a {self.task} (loss "
+                f"{self.attrs.get('loss')!r}), so it has no {what}. Use the regression "
+                "views (e.g. replay.views.PredictionScatter) or Scene.default(run)."
+            )
+
     def per_sample_loss(self, epoch, *, source="train"):
         """Return the loss of every sample at ``epoch`` (the model's own loss)."""
         self._check_source(source)
@@ -412,14 +560,7 @@ class Run:
 
     def arrays(self):
         """Return ``{dataset path: (shape, dtype, bytes)}`` of every array in the run."""
-        found = {}
-
-        def visit(name, item):
-            if hasattr(item, "shape"):
-                found[name] = (item.shape, item.dtype, item.id.get_storage_size())
-
-        self._group.visititems(visit)
-        return found
+        return self._group.arrays()
 
 
 def describe_snapshots(n_snapshots):
@@ -457,6 +598,33 @@ def parse_epoch_selection(text, *, name="epochs"):
             "for every second snapshot."
         )
     return slice(*numbers)
+
+
+#: What a run's model can be trained for (:attr:`Run.task`).
+TASKS = ("classification", "regression")
+#: Words in a loss name that make it a classification loss.
+CLASSIFICATION_LOSSES = ("crossentropy", "focal", "hinge")
+
+
+def infer_task(loss):
+    """Return ``"classification"`` or ``"regression"`` from the name of a loss.
+
+    Cross-entropies, focal and hinge losses classify; every other loss
+    (mean squared error, Huber, ...) regresses.
+    """
+    name = str(loss).lower().replace("_", "")
+    return ("classification" if any(word in name for word in CLASSIFICATION_LOSSES)
+            else "regression")
+
+
+def outputs_to_probabilities(logits):
+    """Return probabilities from logits ``(..., n)``: sigmoid for ``n == 1``, else softmax."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.shape[-1] == 1:
+        return (0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.float32)  # stable sigmoid
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return (exponentials / exponentials.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def targets_to_labels(targets):

@@ -17,6 +17,8 @@ from replay.io.writer_process import WriterProcess
 from replay.record import probes as probe_points_module
 from replay.record.capture import BackendCapture, CapturePlan, ModelLoss
 from replay.record.gradients import GradientPlan, check_gradients_option, wants_gradients
+from replay.run import TASKS as RUN_TASKS
+from replay.run import infer_task
 
 
 class Recorder(keras.callbacks.Callback):
@@ -40,7 +42,8 @@ class Recorder(keras.callbacks.Callback):
     numbering goes on from where it stopped.
 
     Args:
-        path: the HDF5 run file (created if missing; may hold many runs).
+        path: the HDF5 run file (created if missing; may hold many runs). An HDF5
+            file of another kind, e.g. one of DeepReplay, is refused (RunFileError).
         run: the name of this run inside the file.
         inputs: the samples to record, e.g. the training inputs ``(N, d)``.
         targets: their targets, used for the per-sample loss.
@@ -97,6 +100,8 @@ class Recorder(keras.callbacks.Callback):
         if not isinstance(run, str) or not run or "/" in run:
             raise OptionError(f"run must be a non-empty name without '/'. Got {run!r}.")
         self.path = os.fspath(path)
+        # A DeepReplay (or other foreign) file is refused now, not after fit starts.
+        runfile.check_writable(self.path)
         self.run = run
         self.sources = {"train": (_as_array(inputs, "inputs"), np.asarray(targets))}
         if len(self.sources["train"][0]) != len(self.sources["train"][1]):
@@ -518,16 +523,7 @@ def _plain_logs(logs):
 
 
 #: The values of ``Recorder(task=...)``.
-TASKS = ("auto", "classification", "regression")
-#: Words in a loss name that make it a classification loss.
-CLASSIFICATION_LOSSES = ("crossentropy", "focal", "hinge")
-
-
-def infer_task(loss):
-    """Return ``"classification"`` or ``"regression"`` from the name of a loss."""
-    name = str(loss).lower().replace("_", "")
-    return ("classification" if any(word in name for word in CLASSIFICATION_LOSSES)
-            else "regression")
+TASKS = ("auto", *RUN_TASKS)
 
 
 def _fit_data_facts(max_depth=12):

@@ -184,6 +184,14 @@ class Scene:
     # -- the articles' figures (replay.render.presets) --------------------------
 
     @classmethod
+    def default(cls, run, layer=None, **options):
+        """The figure that fits the run: the part-1 figure, or the regression figure.
+
+        What ``replay render`` draws. See :func:`replay.render.presets.default`.
+        """
+        return presets.default(cls, run, layer, **options)
+
+    @classmethod
     def part1(cls, run, layer=None, **options):
         """The five-panel figure of the activation-function experiment.
 

@@ -16,6 +16,7 @@ from replay.views.histograms import LossHistogram, ProbabilityHistogram
 from replay.views.layer_violins import LayerViolins
 from replay.views.parameter_updates import ParameterUpdates
 from replay.views.registry import VIEWS, ViewOption, ViewSpec, register
+from replay.views.regression import PredictionScatter, ResidualHistogram
 
 __all__ = [
     "VIEWS",
@@ -27,7 +28,9 @@ __all__ = [
     "LossAndMetric",
     "LossHistogram",
     "ParameterUpdates",
+    "PredictionScatter",
     "ProbabilityHistogram",
+    "ResidualHistogram",
     "View",
     "ViewOption",
     "ViewSpec",

@@ -4,7 +4,6 @@ import numpy as np
 from matplotlib.collections import LineCollection
 
 from replay.errors import OptionError
-from replay.io import schema
 from replay.views.base import View
 from replay.views.reader import SnapshotReader
 from replay.views.regions import BOUNDARY_COLOR, boundary_segments, mesh_image, region_colors
@@ -73,7 +72,7 @@ class DecisionBoundary(View):
                     zorder=2)
 
     def update(self, epoch):
-        outputs = self.reader.read(schema.outputs("mesh"), epoch)
+        outputs = self.reader.probabilities("mesh", epoch)
         self.regions_.set_data(region_colors(outputs))
         self.boundary_.set_segments(boundary_segments(self.mesh_x_, self.mesh_y_, outputs))
         return [self.regions_, self.boundary_]

@@ -3,7 +3,6 @@
 import numpy as np
 
 from replay.errors import OptionError
-from replay.io import schema
 from replay.views.base import View
 from replay.views.reader import SnapshotReader
 from replay.views.regions import BOUNDARY_COLOR, boundary_segments, mesh_image, region_colors
@@ -68,6 +67,7 @@ class ErrorScatter(View):
             )
         if len(sizes) != 2 or not 0 <= sizes[0] <= sizes[1]:
             raise OptionError(f"sizes must be (smallest, largest) areas. Got {sizes!r}.")
+        run.check_classification("classification errors")
         self.source = source
         self.inputs = inputs
         self.labels = run.labels(source)
@@ -99,7 +99,7 @@ class ErrorScatter(View):
                                   linewidths=0.0, alpha=0.85, zorder=2)
 
     def update(self, epoch):
-        outputs = self.reader.read(schema.outputs(self.source), epoch)
+        outputs = self.reader.probabilities(self.source, epoch)
         self.errors_ = sample_errors(outputs, self.labels)
         smallest, largest = self.sizes
         self.points_.set_sizes(smallest + (largest - smallest) * self.errors_)
@@ -107,7 +107,7 @@ class ErrorScatter(View):
         self.points_.set_linewidths(np.where(wrong, RING_WIDTH, 0.0))
         artists = [self.points_]
         if self.regions_ is not None:
-            mesh_outputs = self.reader.read(schema.outputs("mesh"), epoch)
+            mesh_outputs = self.reader.probabilities("mesh", epoch)
             self.regions_.set_data(region_colors(mesh_outputs))
             segments = boundary_segments(self.mesh_x_, self.mesh_y_, mesh_outputs)
             # One line for every piece of the boundary: NaN rows break it.

@@ -17,6 +17,8 @@ from replay.views.regions import (
 from replay.views.registry import LAYER, SOURCE, register
 from replay.views.style import class_color
 
+#: Colour map of the samples of a regression run, by target value.
+TARGET_CMAP = "viridis"
 #: Colour of the (bent) input grid lines.
 GRID_COLOR = "#555555"
 #: At most this many probe-mesh points per side are drawn as regions.
@@ -80,40 +82,61 @@ class FeatureSpace(View):
                 f"Layer {layer!r} of run {run.name!r} has no recorded activations, so it "
                 f"has no feature space; hidden layers: {', '.join(run.hidden_layers)}."
             )
-        if info.units < 2:
+        if info.size < 2:
             raise OptionError(
                 f"FeatureSpace needs a layer of at least 2 units; layer {layer!r} has "
-                f"{info.units}. Show the input space with DecisionBoundary instead."
+                f"{info.size}. Show the input space with DecisionBoundary instead."
             )
         self.layer = layer
-        self.units = info.units
+        self.shape = tuple(info.shape)
+        self.units = info.size  # values per sample: a conv layer's are all its cells
         self.source = source
         self.reader = SnapshotReader(run)
         self.limits = limits
         self.point_size = float(point_size)
         self.blit_safe = limits == "fixed"
-        self.labels = run.labels(source)
+        #: Regression runs colour the samples by target value (a colour bar),
+        #: classification runs by class; only classification has regions.
+        self.regression = run.task == "regression"
+        if self.regression:
+            targets = np.asarray(run.targets(source), dtype=np.float64)
+            self.values = targets.reshape(len(targets), -1)[:, 0]
+            self.labels = np.zeros(len(targets), dtype=np.int64)
+        else:
+            self.labels = run.labels(source)
         self.classes = np.unique(self.labels)
         has_probes = "grid" in run.sources and "mesh" in run.sources
         self.show_grid = grid and has_probes
-        self.show_regions = regions and has_probes
+        self.show_regions = regions and has_probes and not self.regression
         self.projection_ = self._fit_projection()
-        self.title = (f"Feature space of layer '{layer}'" if self.units == 2 else
-                      f"Feature space of layer '{layer}' (PCA of {self.units} units)")
+        if self.units == 2:
+            self.title = f"Feature space of layer '{layer}'"
+        elif len(self.shape) > 1:
+            cells = " \u00d7 ".join(str(size) for size in self.shape)
+            self.title = f"Feature space of layer '{layer}' (PCA of {self.units} values, {cells})"
+        else:
+            self.title = f"Feature space of layer '{layer}' (PCA of {self.units} units)"
 
     # -- data ----------------------------------------------------------------
 
     def _fit_projection(self):
         if self.units == 2:
             return None
-        activations = self.run.activations(self.layer, -1, source=self.source)
+        activations = self._flat(self.run.activations(self.layer, -1, source=self.source), 1)
         mean = activations.mean(axis=0)
         _, _, components = np.linalg.svd(activations - mean, full_matrices=False)
         return mean, components[:2]
 
-    def project(self, activations):
-        """Map activations ``(..., units)`` to the view's 2-D coordinates ``(..., 2)``."""
+    def _flat(self, activations, leading):
+        """``activations`` with the layer's cells as one last axis, after ``leading`` axes."""
         activations = np.asarray(activations, dtype=np.float64)
+        return activations.reshape(*activations.shape[:leading], self.units)
+
+    def project(self, activations):
+        """Map activations ``(..., *layer shape)`` to the view's 2-D coordinates ``(..., 2)``."""
+        activations = np.asarray(activations, dtype=np.float64)
+        activations = activations.reshape(*activations.shape[:activations.ndim - len(self.shape)],
+                                          self.units)
         if self.projection_ is None:
             return activations
         mean, components = self.projection_
@@ -159,11 +182,20 @@ class FeatureSpace(View):
             self.grid_lines_ = LineCollection([], colors=GRID_COLOR, linewidths=0.6,
                                               alpha=0.7, zorder=1)
             ax.add_collection(self.grid_lines_)
-        self.points_ = {
-            label: ax.plot([], [], "o", markersize=self.point_size, markeredgewidth=0,
-                           color=class_color(label), zorder=2, label=f"class {label}")[0]
-            for label in self.classes
-        }
+        self.points_, self.scatter_ = {}, None
+        if self.regression:
+            # One collection coloured by target value: the colours are fixed,
+            # only the offsets move per frame.
+            self.scatter_ = ax.scatter(np.zeros(len(self.values)), np.zeros(len(self.values)),
+                                       c=self.values, cmap=TARGET_CMAP,
+                                       s=self.point_size ** 2, linewidths=0, zorder=2)
+            self.figure_.colorbar(self.scatter_, ax=ax, label="target", shrink=0.8)
+        else:
+            self.points_ = {
+                label: ax.plot([], [], "o", markersize=self.point_size, markeredgewidth=0,
+                               color=class_color(label), zorder=2, label=f"class {label}")[0]
+                for label in self.classes
+            }
         if self.limits == "fixed":
             x_limits, y_limits = self._run_limits()
             ax.set_xlim(*x_limits)
@@ -176,13 +208,16 @@ class FeatureSpace(View):
             selected = points[self.labels == label]
             line.set_data(selected[:, 0], selected[:, 1])
         artists = list(self.points_.values())
+        if self.scatter_ is not None:
+            self.scatter_.set_offsets(points)
+            artists.append(self.scatter_)
         if self.grid_lines_ is not None:
             grid = read(schema.activations("grid", self.layer), epoch)
             self.grid_lines_.set_segments(self.project(grid[:, self._grid_points]))
             artists.append(self.grid_lines_)
         if self.regions_ is not None:
             mesh = self.project(read(schema.activations("mesh", self.layer), epoch))
-            outputs = read(schema.outputs("mesh"), epoch)
+            outputs = self.reader.probabilities("mesh", epoch)
             self.boundary_.set_segments(boundary_segments(mesh[..., 0], mesh[..., 1], outputs))
             rows, columns = np.ix_(self._mesh_rows, self._mesh_columns)
             set_mesh_coordinates(self.regions_, mesh[rows, columns])
@@ -203,10 +238,10 @@ def default_layer(run):
     The layer a feature space shows when none is named (``layer=None``,
     no ``--layer``).
     """
-    candidates = [layer.name for layer in run.layers if layer.hidden and layer.units == 2]
+    candidates = [layer.name for layer in run.layers if layer.hidden and layer.size == 2]
     if len(candidates) == 1:
         return candidates[0]
-    hidden = ", ".join(f"{layer.name} ({layer.units} units)"
+    hidden = ", ".join(f"{layer.name} ({layer.size} units)"
                        for layer in run.layers if layer.hidden) or "none"
     reason = "several 2-unit hidden layers" if candidates else "no 2-unit hidden layer"
     raise LayerNotFoundError(

@@ -117,6 +117,7 @@ class ProbabilityHistogram(View):
         if not 0.0 < threshold < 1.0:
             raise OptionError(f"threshold must be between 0 and 1. Got {threshold!r}.")
         self.threshold = float(threshold)
+        run.check_classification("predicted probabilities")
         self.labels = run.labels(source)
         self.binary = run.outputs(0, source=source).shape[-1] == 1
         self.edges_ = np.linspace(0.0, 1.0, self.bins + 1)
@@ -130,7 +131,7 @@ class ProbabilityHistogram(View):
         when the prediction is wrong. Predictions follow Keras' accuracy
         (class 1 where ``p > threshold``; the argmax).
         """
-        outputs = np.asarray(outputs)
+        outputs = self.run.output_probabilities(outputs)
         if self.binary:
             probabilities = outputs[:, 0]
             wrong = (probabilities > self.threshold) != (self.labels == 1)
@@ -191,7 +192,7 @@ class ProbabilityHistogram(View):
 
     def update(self, epoch):
         probabilities, axes_index, wrong = self._classify(
-            self.reader.read(schema.outputs(self.source), epoch))
+            self.reader.probabilities(self.source, epoch))
         self.counts_ = self._counts(probabilities, axes_index)
         for bars, counts in zip(self.bars_, self.counts_):
             bars.set_heights(counts)

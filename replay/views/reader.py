@@ -9,6 +9,8 @@ that chunk: memory stays bounded whatever the length of the run.
 
 import numpy as np
 
+from replay.io import schema
+
 #: Snapshots read ahead per HDF5 call.
 READ_AHEAD = 16
 
@@ -46,3 +48,11 @@ class SnapshotReader:
         self._chunks[dataset] = ({value: position for position, value in enumerate(indices)},
                                  np.asarray(array))
         return array[0]
+
+    def probabilities(self, source, epoch):
+        """Return the class probabilities on ``source`` at ``epoch`` (see ``Run.probabilities``).
+
+        The outputs as recorded, or through a sigmoid / softmax when the run's
+        outputs are logits.
+        """
+        return self.run.output_probabilities(self.read(schema.outputs(source), epoch))
