@@ -70,6 +70,9 @@ def _save_and_report(scene, args, kind, epoch=None, epochs=None, what=""):
                            progress=not args.quiet)
         print(f"wrote {stats.path} ({what}{stats.frames} frames, {stats.size[0]}x"
               f"{stats.size[1]} pixels, {stats.seconds:.1f} s, {stats.fps:.1f} fps)")
+    import matplotlib.pyplot as plt
+
+    plt.close(scene.figure_)  # a command line (or a test calling main) keeps no figures
     return stats
 
 

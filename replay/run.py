@@ -459,7 +459,8 @@ class Run:
     def gradients(self, layer, epoch):
         """Return ``{weight name: gradient}`` of ``layer`` at snapshot ``epoch``.
 
-        Recorded only when the recorder was asked for gradients.
+        Recorded only when the recorder was asked for gradients, and only
+        for trainable weights (batch-norm statistics, for example, have none).
         """
         info = self.layer(layer)
         if schema.gradients_group(layer) not in self._group:
@@ -467,9 +468,10 @@ class Run:
                 f"Run {self.name!r} of '{self.path}' has no gradients for {layer!r}; "
                 "record with Recorder(..., gradients=True)."
             )
+        names = info.weights if info.trainable_weights is None else info.trainable_weights
         return {
             name: self._read(schema.gradients(layer, name), epoch, f"gradient of {name!r}")
-            for name in info.weights
+            for name in names
         }
 
     def activations(self, layer, epoch, *, source="train"):

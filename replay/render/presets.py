@@ -172,7 +172,8 @@ def part2(scene_class, run, *, layers=None, include_inputs=False, ylim=None, tit
     """
     if title_prefix is None:
         names = layers or run.hidden_layers or run.layer_names
-        activations = sorted({run.layer(name).activation for name in names})
+        # Layers without an activation function (normalisation) name none.
+        activations = sorted({run.layer(name).activation for name in names} - {"none"})
         initializer = describe_initializer(run, names[0] if names else None)
         title_prefix = " / ".join(activations) + (f" + {initializer}" if initializer else "")
     scene = scene_class(nrows=2, ncols=2, figsize=figsize, title_prefix=title_prefix)

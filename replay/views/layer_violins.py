@@ -151,17 +151,26 @@ class LayerViolins(View):
         self._recorded = None  # dataset paths of the run, read on first need
         self.show_std = bool(show_std)
         if layers is None:
-            layers = run.hidden_layers
-        elif isinstance(layers, str):
-            layers = [layers]
-        layers = list(layers)
+            # Every hidden layer that has the quantity: a batch-norm layer has
+            # no kernel, a recurrent layer no z-values.
+            paths = {}
+            for name in run.hidden_layers:
+                try:
+                    paths[name] = self._paths(name)
+                except (LayerNotFoundError, OptionError):
+                    continue
+            layers = list(paths)
+        else:
+            layers = [layers] if isinstance(layers, str) else list(layers)
+            paths = {name: self._paths(name) for name in layers}
         if not layers and not include_inputs:
-            raise OptionError(f"Run {run.name!r} has no layers to show; pass layers=[...].")
+            raise OptionError(
+                f"Run {run.name!r} has no layers with recorded {self.quantity} to show; pass "
+                f"layers=[...] (hidden layers: {', '.join(run.hidden_layers) or 'none'}).")
         self.layers = layers
         self.labels = (["inputs"] if include_inputs else []) + layers
         # One list of dataset paths per violin; None means the static inputs.
-        self._datasets = ([None] if include_inputs else []) + [self._paths(name)
-                                                               for name in layers]
+        self._datasets = ([None] if include_inputs else []) + [paths[name] for name in layers]
         self.ylim = self._check_ylim(ylim)
         self.blit_safe = self.ylim != "frame"
         self.title = TITLES[self.quantity]
@@ -194,6 +203,8 @@ class LayerViolins(View):
             )
         else:
             names = info.weights
+            if self.quantity == "gradients" and info.trainable_weights is not None:
+                names = info.trainable_weights
             if self.weight is not None:
                 if self.weight not in names:
                     raise OptionError(
