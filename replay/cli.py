@@ -34,11 +34,28 @@ def _check_epoch(epoch, clock, owner):
     try:
         return clock.snapshot_index(-1 if epoch is None else epoch)
     except EpochOutOfRangeError as error:
+        if isinstance(epoch, float):  # an epoch value: the run's message names the nearest
+            raise EpochOutOfRangeError(f"--epoch {epoch}: {error}", value=epoch,
+                                       n_snapshots=error.n_snapshots, run=error.run) from None
         n = error.n_snapshots
         raise EpochOutOfRangeError(
             f"--epoch {epoch} is out of range: {owner} holds snapshots 0..{n - 1} (negative "
             f"values count from the end, down to -{n}).", value=epoch, n_snapshots=n,
             run=error.run) from None
+
+
+def _epoch_argument(text):
+    """``--epoch``: an integer is a snapshot index, a number with a point an epoch value."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--epoch takes a snapshot index (e.g. 40, -1) or an epoch value (e.g. 2.5). "
+            f"Got {text!r}.") from None
 
 
 def _select_epochs(text, clock, owner):
@@ -201,8 +218,9 @@ def add_render(subparsers):
     parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
                                          "(default: all; write --epochs=-50: for a "
                                          "negative start)")
-    parser.add_argument("--epoch", type=int, help="snapshot of a .png (default: the last; "
-                                                  "-1 is the last)")
+    parser.add_argument("--epoch", type=_epoch_argument,
+                        help="snapshot of a .png: an index (default: the last; -1 is the last) "
+                             "or an epoch value with a point, e.g. 2.5 on a per-batch run")
     parser.add_argument("--fps", type=float, default=10, help="frames per second (default 10)")
     parser.add_argument("--dpi", type=float, default=100, help="pixels per inch (default 100)")
     parser.add_argument("--figsize", type=_figure_size, default=(12.0, 6.0),
@@ -430,8 +448,9 @@ def add_compare(subparsers):
                              "'loss') on a log axis and keeps the others linear; or "
                              "KEY=SCALE per panel, e.g. loss=log (default: all linear)")
     parser.add_argument("--out", required=True, help="output file: .mp4, .gif or .png")
-    parser.add_argument("--epoch", type=int, help="snapshot of a .png (default: the last; "
-                                                  "-1 is the last)")
+    parser.add_argument("--epoch", type=_epoch_argument,
+                        help="snapshot of a .png: an index (default: the last; -1 is the last) "
+                             "or an epoch value with a point, e.g. 2.5 on a per-batch run")
     parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
                                          "(default: all; write --epochs=-50: for a "
                                          "negative start)")

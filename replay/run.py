@@ -324,26 +324,51 @@ class Run:
         This is the one check of an epoch: views, scenes and the command line
         all come here.
 
+        Two ways to name a snapshot: an **integer** is its index (0 is the
+        state before training; negative values count from the end, ``-1``
+        is the last snapshot); a **float** is its epoch value, as in
+        :attr:`epochs` (``2.5`` is half-way through the third epoch of a
+        per-batch run; ``3.0`` the snapshot after epoch 3).
+
         Args:
-            epoch: an integer; negative values count from the end (``-1`` is
-                the last snapshot).
+            epoch: an integer index or a float epoch value.
 
         Raises:
-            EpochOutOfRangeError: ``epoch`` is not an integer, or not a
-                snapshot of this run; the message names the valid range and
-                the error carries ``value`` and ``n_snapshots``.
+            EpochOutOfRangeError: ``epoch`` is neither, or names no snapshot
+                of this run; the message names the valid range (or the
+                nearest recorded epochs) and the error carries ``value`` and
+                ``n_snapshots``.
         """
         n = self.n_snapshots
         details = {"value": epoch, "n_snapshots": n, "run": self.name}
+        if isinstance(epoch, (float, np.floating)):
+            return self._snapshot_at(float(epoch), details)
         if isinstance(epoch, (bool, np.bool_)) or not hasattr(epoch, "__index__"):
             raise EpochOutOfRangeError(
-                f"epoch must be an integer snapshot index. Got {epoch!r}.", **details)
+                f"epoch must be an integer snapshot index or a float epoch value. Got "
+                f"{epoch!r}.", **details)
         index = int(epoch)
         if not -n <= index < n:
             raise EpochOutOfRangeError(
                 f"Epoch {epoch} is out of range for run {self.name!r} of '{self.path}': "
                 f"it holds snapshots {describe_snapshots(n)}.", **details)
         return index % n
+
+    def _snapshot_at(self, value, details):
+        """The index of the snapshot whose epoch is ``value``, or an error naming the nearest."""
+        epochs = np.asarray(self.epochs, dtype=np.float64)
+        if len(epochs) and np.isfinite(value):
+            index = int(np.argmin(np.abs(epochs - value)))
+            if abs(epochs[index] - value) <= 1e-6 * max(1.0, abs(value)):
+                return index
+            nearest = sorted(np.argsort(np.abs(epochs - value))[:2])
+            hint = " or ".join(f"{epochs[i]:g} (snapshot {i})" for i in nearest)
+        else:
+            hint = "none"
+        raise EpochOutOfRangeError(
+            f"No snapshot of run {self.name!r} of '{self.path}' is at epoch {value:g}; the "
+            f"nearest recorded epochs are {hint}. Give an integer to pick a snapshot by "
+            "index.", **details)
 
     def select(self, epochs=None):
         """Return the snapshot indices of an epoch selection, checked.

@@ -326,3 +326,25 @@ def test_a_snapshot_only_run_renders(tmp_path, capsys):
     out = tmp_path / "s.png"
     assert main(["render", str(tmp_path / "s.h5"), "--out", str(out), "--dpi", "30"]) == 0
     assert out.stat().st_size > 0
+
+
+def test_per_batch_snapshots_are_picked_by_index_or_epoch_value(zoo_file, tmp_path, capsys):
+    from replay import EpochOutOfRangeError
+    from replay.cli import main
+
+    path, _ = zoo_file
+    with Run(path, "per-batch snapshots") as run:
+        # 64 samples in batches of 16: 4 steps an epoch, a snapshot every 3, and the end.
+        np.testing.assert_allclose(run.epochs, [0.0, 0.75, 1.5, 2.0])
+        assert run.snapshot_index(1.5) == 2 and run.snapshot_index(2) == 2
+        assert run.snapshot_index(2.0) == 3
+        with pytest.raises(EpochOutOfRangeError, match=r"0\.75 \(snapshot 1\) or 1\.5 "
+                                                       r"\(snapshot 2\)"):
+            run.snapshot_index(1.0)
+    out = tmp_path / "half.png"
+    assert main(["render", str(path), "--run", "per-batch snapshots", "--epoch", "1.5",
+                 "--dpi", "30", "--out", str(out)]) == 0
+    assert "epoch 2," in capsys.readouterr().out
+    assert main(["render", str(path), "--run", "per-batch snapshots", "--epoch", "1.0",
+                 "--out", str(out)]) == 2
+    assert "--epoch 1.0: No snapshot" in capsys.readouterr().err
