@@ -348,3 +348,66 @@ def test_per_batch_snapshots_are_picked_by_index_or_epoch_value(zoo_file, tmp_pa
     assert main(["render", str(path), "--run", "per-batch snapshots", "--epoch", "1.0",
                  "--out", str(out)]) == 2
     assert "--epoch 1.0: No snapshot" in capsys.readouterr().err
+
+
+def test_only_the_first_process_of_a_multi_process_run_writes(tmp_path, monkeypatch):
+    import keras
+
+    import replay.record.callback as callback
+    from replay import Recorder
+
+    points, binary, *_ = _data()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy")
+    monkeypatch.setattr(callback, "process_index", lambda: 1)
+    model.fit(points, binary, epochs=2, verbose=0,
+              callbacks=[Recorder(tmp_path / "worker.h5", "run", points, binary)])
+    assert not (tmp_path / "worker.h5").exists()
+    monkeypatch.setattr(callback, "process_index", lambda: 0)
+    model.fit(points, binary, epochs=1, verbose=0,
+              callbacks=[Recorder(tmp_path / "chief.h5", "run", points, binary)])
+    with Run(tmp_path / "chief.h5") as run:
+        assert run.n_snapshots == 2
+
+
+DATA_PARALLEL = """
+import os, sys
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import keras, numpy as np
+from replay import Recorder, Run
+rng = np.random.default_rng(0)
+X = rng.normal(size=(128, 2)).astype("float32"); y = (X[:, 0] * X[:, 1] > 0).astype("float32")
+def train(path, parallel):
+    if parallel:
+        devices = keras.distribution.list_devices()
+        assert len(devices) == 2, devices
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)),
+                              keras.layers.Dense(2, activation="tanh", name="hidden"),
+                              keras.layers.Dense(1, activation="sigmoid", name="output")])
+    model.compile(keras.optimizers.SGD(0.1), "binary_crossentropy")
+    model.fit(X, y, epochs=2, batch_size=32, verbose=0, shuffle=False,
+              callbacks=[Recorder(path, "run", X, y, mesh_resolution=10, grid_points=20)])
+    keras.distribution.set_distribution(None)
+train(sys.argv[1] + "/one.h5", False)
+train(sys.argv[1] + "/two.h5", True)
+one, two = Run(sys.argv[1] + "/one.h5"), Run(sys.argv[1] + "/two.h5")
+for name in one.arrays():
+    if name.startswith(("outputs", "activations", "preactivations", "loss", "weights")):
+        np.testing.assert_allclose(one.series(name), two.series(name), atol=1e-5, err_msg=name)
+print("same values")
+"""
+
+
+def test_data_parallel_over_two_devices_records_the_same_values(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    if os.environ.get("KERAS_BACKEND", "jax") != "jax":
+        pytest.skip("the two host devices are a JAX (XLA) setting")
+    result = subprocess.run([sys.executable, "-c", DATA_PARALLEL, str(tmp_path)],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert "same values" in result.stdout, result.stderr[-2000:]

@@ -41,6 +41,11 @@ class Recorder(keras.callbacks.Callback):
     snapshots and history are appended (no second snapshot 0) and the epoch
     numbering goes on from where it stopped.
 
+    Distributed training: with ``keras.distribution`` on one process (e.g.
+    ``DataParallel`` over several devices) the recorder records the same
+    values as on one device; in a multi-process run only process 0 (see
+    :func:`process_index`) writes, the others record nothing.
+
     Args:
         path: the HDF5 run file (created if missing; may hold many runs). An HDF5
             file of another kind, e.g. one of DeepReplay, is refused (RunFileError).
@@ -162,6 +167,7 @@ class Recorder(keras.callbacks.Callback):
             # async dispatch) for callbacks that do not override them.
             self.on_train_batch_end = self._on_train_batch_end
         self._plan = None
+        self._active = True  # False in processes other than the first of a multi-process run
         self._loss = None  # the model's ModelLoss
         self._capture = None  # FusedJaxCapture or BackendCapture of self._plan
         self._executor = None  # the writer thread
@@ -178,6 +184,11 @@ class Recorder(keras.callbacks.Callback):
     # -- Keras hooks -----------------------------------------------------------
 
     def on_train_begin(self, logs=None):
+        # In a multi-process (multi-host) run every process trains the same
+        # model; only the first writes the file.
+        self._active = process_index() == 0
+        if not self._active:
+            return
         self._wait()  # a previous fit that raised may have left a write in flight
         self._close()
         n_snapshots = self._open(self.model)
@@ -203,6 +214,8 @@ class Recorder(keras.callbacks.Callback):
         self._batch_in_epoch = 0
 
     def _on_train_batch_end(self, batch, logs=None):
+        if not self._active:
+            return
         self._step += 1
         self._batch_in_epoch = batch + 1
         if self._step % self.every_n_batches == 0:
@@ -215,6 +228,8 @@ class Recorder(keras.callbacks.Callback):
             self._snapshot(epoch=self._epochs_done + fraction)
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self._active:
+            return
         if self.every_n_batches is None and self._steps_per_epoch:
             self._step += self._steps_per_epoch
         self._epochs_done += 1
@@ -229,6 +244,8 @@ class Recorder(keras.callbacks.Callback):
             self._submit(self._sink.append_history, *history)
 
     def on_train_end(self, logs=None):
+        if not self._active:
+            return
         if self.every_n_batches is not None and self._sink is not None \
                 and self._step % self.every_n_batches:
             # Per-batch snapshots: the final state is recorded too.
@@ -548,3 +565,29 @@ def _fit_data_facts(max_depth=12):
             samples = getattr(adapter, "_num_samples", None)
             return batch_size, samples if isinstance(samples, int) else None
     return None, None
+
+
+def process_index():
+    """Return this process's index in a multi-process (multi-host) training run; 0 alone.
+
+    JAX: ``jax.process_index()``; PyTorch: the rank of an initialised
+    ``torch.distributed`` group; TensorFlow: the task id of a multi-worker
+    strategy's cluster.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return int(jax.process_index())
+    if backend == "torch":
+        import torch.distributed
+
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return int(torch.distributed.get_rank())
+        return 0
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        resolver = getattr(tf.distribute.get_strategy(), "cluster_resolver", None)
+        return int(getattr(resolver, "task_id", 0) or 0)
+    return 0
