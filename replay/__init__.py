@@ -19,6 +19,7 @@ from replay.errors import (
     RunNotFoundError,
     SchemaVersionError,
 )
+from replay.io.memory import probe_points
 from replay.io.runfile import list_runs
 from replay.run import LayerInfo, Run
 
@@ -38,6 +39,7 @@ __all__ = [
     "RunNotFoundError",
     "SchemaVersionError",
     "list_runs",
+    "probe_points",
 ]
 
 

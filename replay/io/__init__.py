@@ -3,7 +3,11 @@
 - :mod:`replay.io.schema`: every dataset and attribute path of a run;
 - :mod:`replay.io.runfile`: opening a run file and a run, with clear errors;
 - :mod:`replay.io.writer`: :class:`RunWriter`, appending snapshots crash-safely;
-- :mod:`replay.io.writer_process`: the child process the recorder writes through.
+- :mod:`replay.io.writer_process`: the child process the recorder writes through;
+- :mod:`replay.io.store`: the storage behind :class:`replay.Run` (a run group,
+  or datasets in memory, read from disk or computed on demand);
+- :mod:`replay.io.deepreplay`: reading files of the old DeepReplay package;
+- :mod:`replay.io.memory`: runs built from arrays (``Run.from_arrays``).
 
 numpy and h5py only: nothing here imports Keras or a backend.
 """

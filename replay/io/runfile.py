@@ -35,6 +35,8 @@ def open_file(path, mode="r"):
         An open ``h5py.File``.
     """
     path = os.fspath(path)
+    if mode != "r":
+        check_writable(path)
     if mode == "r" and not os.path.exists(path):
         raise RunFileError(
             f"No such run file: {_describe(path)}. Check the path, or record a run "
@@ -64,15 +66,63 @@ def open_file(path, mode="r"):
     if mode == "r":
         _check_format(handle, path)
     elif handle.attrs.get(schema.FORMAT_ATTRIBUTE) is None:
-        if len(handle) and not _is_legacy(handle):
+        problem = _foreign_file_problem(handle, path)  # a file filled since the check
+        if problem is not None:
             handle.close()
-            raise RunFileError(
-                f"{_describe(path)} is an HDF5 file but not a replay run file; refusing "
-                "to write into it. Choose another path."
-            )
+            raise RunFileError(problem)
         handle.attrs[schema.FORMAT_ATTRIBUTE] = FORMAT_NAME
         handle.attrs[schema.VERSION_ATTRIBUTE] = SCHEMA_VERSION
     return handle
+
+
+def check_writable(path):
+    """Refuse to write into an HDF5 file that is not a replay run file.
+
+    replay writes only into new files, empty HDF5 files and its own run
+    files. A file of DeepReplay (or of anything else) is refused **before**
+    it is opened for writing, so it stays byte for byte as it was; replay
+    still reads DeepReplay files. The recorder calls this when it is created
+    and again when it opens the file.
+
+    Args:
+        path: the file to record into.
+
+    Raises:
+        RunFileError: ``path`` is an HDF5 file of another kind; the message
+            says what to do instead.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path) or not h5py.is_hdf5(path):
+        return  # a new file; or not HDF5, which opening reports
+    try:
+        handle = h5py.File(path, "r")
+    except OSError:
+        return  # busy or damaged: opening it for writing says which
+    with handle:
+        problem = _foreign_file_problem(handle, path)
+    if problem is not None:
+        raise RunFileError(problem)
+
+
+def _foreign_file_problem(handle, path):
+    """Why replay must not write into an open file, or ``None`` when it may."""
+    if handle.attrs.get(schema.FORMAT_ATTRIBUTE) == FORMAT_NAME or not len(handle):
+        return None
+    legacy = [name for name, group in handle.items()
+              if isinstance(group, h5py.Group) and schema.LEGACY_ATTRIBUTE in group.attrs]
+    if legacy:
+        stem, _ = os.path.splitext(os.path.basename(path))
+        return (
+            f"{_describe(path)} was written by the old DeepReplay package (runs: "
+            f"{', '.join(repr(name) for name in legacy)}); replay reads it but does not "
+            "write into it, so that it stays as DeepReplay wrote it. Record into a new "
+            f"file (e.g. '{stem}_replay.h5') and compare the runs across files, e.g. "
+            f"`replay compare {os.path.basename(path)} {stem}_replay.h5`."
+        )
+    return (
+        f"{_describe(path)} is an HDF5 file but not a replay run file; refusing to write "
+        "into it. Choose another path."
+    )
 
 
 def _is_legacy(handle):

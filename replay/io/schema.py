@@ -94,3 +94,41 @@ def history(key):
     """Path of one history key (``loss``, ``val_accuracy``, ``epoch``, ...)."""
     return f"{HISTORY}/{key}"
 
+
+
+# -- runs of other origins ----------------------------------------------------------
+
+#: The ``format`` attribute of runs that are not read from a replay run group:
+#: a DeepReplay group, or arrays given to ``Run.from_arrays``.
+DEEPREPLAY_FORMAT = "DeepReplay"
+ARRAYS_FORMAT = "arrays"
+
+# The layout of a DeepReplay group (read only; see docs/deepreplay.md).
+DEEPREPLAY_INPUTS = "inputs"
+DEEPREPLAY_TARGETS = "targets"
+#: Per-epoch mean loss; metrics (``acc``, ``lr``, ...) are further 1-D datasets.
+DEEPREPLAY_LOSS = "loss"
+DEEPREPLAY_LAYER_PREFIX = "layer"
+#: The Keras 2 model file DeepReplay saved beside the run file: ``<group>_model.h5``.
+DEEPREPLAY_MODEL_SUFFIX = "_model.h5"
+#: DeepReplay's Keras 2 history names, and the Keras 3 names replay gives them.
+DEEPREPLAY_HISTORY_NAMES = {"acc": "accuracy", "val_acc": "val_accuracy", "lr": "learning_rate"}
+
+
+def deepreplay_layer(index):
+    """Path of the group of layer ``index`` (every layer of the model, weights or not)."""
+    return f"{DEEPREPLAY_LAYER_PREFIX}{index}"
+
+
+def deepreplay_weights(layer_index, weight_index):
+    """Path of weight ``weight_index`` of layer ``layer_index``: one row per snapshot."""
+    return f"{deepreplay_layer(layer_index)}/weights{weight_index}"
+
+
+# The Keras 2 model file (``model.save``), read with h5py.
+KERAS2_MODEL_CONFIG = "model_config"
+KERAS2_TRAINING_CONFIG = "training_config"
+#: The group of weights: ``model_weights/<layer>/<weight name>``.
+KERAS2_WEIGHTS = "model_weights"
+#: The attribute of a layer's weight group listing its weights ("hidden/kernel:0", ...).
+KERAS2_WEIGHT_NAMES = "weight_names"
