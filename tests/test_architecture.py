@@ -67,6 +67,19 @@ def test_only_replay_record_imports_keras_or_a_backend():
         offenders)
 
 
+def test_the_replay_side_never_imports_the_keras_side():
+    # Data flows record -> io -> run -> views -> render; the one way back is
+    # replay/__init__'s lazy `Recorder` (loaded on first use).
+    offenders = []
+    for name, path in MODULES.items():
+        if name.startswith("replay.record") or name in ("replay", "replay.record"):
+            continue
+        for line, imported in imported_names(path):
+            if imported == "replay.record" or imported.startswith("replay.record."):
+                offenders.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {imported}")
+    assert not offenders, "\n".join(offenders)
+
+
 def test_the_check_sees_imports_inside_functions(tmp_path):
     # The rule must catch a deferred import, the kind that hides at import time.
     source = tmp_path / "replay" / "views" / "sneaky.py"

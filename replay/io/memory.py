@@ -14,7 +14,7 @@ from replay import forward
 from replay.errors import OptionError
 from replay.io import schema
 from replay.io.store import ArrayStore, StaticDataset
-from replay.record import probes
+from replay.io import probes
 
 #: The ``path`` of a run built in memory (for messages).
 IN_MEMORY = "<in memory>"

@@ -4,15 +4,17 @@
 - :mod:`replay.record.capture`: which tensors a snapshot records, and the
   TensorFlow/PyTorch capture;
 - :mod:`replay.record.capture_jax`: the fused, compiled JAX capture;
-- :mod:`replay.record.gradients`: gradients on TensorFlow and PyTorch;
-- :mod:`replay.record.probes`: the probe grid and mesh over 2-D inputs.
+- :mod:`replay.record.gradients`: gradients on TensorFlow and PyTorch.
+
+The probe grid and mesh over 2-D inputs are :mod:`replay.io.probes`: the
+replay side computes them too (for DeepReplay files and ``Run.from_arrays``).
 
 The recorder writes through :mod:`replay.io`; everything that reads and
 draws a run (:class:`replay.Run`, the views, rendering) lives outside this
 package and never imports Keras. A test parses every module to keep it so.
 
-:class:`Recorder` is loaded on first use, so the numpy-only helpers (e.g.
-:mod:`replay.record.probes`) import without Keras.
+:class:`Recorder` is loaded on first use: ``import replay.record`` alone
+does not import Keras.
 """
 
 __all__ = ["Recorder"]

@@ -153,12 +153,14 @@ class LayerViolins(View):
         if layers is None:
             # Every hidden layer that has the quantity: a batch-norm layer has
             # no kernel, a recurrent layer no z-values.
-            paths = {}
+            paths, errors = {}, []
             for name in run.hidden_layers:
                 try:
                     paths[name] = self._paths(name)
-                except (LayerNotFoundError, OptionError):
-                    continue
+                except (LayerNotFoundError, OptionError) as error:
+                    errors.append(error)
+            if not paths and errors and not include_inputs:
+                raise errors[0]  # no layer has it: say why for the first one
             layers = list(paths)
         else:
             layers = [layers] if isinstance(layers, str) else list(layers)

@@ -2,7 +2,9 @@
 
 The recorder pushes these through the model at every snapshot, so a replay
 can draw the input grid bent by a hidden layer and colour decision regions
-without having the model.
+without having the model. Their shapes are part of the run file
+(``inputs/grid``, ``inputs/mesh``); the replay side builds the same points
+for DeepReplay files and :meth:`replay.Run.from_arrays`.
 """
 
 import numpy as np
