@@ -12,9 +12,8 @@ import numpy as np
 
 from replay import forward
 from replay.errors import OptionError
-from replay.io import schema
+from replay.io import probes, schema
 from replay.io.store import ArrayStore, StaticDataset
-from replay.io import probes
 
 #: The ``path`` of a run built in memory (for messages).
 IN_MEMORY = "<in memory>"

@@ -11,10 +11,10 @@ import keras
 import numpy as np
 
 from replay.errors import OptionError, RecordingError
+from replay.io import probes as probe_points_module
 from replay.io import runfile, schema
 from replay.io.writer import RunWriter
 from replay.io.writer_process import WriterProcess
-from replay.io import probes as probe_points_module
 from replay.record.capture import BackendCapture, CapturePlan, ModelLoss
 from replay.record.gradients import GradientPlan, check_gradients_option, wants_gradients
 from replay.run import TASKS as RUN_TASKS
