@@ -2,13 +2,15 @@
 
 Record a training run with :class:`Recorder` (a Keras callback), read it back
 with :class:`Run` (numpy and h5py only), and render it with the views in
-:mod:`replay.views` and :mod:`replay.scene`.
+:mod:`replay.views`, scenes and files in :mod:`replay.render`, several runs
+in :mod:`replay.compare`. The layout is in ``docs/architecture.md``.
 
 Importing ``replay`` never imports Keras or a backend: :class:`Recorder` is
 loaded on first use.
 """
 
 from replay.errors import (
+    EmptySelectionError,
     EncodingError,
     EpochOutOfRangeError,
     LayerNotFoundError,
@@ -26,6 +28,7 @@ from replay.run import LayerInfo, Run
 __version__ = "0.1.0"
 
 __all__ = [
+    "EmptySelectionError",
     "EncodingError",
     "EpochOutOfRangeError",
     "LayerInfo",

@@ -1,8 +1,9 @@
-"""The articles' figures as scene presets: which views go where.
+"""The ready-made figures as scene presets: which views go where.
 
 Each preset takes the scene class to build (:class:`replay.render.Scene`, or
-a subclass) so that this module needs only the views; ``Scene.part1`` and
-``Scene.part2`` call these. The "showdown" of several runs is
+a subclass) so that this module needs only the views; ``Scene.default``,
+``Scene.part1`` and ``Scene.part2`` call these. :func:`default` picks the
+figure for a run: :func:`part1` (classification) or :func:`regression`. The "showdown" of several runs is
 :meth:`replay.compare.ComparisonScene.grid`.
 """
 

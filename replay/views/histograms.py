@@ -201,7 +201,7 @@ class ProbabilityHistogram(View):
         return [bars.collection for bars in self.bars_] + self.texts_
 
 
-@register("loss-histogram", options=(SOURCE,), short_title="per-sample losses",
+@register("loss-histogram", options=(SOURCE, BINS), short_title="per-sample losses",
           share_y=True)
 class LossHistogram(View):
     """Histogram of the per-sample losses, stacked by class, bins fixed over the run.

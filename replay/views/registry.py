@@ -44,7 +44,8 @@ LAYER = ViewOption("layer", "hidden layer of the feature space (default: each ru
 SOURCE = ViewOption("source", "samples to show (default train)",
                     choices=("train", "validation"))
 METRIC = ViewOption("metric", "metric of the loss-and-metric view (default accuracy)")
-BINS = ViewOption("bins", "bins of the probability histograms (default 10)", type=int)
+BINS = ViewOption("bins", "bins of the histograms (default: 10 for probabilities, 20 for "
+                          "per-sample losses, 30 for residuals)", type=int)
 QUANTITY = ViewOption("quantity", "what the layer violins show (default activations)",
                       choices=("activations", "preactivations", "weights", "gradients"))
 

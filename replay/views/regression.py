@@ -8,7 +8,7 @@ from replay.views.base import View
 from replay.views.histograms import Bars, despine
 from replay.views.ranges import iter_snapshots, max_count, padded_range
 from replay.views.reader import SnapshotReader
-from replay.views.registry import SOURCE, register
+from replay.views.registry import BINS, SOURCE, register
 
 #: Colour of the samples and of the residual bars; of the identity line.
 SAMPLE_COLOR = "#0072B2"
@@ -89,7 +89,8 @@ class PredictionScatter(View):
         return [self.points_]
 
 
-@register("residual-histogram", options=(SOURCE,), short_title="residuals", share_y=True)
+@register("residual-histogram", options=(SOURCE, BINS), short_title="residuals",
+          share_y=True)
 class ResidualHistogram(View):
     """Histogram of the residuals (prediction − target), bins fixed over the run.
 
