@@ -411,3 +411,23 @@ def test_data_parallel_over_two_devices_records_the_same_values(tmp_path):
                             capture_output=True, text=True, timeout=300,
                             env={**os.environ, "KERAS_BACKEND": "jax"})
     assert "same values" in result.stdout, result.stderr[-2000:]
+
+
+def test_models_with_several_inputs_or_outputs_are_refused_before_training(tmp_path):
+    import keras
+
+    from replay import Recorder
+
+    points, binary, *_ = _data()
+    with pytest.raises(OptionError, match="list of 2 arrays: replay records models with one "
+                                          "input"):
+        Recorder(tmp_path / "m.h5", "two", [points, points], binary)
+    first, second = keras.Input((2,)), keras.Input((2,))
+    merged = keras.layers.Concatenate()([first, second])
+    model = keras.Model([first, second], keras.layers.Dense(1, activation="sigmoid")(merged))
+    model.compile("sgd", "binary_crossentropy")
+    recorder = Recorder(tmp_path / "m.h5", "two", points, binary)
+    with pytest.raises(RecordingError, match="one input and one output. This model has 2 "
+                                             "inputs and 1 outputs"):
+        model.fit([points, points], binary, epochs=1, verbose=0, callbacks=[recorder])
+    assert not (tmp_path / "m.h5").exists()

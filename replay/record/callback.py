@@ -507,6 +507,15 @@ def _probe_limits(sources, padding):
 
 
 def _as_array(values, what):
+    if isinstance(values, (list, tuple, dict)) and len(values) and all(
+            hasattr(item, "shape") for item in
+            (values.values() if isinstance(values, dict) else values)):
+        raise OptionError(
+            f"{what} are a {type(values).__name__} of {len(values)} arrays: replay records "
+            "models with one input (and one output). Concatenate the inputs into one "
+            "array and the model's input into one keras.Input, or train without the "
+            "recorder."
+        )
     array = np.asarray(values)
     if array.dtype.kind not in "fiub" or array.ndim < 2:
         raise OptionError(
