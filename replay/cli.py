@@ -6,6 +6,7 @@ into a one-line message and exit status 2.
 """
 
 import argparse
+import os
 import sys
 
 from replay.errors import (
@@ -125,8 +126,11 @@ def run_info(args):
             status = "complete" if run.complete else "INCOMPLETE"
             if run.stopped_early:
                 status += ", stopped early"
-            print(f"\nrun {name!r}: {run.n_snapshots} snapshots "
-                  f"(epochs {run.epochs[0]:g}..{run.epochs[-1]:g}), {status}")
+            if run.diverged_epoch is not None:
+                status += f", DIVERGED at epoch {run.diverged_epoch:g} (loss not finite)"
+            epochs = (f"epochs {run.epochs[0]:g}..{run.epochs[-1]:g}" if run.n_snapshots
+                      else "nothing recorded yet")
+            print(f"\nrun {name!r}: {run.n_snapshots} snapshots ({epochs}), {status}")
             print(f"  keras {attrs.get('keras_version')} on {attrs.get('backend')}, "
                   f"loss {attrs.get('loss')}, batch size {attrs.get('batch_size')}, "
                   f"{attrs.get('n_samples')} samples"
@@ -525,6 +529,11 @@ def main(argv=None):
     except ReplayError as error:
         print(f"replay {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `replay info ... | head` closed the pipe: stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

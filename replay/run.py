@@ -255,6 +255,19 @@ class Run:
         return task if task in TASKS else infer_task(self.attrs.get("loss"))
 
     @property
+    def diverged_epoch(self):
+        """The first epoch whose logged loss is NaN or infinite, or ``None``.
+
+        Training diverged there (usually a learning rate too large): later
+        snapshots hold NaN values that no picture can show.
+        """
+        loss = self.history.get("loss")
+        if loss is None or not len(loss):
+            return None
+        bad = np.flatnonzero(~np.isfinite(loss))
+        return float(self.history[schema.HISTORY_INDEX][bad[0]]) if bad.size else None
+
+    @property
     def outputs_are_logits(self):
         """Whether the recorded outputs are logits (the loss was ``from_logits=True``)."""
         return bool(self.attrs.get("from_logits", False))

@@ -8,6 +8,7 @@ numpy and h5py only.
 """
 
 import os
+import stat
 
 import h5py
 
@@ -35,34 +36,17 @@ def open_file(path, mode="r"):
         An open ``h5py.File``.
     """
     path = os.fspath(path)
-    if mode != "r":
+    if mode == "r":
+        _check_regular(path, mode)
+    else:
         check_writable(path)
-    if mode == "r" and not os.path.exists(path):
-        raise RunFileError(
-            f"No such run file: {_describe(path)}. Check the path, or record a run "
-            "into it first with replay.Recorder."
-        )
-    if mode == "r" and os.path.isdir(path):
-        raise RunFileError(f"{_describe(path)} is a directory, not a run file.")
+    created = mode != "r" and not os.path.exists(path)
     try:
         handle = h5py.File(path, mode)
     except OSError as error:
-        if mode == "r" and not h5py.is_hdf5(path):
-            raise RunFileError(
-                f"{_describe(path)} is not an HDF5 file, so it cannot be a replay run "
-                "file. Pass the .h5 file written by replay.Recorder."
-            ) from error
-        if mode != "r" and "already open" in str(error):
-            raise RunFileError(
-                f"Cannot write to run file {_describe(path)}: it is already open in this "
-                "process (for example by a replay.Run). Call run.close() (or use "
-                "`with Run(...) as run:`) before recording into the same file."
-            ) from error
-        raise RunFileError(
-            f"Cannot open run file {_describe(path)} (mode {mode!r}): {error}. If the "
-            "file was being written by a process that crashed during a write, it may "
-            "be damaged; if another process has it open for writing, close it first."
-        ) from error
+        if created and os.path.exists(path) and not h5py.is_hdf5(path):
+            os.remove(path)  # e.g. a full disk: leave no 0-byte file behind
+        raise RunFileError(_open_failure(path, mode, error)) from error
     if mode == "r":
         _check_format(handle, path)
     elif handle.attrs.get(schema.FORMAT_ATTRIBUTE) is None:
@@ -73,6 +57,57 @@ def open_file(path, mode="r"):
         handle.attrs[schema.FORMAT_ATTRIBUTE] = FORMAT_NAME
         handle.attrs[schema.VERSION_ATTRIBUTE] = SCHEMA_VERSION
     return handle
+
+
+def _check_regular(path, mode):
+    """Refuse a missing path (to read), a folder, a FIFO or a device, without opening it."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        if mode == "r":
+            raise RunFileError(
+                f"No such run file: {_describe(path)}. Check the path, or record a run "
+                "into it first with replay.Recorder."
+            ) from None
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise RunFileError(
+                f"Cannot create run file {_describe(path)}: the folder '{folder}' does not "
+                "exist. Create it first, or choose another path."
+            ) from None
+        return
+    except OSError as error:
+        raise RunFileError(f"Cannot open run file {_describe(path)}: {error}.") from error
+    if stat.S_ISDIR(status.st_mode):
+        raise RunFileError(f"{_describe(path)} is a directory, not a run file.")
+    if not stat.S_ISREG(status.st_mode):
+        raise RunFileError(
+            f"{_describe(path)} is not a regular file (a pipe, socket or device), so it "
+            "cannot be a run file; it was not opened."
+        )
+
+
+def _open_failure(path, mode, error):
+    """The message of an ``h5py.File`` that failed to open, by what went wrong."""
+    text = str(error)
+    if mode == "r" and not h5py.is_hdf5(path):
+        return (f"{_describe(path)} is not an HDF5 file, so it cannot be a replay run file. "
+                "Pass the .h5 file written by replay.Recorder.")
+    if "already open" in text:
+        return (f"Cannot write to run file {_describe(path)}: it is already open in this "
+                "process (for example by a replay.Run). Call run.close() (or use "
+                "`with Run(...) as run:`) before recording into the same file.")
+    if "lock" in text.lower():
+        doing = "read" if mode == "r" else "write to"
+        return (f"Cannot {doing} run file {_describe(path)}: another process has it open "
+                "(a recorder writing it, or a reader). Wait until it has finished, or "
+                "record into another file.")
+    if isinstance(error, PermissionError) or "ermission" in text:
+        return f"Cannot open run file {_describe(path)} (mode {mode!r}): permission denied."
+    if mode == "r":
+        return (f"Cannot read run file {_describe(path)}: {text}. The file is damaged or "
+                "truncated (e.g. a copy that did not finish).")
+    return f"Cannot open run file {_describe(path)} (mode {mode!r}): {text}."
 
 
 def check_writable(path):
@@ -92,6 +127,7 @@ def check_writable(path):
             says what to do instead.
     """
     path = os.fspath(path)
+    _check_regular(path, "a")
     if not os.path.isfile(path) or not h5py.is_hdf5(path):
         return  # a new file; or not HDF5, which opening reports
     try:

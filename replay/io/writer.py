@@ -70,6 +70,10 @@ class RunWriter:
         """Close the file handle this writer was given."""
         self.handle.close()
 
+    def sync(self):
+        """Flush the file (the writer child's ``sync`` also waits for its queue)."""
+        self.handle.flush()
+
     def write_static(self, name, array):
         """Write an array that does not change over the run (inputs, targets)."""
         array = np.asarray(array)

@@ -98,6 +98,22 @@ class WriterProcess:
     def set_attributes(self, **attributes):
         self._send(("attributes", attributes))
 
+    def sync(self):
+        """Wait until the child has written and flushed every message sent so far.
+
+        Raises:
+            RecordingError: if the child failed (e.g. it could not open the
+                file); its error is in the message.
+        """
+        self._send(("sync",))
+        reply = _read_reply(self._process)
+        if reply[0] == "synced":
+            return
+        process, self._process = self._process, None
+        self._finalizer.detach()
+        _end(process)
+        raise RecordingError(self._failure(reply, process.returncode))
+
     def close(self):
         """Wait until every message is written and the file closed.
 
@@ -273,6 +289,9 @@ def main():
             elif kind == "attributes":
                 writer.set_attributes(**message[1])
                 handle.flush()
+            elif kind == "sync":  # every earlier message is written and flushed
+                replies.write(pickle.dumps(("synced",)))
+                replies.flush()
             elif kind == "close":  # then wait, idle, for the next "open"
                 handle.close()
                 handle = writer = None

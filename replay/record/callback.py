@@ -4,7 +4,7 @@ import datetime
 import json
 import os
 import sys
-import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import keras
@@ -102,13 +102,12 @@ class Recorder(keras.callbacks.Callback):
                 "Recorder needs inputs= and targets= (the samples whose activations "
                 "and losses are recorded, usually the training data)."
             )
-        if not isinstance(run, str) or not run or "/" in run:
-            raise OptionError(f"run must be a non-empty name without '/'. Got {run!r}.")
+        check_run_name(run)
         self.path = os.fspath(path)
         # A DeepReplay (or other foreign) file is refused now, not after fit starts.
         runfile.check_writable(self.path)
         self.run = run
-        self.sources = {"train": (_as_array(inputs, "inputs"), np.asarray(targets))}
+        self.sources = {"train": (_as_array(inputs, "inputs"), _as_targets(targets, "targets"))}
         if len(self.sources["train"][0]) != len(self.sources["train"][1]):
             raise OptionError(
                 f"inputs and targets must have the same number of samples. Got "
@@ -122,8 +121,14 @@ class Recorder(keras.callbacks.Callback):
                 )
             self.sources["validation"] = (
                 _as_array(validation_data[0], "validation inputs"),
-                np.asarray(validation_data[1]),
+                _as_targets(validation_data[1], "validation targets"),
             )
+            if self.sources["validation"][0].shape[1:] != self.sources["train"][0].shape[1:]:
+                raise OptionError(
+                    f"validation inputs have shape {self.sources['validation'][0].shape[1:]} "
+                    f"per sample, the inputs {self.sources['train'][0].shape[1:]}; they must "
+                    "be samples of the same kind."
+                )
             if len(self.sources["validation"][0]) != len(self.sources["validation"][1]):
                 raise OptionError(
                     "validation inputs and targets must have the same number of samples. "
@@ -133,11 +138,15 @@ class Recorder(keras.callbacks.Callback):
         if task not in TASKS:
             raise OptionError(f"task must be one of {', '.join(TASKS)}. Got {task!r}.")
         self.task = task
-        if every_n_batches is not None and (not isinstance(every_n_batches, int)
-                                            or every_n_batches < 1):
+        if every_n_batches is not None:
+            every_n_batches = check_positive_integer(every_n_batches, "every_n_batches",
+                                                     "or None")
+        if not isinstance(padding, (int, float, np.integer, np.floating)) or isinstance(
+                padding, bool) or not np.isfinite(padding) or padding < 0:
             raise OptionError(
-                f"every_n_batches must be a positive integer or None. Got {every_n_batches!r}."
-            )
+                f"padding must be a finite number of at least 0 (a fraction of the input "
+                f"range). Got {padding!r}.")
+        check_compression(compression)
         if probes not in ("auto", True, False):
             raise OptionError(f"probes must be 'auto', True or False. Got {probes!r}.")
         train_inputs = self.sources["train"][0]
@@ -169,13 +178,10 @@ class Recorder(keras.callbacks.Callback):
         self._plan = None
         self._active = True  # False in processes other than the first of a multi-process run
         self._loss = None  # the model's ModelLoss
+        self._warned_divergence = False
         self._capture = None  # FusedJaxCapture or BackendCapture of self._plan
         self._executor = None  # the writer thread
         self._pending = []  # jobs submitted to it, oldest first
-        # Set once the writer thread may start: its first job compiles the
-        # capture, which should not compete with Keras compiling the
-        # training step during the first epoch.
-        self._writer_may_start = threading.Event()
         self._sink = None  # where snapshots go: a WriterProcess or a RunWriter
         self._started = False
         self._step = 0
@@ -208,6 +214,12 @@ class Recorder(keras.callbacks.Callback):
         )
         if n_snapshots == 0:
             self._snapshot(epoch=0.0)
+        # Snapshot 0 is on disk before the first batch (and a writer that
+        # cannot open the file, e.g. one another recorder holds, fails now,
+        # not epochs later). The capture compiles here, before Keras
+        # compiles its training step.
+        self._wait()
+        self._sink.sync()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_in_fit = epoch
@@ -238,6 +250,13 @@ class Recorder(keras.callbacks.Callback):
         if learning_rate is not None and "learning_rate" not in logs:
             logs["learning_rate"] = learning_rate
         history = (self._epochs_done, _plain_logs(logs))
+        loss = history[1].get("loss")
+        if loss is not None and not np.isfinite(loss) and not self._warned_divergence:
+            self._warned_divergence = True
+            warnings.warn(
+                f"replay: run {self.run!r} diverged at epoch {self._epochs_done}: the loss is "
+                f"{loss}. Later snapshots hold NaN or infinite values, which the views mark; "
+                "a smaller learning rate usually helps.", RuntimeWarning, stacklevel=2)
         if self.every_n_batches is None:
             self._snapshot(epoch=float(self._epochs_done), history=history)
         else:
@@ -314,7 +333,6 @@ class Recorder(keras.callbacks.Callback):
             self._check_targets(model)
             self._capture = self._capture_function(plan)
             self._plan = plan
-            self._writer_may_start.clear()
         handle = runfile.open_file(self.path, "a")
         try:
             if self._started and self.run in handle:
@@ -446,7 +464,6 @@ class Recorder(keras.callbacks.Callback):
 
     def _store_snapshot(self, epoch, step, pending, history):
         """Writer thread: turn a captured snapshot into arrays and append them."""
-        self._writer_may_start.wait()
         self._sink.append_snapshot(epoch, step, self._capture.collect(pending), history)
 
     def _submit(self, function, *args):
@@ -458,8 +475,6 @@ class Recorder(keras.callbacks.Callback):
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1,
                                                 thread_name_prefix="replay-writer")
-        if self._pending:  # a second job: training is past its first epoch
-            self._writer_may_start.set()
         while self._pending and (self._pending[0].done()
                                  or len(self._pending) >= self.max_pending):
             self._result(self._pending.pop(0))
@@ -467,7 +482,6 @@ class Recorder(keras.callbacks.Callback):
 
     def _wait(self):
         """Wait for every job in flight; re-raise the first error, if any."""
-        self._writer_may_start.set()
         while self._pending:
             self._result(self._pending.pop(0))
 
@@ -522,7 +536,16 @@ def _as_array(values, what):
             f"{what} must be a numeric array of shape (n_samples, ...). Got dtype "
             f"{array.dtype} and shape {array.shape}."
         )
-    return array.astype(np.float32, copy=False)
+    if len(array) == 0:
+        raise OptionError(f"{what} hold no samples (shape {array.shape}); record at least one.")
+    array = array.astype(np.float32, copy=False)
+    finite = np.isfinite(array.reshape(len(array), -1)).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise OptionError(
+            f"{what} hold NaN or infinite values in {len(bad)} sample(s), the first at index "
+            f"{bad[0]}; the pictures would be blank. Clean or drop those samples.")
+    return array
 
 
 def _learning_rate(model):
@@ -600,3 +623,46 @@ def process_index():
         resolver = getattr(tf.distribute.get_strategy(), "cluster_resolver", None)
         return int(getattr(resolver, "task_id", 0) or 0)
     return 0
+
+
+def check_run_name(run):
+    """Raise :class:`OptionError` unless ``run`` can name an HDF5 group of a run file."""
+    if (not isinstance(run, str) or not run.strip() or "/" in run or run in (".", "..")
+            or any(ord(character) < 32 for character in run)):
+        raise OptionError(
+            "run must be a name of printable characters without '/', other than '.' and "
+            f"'..'. Got {run!r}.")
+
+
+def check_positive_integer(value, name, alternatives=""):
+    """Return ``value`` as an int if it is a positive integer (numpy ones too; not a bool)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < 1:
+        raise OptionError(
+            f"{name} must be a positive integer{' ' + alternatives if alternatives else ''}. "
+            f"Got {value!r}.")
+    return int(value)
+
+
+#: What ``Recorder(compression=...)`` accepts: h5py's filters (gzip takes a level 0-9).
+COMPRESSIONS = (None, "gzip", "lzf")
+
+
+def check_compression(compression):
+    """Raise :class:`OptionError` unless h5py can use ``compression``."""
+    if compression in COMPRESSIONS or (isinstance(compression, (int, np.integer))
+                                       and not isinstance(compression, bool)
+                                       and 0 <= compression <= 9):
+        return compression
+    raise OptionError(
+        f"compression must be None, 'gzip', 'lzf' or a gzip level 0-9. Got {compression!r}.")
+
+
+def _as_targets(values, what):
+    targets = np.asarray(values)
+    if targets.dtype.kind not in "fiub":
+        raise OptionError(
+            f"{what} must be numbers (class indices, one-hot rows or values), as model.fit "
+            f"takes them. Got dtype {targets.dtype}; encode labels first, e.g. with "
+            "numpy.unique(labels, return_inverse=True).")
+    return targets

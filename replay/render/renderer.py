@@ -4,11 +4,15 @@ How frames are made fast (see :class:`FrameRenderer`): the figure's layout
 is computed once and frozen; everything that does not change between epochs
 is drawn once and kept as a pixel background; each frame restores that
 background and draws only the artists the :class:`replay.views.FrameSource`
-returned as changed (blitting).
+returned as changed (blitting). Static artists stacked *above* a changing
+one (the samples and grid over the decision regions, spines) are drawn once
+too, into transparent :class:`Overlay` layers composited over the changed
+artists in their stacking order.
 """
 
 import numpy as np
 from matplotlib.axis import Axis
+from matplotlib.transforms import Bbox
 
 from replay.errors import OptionError
 from replay.views.base import FrameSource
@@ -28,21 +32,29 @@ class FrameRenderer:
     artists once to learn which they are, marks them *animated* (matplotlib
     then leaves them out of a full draw), draws the rest of the figure once
     and keeps its pixels. Static artists lying *above* a changing one in the
-    same axes (spines, legends, threshold lines, points over regions) are
-    treated as changing too, so the stacking order stays right.
+    same axes (spines, legends, threshold lines, points over regions) must
+    stay above it: each run of them between two changing artists is drawn
+    once into a transparent :class:`Overlay`, which every frame composites at
+    its place in the stacking order instead of drawing those artists again.
 
     Args:
         source: a scene or a view.
         dpi: pixels per inch.
         blit: allow blitting (used only when ``source.blit_safe``).
+        overlays: draw the static artists above changing ones once, as
+            overlays (``False`` redraws them every frame, as matplotlib's own
+            blitting does; the pictures are the same within a level or two of
+            rounding where antialiased edges overlap).
     """
 
-    def __init__(self, source, *, dpi=100, blit=True):
+    def __init__(self, source, *, dpi=100, blit=True, overlays=True):
         self.source = as_frame_source(source)
         self.dpi = dpi
         self.blit = bool(blit) and self.source.blit_safe
+        self.overlays = bool(overlays)
         self._background = None
         self._draw_order = []
+        self._steps = []
         self._animated = set()
 
     @property
@@ -66,6 +78,40 @@ class FrameRenderer:
             artist.set_animated(True)
         figure.canvas.draw()
         self._background = figure.canvas.copy_from_bbox(figure.bbox)
+        self._steps = self._plan_steps(figure) if self.overlays else list(self._draw_order)
+
+    def _plan_steps(self, figure):
+        """Group the static artists of the draw order into overlays, drawn once now."""
+        steps = []  # changing artists, and lists of consecutive static ones of one axes
+        for artist in self._draw_order:
+            if id(artist) in self._animated:
+                steps.append(artist)
+            elif steps and isinstance(steps[-1], list) and steps[-1][-1].axes is artist.axes:
+                steps[-1].append(artist)
+            else:
+                steps.append([artist])
+        canvas = figure.canvas
+        pixels = np.asarray(canvas.buffer_rgba())
+        planned = []
+        for step in steps:
+            if not isinstance(step, list):
+                planned.append(step)
+                continue
+            rows, columns = pixel_box(figure, step, pixels.shape[:2])
+            region = pixels[rows, columns]
+            drawn = []
+            for backdrop in (0, 255):  # over black, then over white
+                region[..., :3] = backdrop
+                region[..., 3] = 255
+                for artist in step:
+                    figure.draw_artist(artist)
+                drawn.append(region[..., :3].copy())
+            overlay = Overlay(*drawn, origin=(rows.start, columns.start),
+                              width=pixels.shape[1])
+            if overlay:
+                planned.append(overlay)
+        canvas.restore_region(self._background)
+        return planned
 
     def render(self, epoch):
         """Draw snapshot ``epoch``; return its pixels ``(height, width, 4)`` (a view).
@@ -79,8 +125,14 @@ class FrameRenderer:
             self._stop_blitting()
         if self.blit:
             canvas.restore_region(self._background)
-            for artist in self._draw_order:
-                figure.draw_artist(artist)
+            pixels = None
+            for step in self._steps:
+                if isinstance(step, Overlay):
+                    if pixels is None:
+                        pixels = np.asarray(canvas.buffer_rgba())
+                    step.composite(pixels)
+                else:
+                    figure.draw_artist(step)
         else:
             canvas.draw()
         width, height = self.size
@@ -91,12 +143,96 @@ class FrameRenderer:
         for artist in self._draw_order:
             artist.set_animated(False)
         self._background = None
+        self._steps = []
 
     def _stop_blitting(self):
         # A view returned an artist it did not return before: its contract
         # is broken, so fall back to correct (slower) full redraws.
         self.finish()
         self.blit = False
+
+
+class Overlay:
+    """Static artists drawn once, composited onto every frame as Agg would draw them.
+
+    Drawing artists onto opaque pixels maps each colour channel linearly:
+    ``out = covered + below * (1 - coverage)``. The artists are drawn once
+    over black (giving ``covered``) and once over white (giving the
+    coverage), so each frame only blends the pixels they touch, with the
+    same antialiasing, transparency and overlaps as a redraw (up to a few
+    levels of rounding where many antialiased edges overlap). Pixels they
+    cover fully are copied.
+
+    Args:
+        over_black: ``(rows, columns, 3)`` the artists drawn over black, in
+            a box of the frame.
+        over_white: the same over white.
+        origin: ``(row, column)`` of the box in the frame.
+        width: width of the frame in pixels.
+    """
+
+    def __init__(self, over_black, over_white, *, origin=(0, 0), width=None):
+        rows, columns = over_black.shape[:2]
+        width = columns if width is None else width
+        black = over_black.reshape(-1, 3)
+        white = over_white.reshape(-1, 3)
+        seen = (white - black).astype(np.uint16)  # 255 * (1 - coverage), per channel
+        touched = np.flatnonzero(np.any((black != 0) | (white != 255), axis=1))
+        # Positions in the whole frame, row-major.
+        frame_index = ((origin[0] + touched // columns) * width
+                       + origin[1] + touched % columns)
+        opaque = np.all(seen[touched] == 0, axis=1)
+        self.opaque_index = frame_index[opaque]
+        self.opaque_rgb = black[touched[opaque]]
+        partial = touched[~opaque]
+        self.partial_index = frame_index[~opaque]
+        self.partial_rgb = black[partial].astype(np.uint16) * 255 + 127
+        self.partial_seen = seen[partial]
+
+    def __len__(self):
+        return len(self.opaque_index) + len(self.partial_index)
+
+    def composite(self, pixels):
+        """Draw the overlay onto ``pixels`` ``(height, width, 4)`` (opaque) in place."""
+        flat = pixels.reshape(-1, 4)
+        if len(self.partial_index):
+            below = flat[self.partial_index, :3] * self.partial_seen
+            flat[self.partial_index, :3] = (below + self.partial_rgb) // 255
+        if len(self.opaque_index):
+            flat[self.opaque_index, :3] = self.opaque_rgb
+
+
+def pixel_box(figure, artists, shape, *, margin=10):
+    """Return ``(rows, columns)`` slices of the frame that hold everything ``artists`` draw.
+
+    The union of their window extents (within their clip boxes), widened by
+    ``margin`` pixels for line widths; the whole frame when an extent is unknown.
+    """
+    height, width = shape
+    renderer = figure.canvas.get_renderer()
+    boxes = []
+    for artist in artists:
+        try:
+            box = artist.get_window_extent(renderer)
+        except Exception:  # an artist without a usable extent: take the whole frame
+            return slice(0, height), slice(0, width)
+        clip = artist.get_clip_box() if artist.get_clip_on() else None
+        if clip is not None:
+            box = Bbox.intersection(box, clip)
+            if box is None:
+                continue
+        if not np.all(np.isfinite(box.extents)):
+            return slice(0, height), slice(0, width)
+        boxes.append(box)
+    if not boxes:
+        return slice(0, 0), slice(0, 0)
+    box = Bbox.union(boxes)
+    x0 = int(np.clip(np.floor(box.x0) - margin, 0, width))
+    x1 = int(np.clip(np.ceil(box.x1) + margin, 0, width))
+    # Display y grows upwards, rows downwards.
+    row0 = int(np.clip(np.floor(height - box.y1) - margin, 0, height))
+    row1 = int(np.clip(np.ceil(height - box.y0) + margin, 0, height))
+    return slice(row0, row1), slice(x0, x1)
 
 
 def blit_draw_order(figure, changing):

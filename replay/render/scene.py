@@ -148,8 +148,7 @@ class Scene:
         """Move every view to snapshot ``epoch``; return the changed artists."""
         artists = []
         for view in self.views:
-            view.epoch_ = epoch
-            artists.extend(view.update(epoch))
+            artists.extend(view.show(epoch))
         self.epoch_label_.set_text(f" {self._snapshot_epochs[epoch]:g}")
         artists.append(self.epoch_label_)
         self.epoch_ = epoch

@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 
 from replay.errors import OptionError
+from replay.views.style import ERROR_COLOR
 
 
 @runtime_checkable
@@ -93,6 +94,7 @@ class View:
         self.axes_ = []
         self._requested_ax = ax
         self._epoch_text = None
+        self.divergence_note_ = None
 
     # -- setting up ----------------------------------------------------------
 
@@ -121,7 +123,22 @@ class View:
         self.ax_ = axes[0]
         self.figure_ = self.ax_.figure
         self.draw_static()
+        self._add_divergence_note()
         return self
+
+    def _add_divergence_note(self):
+        """A note over the panel, shown from the epoch the run's loss became NaN or infinite."""
+        self._diverged, self.divergence_note_ = None, None
+        diverged = getattr(self.run, "diverged_epoch", None)
+        if diverged is None:
+            return
+        loss = self.run.history["loss"][np.asarray(self.run.history["epoch"]) == diverged]
+        self._diverged = diverged
+        self.divergence_note_ = self.ax_.text(
+            0.5, 0.5, f"diverged at epoch {diverged:g}:\nloss is {float(loss[0])}",
+            transform=self.ax_.transAxes, ha="center", va="center", color=ERROR_COLOR,
+            fontsize="medium", zorder=10, visible=False,
+            bbox={"facecolor": "white", "edgecolor": ERROR_COLOR, "alpha": 0.9})
 
     def draw_static(self):
         """Create the axes content and artists; called once. Subclasses override."""
@@ -167,14 +184,25 @@ class View:
         self.attach()
         freeze_layout(self.figure_)
 
+    def show(self, epoch):
+        """Move the view to snapshot ``epoch``: :meth:`update`, and its divergence note.
+
+        What a scene calls for each of its views. Returns the changed artists.
+        """
+        self.epoch_ = epoch
+        artists = list(self.update(epoch))
+        if self.divergence_note_ is not None:
+            self.divergence_note_.set_visible(float(self.run.epochs[epoch]) >= self._diverged)
+            artists.append(self.divergence_note_)
+        return artists
+
     def frame(self, epoch):
-        """Show snapshot ``epoch``: :meth:`update`, plus the figure title of a standalone view.
+        """Show snapshot ``epoch``: :meth:`show`, plus the figure title of a standalone view.
 
         Returns:
             The artists that changed (the :class:`FrameSource` contract).
         """
-        self.epoch_ = epoch
-        artists = list(self.update(epoch))
+        artists = self.show(epoch)
         if self._epoch_text is not None:
             self._epoch_text.set_text(self.figure_title(epoch))
             artists.append(self._epoch_text)
