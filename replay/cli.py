@@ -517,8 +517,27 @@ def build_parser():
     return parser
 
 
+def run_compact(args):
+    """Rewrite a run file without the space of deleted (overwritten) runs."""
+    from replay.io.runfile import compact
+
+    before, after = compact(args.file)
+    print(f"compacted {args.file}: {_format_bytes(before)} -> {_format_bytes(after)}")
+    return 0
+
+
+def add_compact(subparsers):
+    parser = subparsers.add_parser(
+        "compact", help="give back the space of overwritten runs",
+        description="HDF5 keeps the space of a deleted group: a file whose runs were "
+                    "replaced with Recorder(..., overwrite=True) grows. This rewrites the "
+                    "file with its runs only. Nobody may be writing the file meanwhile.")
+    parser.add_argument("file", help="run file (.h5)")
+    parser.set_defaults(func=run_compact)
+
+
 #: Registered verbs, in the order ``replay --help`` lists them.
-VERBS = [add_info, add_render, add_compare, add_table]
+VERBS = [add_info, add_render, add_compare, add_table, add_compact]
 
 
 def main(argv=None):

@@ -110,6 +110,29 @@ def _open_failure(path, mode, error):
     return f"Cannot open run file {_describe(path)} (mode {mode!r}): {text}."
 
 
+def compact(path):
+    """Rewrite a run file without the space of deleted runs; return ``(bytes before, after)``.
+
+    HDF5 never gives back the space of a deleted group (a run replaced with
+    ``overwrite=True``, when the file holds other runs too). This copies
+    every run into a new file beside it and replaces the old one, so a crash
+    leaves one of the two whole.
+
+    Args:
+        path: a replay run file nobody is writing.
+    """
+    path = os.fspath(path)
+    before = os.path.getsize(path)
+    temporary = f"{path}.compacting"
+    with open_file(path) as source, h5py.File(temporary, "w") as target:
+        for key, value in source.attrs.items():
+            target.attrs[key] = value
+        for name in source:
+            source.copy(source[name], target, name=name)
+    os.replace(temporary, path)
+    return before, os.path.getsize(path)
+
+
 def check_writable(path):
     """Refuse to write into an HDF5 file that is not a replay run file.
 

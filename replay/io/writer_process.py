@@ -260,6 +260,24 @@ def _read_reply(process):
         return ("gone",)
 
 
+def _file_identity(path):
+    """``(device, inode)`` of the file at ``path``, or ``None`` when there is none."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _check_same_file(path, identity):
+    """Raise when the run file was deleted or replaced since the writer opened it."""
+    if _file_identity(path) != identity:
+        raise RecordingError(
+            f"the run file '{path}' was deleted or replaced while it was being recorded; "
+            "the snapshots written since are lost with it. Record again into a file that "
+            "stays in place.")
+
+
 def main():
     """The child: apply the parent's messages to run files until its pipe closes."""
     from replay.io import runfile
@@ -270,7 +288,7 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     messages, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the replies
-    handle = writer = None
+    handle = writer = path = identity = None
     try:
         while True:
             try:
@@ -278,10 +296,13 @@ def main():
             except (EOFError, pickle.UnpicklingError):
                 return 0  # the parent is gone: keep what was written
             kind = message[0]
+            if kind in ("snapshot", "history", "attributes"):
+                _check_same_file(path, identity)
             if kind == "open":
                 _, path, run, compression = message
                 handle = runfile.open_file(path, "a")
                 writer = RunWriter(handle, run, compression=compression)
+                identity = _file_identity(path)
             elif kind == "snapshot":
                 writer.append_snapshot(*message[1:])
             elif kind == "history":

@@ -334,6 +334,12 @@ class Recorder(keras.callbacks.Callback):
             self._capture = self._capture_function(plan)
             self._plan = plan
         handle = runfile.open_file(self.path, "a")
+        if not self._started and self.overwrite and list(handle) == [self.run]:
+            # HDF5 does not give back the space of a deleted group: replacing
+            # the only run of a file starts a new file, so it does not grow.
+            handle.close()
+            os.remove(self.path)
+            handle = runfile.open_file(self.path, "a")
         try:
             if self._started and self.run in handle:
                 writer = RunWriter(handle, self.run, compression=self.compression)
