@@ -10,6 +10,7 @@ loaded on first use.
 """
 
 from replay.errors import (
+    BudgetWarning,
     EmptySelectionError,
     EncodingError,
     EpochOutOfRangeError,
@@ -28,6 +29,7 @@ from replay.run import LayerInfo, Run
 __version__ = "0.1.0"
 
 __all__ = [
+    "BudgetWarning",
     "EmptySelectionError",
     "EncodingError",
     "EpochOutOfRangeError",

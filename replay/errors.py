@@ -71,3 +71,11 @@ class EmptySelectionError(EpochOutOfRangeError, OptionError):
 
 class EncodingError(ReplayError, OSError):
     """ffmpeg could not write the animation; the message ends with ffmpeg's own output."""
+
+
+class BudgetWarning(UserWarning):
+    """The recorder records less than asked, to keep a snapshot within its size budget.
+
+    Issued once per run by :class:`replay.Recorder` (``max_snapshot_bytes=``);
+    the message says what was dropped and which option gets it back.
+    """

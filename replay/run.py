@@ -17,6 +17,7 @@ from replay.errors import (
     EpochOutOfRangeError,
     LayerNotFoundError,
     OptionError,
+    RunFileError,
 )
 from replay.io import deepreplay, runfile, schema
 from replay.io.store import HDF5Store
@@ -40,6 +41,12 @@ class LayerInfo:
             in runs recorded before it was stored).
         preactivations: whether its pre-activations were recorded (hidden
             layers with an activation function; not recurrent layers).
+        storage: how each of its quantities (``weights``, ``activations``,
+            ``preactivations``, ``gradients``) is kept: ``"raw"`` (stored),
+            ``"recomputed"`` (from the weights, when read), ``"summary"``
+            (per-snapshot statistics, see :mod:`replay.io.storage`) or
+            ``None`` (not recorded); ``None`` in runs recorded before it
+            was stored (everything raw).
     """
 
     name: str
@@ -51,6 +58,7 @@ class LayerInfo:
     shape: list = None
     trainable_weights: list = None
     preactivations: bool = True
+    storage: dict = None
 
     def __post_init__(self):
         if self.shape is None:
@@ -176,9 +184,15 @@ class Run:
         """Read what a run holds (attributes, layers, snapshot count) from its store."""
         store = self._store
         self.attrs = {key: _decode(value) for key, value in store.attrs.items()}
-        self.layers = [LayerInfo(**info) for info in self.attrs.get("layers", [])]
-        self.n_snapshots = int(store[schema.SNAPSHOT_EPOCHS].shape[0])
+        self.layers = _layer_infos(self.attrs.get("layers", []), self)
+        epochs = store[schema.SNAPSHOT_EPOCHS]
+        if len(epochs.shape) != 1:
+            raise RunFileError(
+                f"The snapshot index of run {self.name!r} in '{self.path}' has shape "
+                f"{epochs.shape}, not one epoch per snapshot; the file is damaged.")
+        self.n_snapshots = int(epochs.shape[0])
         self._history = None
+        self._source_shapes = None
 
     # -- file handling -------------------------------------------------------
 
@@ -195,7 +209,7 @@ class Run:
         """The store of a run group: as stored, or a DeepReplay group read through numpy."""
         if deepreplay.is_deepreplay_group(group):
             return deepreplay.open_store(group, self.path, self._model_file)
-        return HDF5Store(group)
+        return HDF5Store(group, self.path)
 
     @property
     def _group(self):
@@ -316,7 +330,15 @@ class Run:
                 # history/epoch is written last: a run killed while writing an
                 # epoch can hold longer arrays of other keys; that tail is dropped.
                 length = len(group[schema.HISTORY_INDEX])
-                self._history = {key: group[key][:length] for key in group}
+                history = {}
+                for key in group:
+                    values = group[key]
+                    if len(values.shape) != 1 or values.shape[0] < length:
+                        raise RunFileError(
+                            f"History {key!r} of run {self.name!r} in '{self.path}' has shape "
+                            f"{values.shape} for {length} epochs; the file is damaged.")
+                    history[key] = values[:length]
+                self._history = history
         return self._history
 
     def layer(self, name):
@@ -444,21 +466,48 @@ class Run:
 
     def _read(self, name, epoch, what):
         index = self.snapshot_index(epoch)
-        group = self._group
-        if name not in group:
-            raise LayerNotFoundError(
-                f"Run {self.name!r} of '{self.path}' has no {what}."
-            )
-        return group[name][index]
+        return self._per_snapshot(name, what)[index]
 
     def _read_all(self, name, what, epochs=None):
+        dataset = self._per_snapshot(name, what)
+        if epochs is None:
+            return dataset[: self.n_snapshots]
+        indices = [self.snapshot_index(epoch) for epoch in epochs]
+        return dataset[np.asarray(indices)] if indices else dataset[:0]
+
+    def _per_snapshot(self, name, what):
+        """The dataset ``name`` with one row per snapshot, checked, or a clear error."""
         group = self._group
         if name not in group:
             raise LayerNotFoundError(f"Run {self.name!r} of '{self.path}' has no {what}.")
-        if epochs is None:
-            return group[name][: self.n_snapshots]
-        indices = [self.snapshot_index(epoch) for epoch in epochs]
-        return group[name][np.asarray(indices)] if indices else group[name][:0]
+        dataset = group[name]
+        shape = tuple(dataset.shape)
+        if not shape or shape[0] < self.n_snapshots:
+            raise RunFileError(
+                f"{name!r} of run {self.name!r} in '{self.path}' holds "
+                f"{shape[0] if shape else 'no'} rows for {self.n_snapshots} snapshots; the "
+                "file is damaged.")
+        expected = self._rows_of(name)
+        if expected is not None and shape[1:1 + len(expected)] != expected:
+            raise RunFileError(
+                f"{name!r} of run {self.name!r} in '{self.path}' has shape {shape}; each "
+                f"snapshot should start with {expected} (its source's samples or points). "
+                "The file is damaged.")
+        return dataset
+
+    def _rows_of(self, name):
+        """The leading per-snapshot shape of a sample or probe array, from its source."""
+        parts = name.split("/")
+        if parts[0] not in ("outputs", "loss", "activations", "preactivations") or len(
+                parts) < 2 or parts[1] not in schema.SOURCES:
+            return None
+        if self._source_shapes is None:
+            self._source_shapes = {}
+            for source in self.sources:
+                shape = tuple(self._group[schema.inputs(source)].shape)
+                probe = source in schema.PROBE_SOURCES
+                self._source_shapes[source] = shape[:-1] if probe else shape[:1]
+        return self._source_shapes.get(parts[1])
 
     def inputs(self, source="train"):
         """Return the recorded inputs of ``source`` (train, validation, grid, mesh).
@@ -467,12 +516,27 @@ class Run:
         the grid lines, ``(n_y, n_x, 2)`` for the mesh.
         """
         self._check_source(source)
-        return self._group[schema.inputs(source)][()]
+        inputs = self._group[schema.inputs(source)]
+        probe = source in schema.PROBE_SOURCES
+        if len(inputs.shape) != (3 if probe else len(inputs.shape)) or len(inputs.shape) < 2 \
+                or (probe and inputs.shape[-1] != 2):
+            raise RunFileError(
+                f"The {source} inputs of run {self.name!r} in '{self.path}' have shape "
+                f"{inputs.shape}; {'probe points are (lines or rows, points, 2)' if probe else 'samples are (N, features...)'}. "
+                "The file is damaged.")
+        return inputs[()]
 
     def targets(self, source="train"):
         """Return the recorded targets of ``train`` or ``validation``."""
         self._check_source(source)
-        return self._group[schema.targets(source)][()]
+        targets = self._group[schema.targets(source)]
+        samples = self._group[schema.inputs(source)].shape[:1]
+        if tuple(targets.shape[:1]) != tuple(samples):
+            raise RunFileError(
+                f"The {source} targets of run {self.name!r} in '{self.path}' have shape "
+                f"{targets.shape} for {samples[0] if samples else 'no'} samples; the file is "
+                "damaged.")
+        return targets[()]
 
     def labels(self, source="train"):
         """Return integer class labels ``(N,)`` derived from the targets.
@@ -601,6 +665,51 @@ class Run:
     def arrays(self):
         """Return ``{dataset path: (shape, dtype, bytes)}`` of every array in the run."""
         return self._group.arrays()
+
+    def diagnose(self, **options):
+        """Check the run for dead, saturated or symmetric units, vanishing or exploding
+        gradients, divergence, a stalled loss and frozen weights.
+
+        See :func:`replay.diagnose.diagnose` (``checks=``, ``source=``) and
+        ``docs/diagnose.md``; returns a :class:`replay.diagnose.Diagnosis`.
+        """
+        from replay.diagnose import diagnose
+
+        return diagnose(self, **options)
+
+
+#: The fields of a layer in the ``layers`` attribute, and their types.
+_LAYER_FIELDS = {"name": str, "class_name": str, "units": int, "activation": str,
+                 "weights": list, "hidden": bool, "shape": list, "trainable_weights": list,
+                 "preactivations": bool, "storage": dict}
+
+
+def _layer_infos(layers, run):
+    """The :class:`LayerInfo` of a run's ``layers`` attribute, or a clear error when damaged."""
+    def damaged(why):
+        return RunFileError(
+            f"The 'layers' attribute of run {run.name!r} in '{run.path}' is damaged: {why}.")
+
+    if not isinstance(layers, list):
+        raise damaged(f"a list of layers was expected, got {type(layers).__name__}")
+    infos = []
+    for info in layers:
+        if not isinstance(info, dict):
+            raise damaged(f"a layer is {info!r}, not a dict")
+        unknown = set(info) - set(_LAYER_FIELDS)
+        missing = {"name", "class_name", "units", "activation"} - set(info)
+        if unknown or missing:
+            raise damaged(f"layer fields {sorted(unknown)} unknown, {sorted(missing)} missing")
+        for key, kind in _LAYER_FIELDS.items():
+            value = info.get(key)
+            if value is not None and not isinstance(value, kind) or (
+                    kind is int and isinstance(value, bool)):
+                raise damaged(f"{key!r} of layer {info.get('name')!r} is {value!r}")
+        if info["units"] < 0 or any(not isinstance(size, int) or size < 0
+                                    for size in info.get("shape") or []):
+            raise damaged(f"layer {info['name']!r} has a negative size")
+        infos.append(LayerInfo(**info))
+    return infos
 
 
 def describe_snapshots(n_snapshots):

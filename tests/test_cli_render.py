@@ -1,6 +1,7 @@
 """The ``replay render`` command."""
 
 import imageio.v3 as iio
+import numpy as np
 import pytest
 
 from replay.cli import main
@@ -34,6 +35,18 @@ def test_render_mp4(part1_file, tmp_path):
                    "--dpi", "20", "--quiet", "--out", str(out), "--title-prefix", "S"])
     assert status == 0
     assert len(list(iio.imiter(out, plugin="FFMPEG"))) == 3
+
+
+def test_render_gif_of_a_run_keras_recorded(recorded_part1_file, tmp_path, capsys):
+    # The other renders read synthetic runs (tests/synthetic.py); this one, a real recording.
+    out = tmp_path / "recorded.gif"
+    status = main(["render", str(recorded_part1_file), "--run", "sigmoid", "--epochs", "0:13:4",
+                   "--dpi", "20", "--quiet", "--out", str(out)])
+    assert status == 0
+    frames = iio.imread(out, index=None)
+    assert frames.shape[:3] == (4, 120, 240)
+    assert not np.array_equal(frames[0], frames[-1])
+    assert "4 frames" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("arguments, message", [

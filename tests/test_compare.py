@@ -285,10 +285,17 @@ def test_comparing_never_imports_keras():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-def test_error_scatter_needs_2d_inputs(runs):
+def test_error_scatter_needs_2d_inputs(runs, tmp_path):
+    import synthetic
+
     scatter = ErrorScatter(runs[0], regions=False)
     scatter.plot(0)
     assert scatter.regions_ is None and len(scatter.errors_) == len(runs[0].labels())
+    with Run(synthetic.write_three_features(tmp_path / "three.h5"), "three") as three:
+        assert three.inputs().shape == (60, 3) and "mesh" not in three.sources
+        with pytest.raises(OptionError, match=r"2-D inputs; run 'three' has inputs of shape "
+                                              r"\(60, 3\)"):
+            ErrorScatter(three, regions=False)
     with pytest.raises(OptionError, match="sizes"):
         ErrorScatter(runs[0], sizes=(5, 1))
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from replay import LayerNotFoundError, OptionError, Run
-from replay.scene import Scene
 from replay.model_config import describe_initializer
+from replay.scene import Scene
 from replay.views.layer_violins import LayerViolins, violin_outline
 from replay.views.parameter_updates import ParameterUpdates
 
@@ -18,27 +18,9 @@ def close_figures():
 
 
 @pytest.fixture(scope="module")
-def small_run(tmp_path_factory):
+def small_run(small_softmax_file):
     """A 2 → 2 (tanh, 'hidden') → 4 (softmax, 'output') net, 5 epochs, RandomNormal(0.01) kernels."""
-    import keras
-
-    from replay import Recorder
-    from replay.datasets import blobs_mod2
-
-    inputs, targets = blobs_mod2(120)
-    labels = (np.arange(len(inputs)) % 4).astype("int32")
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((2,)),
-        keras.layers.Dense(2, activation="tanh", name="hidden",
-                           kernel_initializer=keras.initializers.RandomNormal(stddev=0.01)),
-        keras.layers.Dense(4, activation="softmax", name="output"),
-    ])
-    model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
-    path = tmp_path_factory.mktemp("layers") / "small.h5"
-    recorder = Recorder(path, "small", inputs, labels, probes=False)
-    model.fit(inputs, labels, epochs=5, batch_size=32, verbose=0, callbacks=[recorder])
-    with Run(path, "small") as run:
+    with Run(small_softmax_file, "small") as run:
         yield run
 
 
@@ -135,17 +117,12 @@ def test_violin_errors_say_what_to_change(part1_run, tmp_path):
     with pytest.raises(LayerNotFoundError, match="No layer 'nope'"):
         LayerViolins(part1_run, "weights", layers=["nope"])
 
-    from conftest import part1_model
+    import synthetic
 
-    from replay import Recorder
-    from replay.datasets import parabola
-
-    inputs, targets = parabola(20)
-    run = Recorder(tmp_path / "off.h5", "off", inputs, targets, gradients=False,
-                   probes=False).snapshot(part1_model())
-    with pytest.raises(LayerNotFoundError, match="gradients=True"):
+    path = synthetic.write_part1(tmp_path / "off.h5", "off", epochs=0, n_points=20,
+                                 gradients=False, probes=False)
+    with Run(path, "off") as run, pytest.raises(LayerNotFoundError, match="gradients=True"):
         LayerViolins(run, "gradients")
-    run.close()
 
 
 # -- ParameterUpdates ----------------------------------------------------------
@@ -216,9 +193,14 @@ def test_part2_scene_has_four_violin_panels_and_names_the_initializer(small_run)
 
 
 def _shown_xtick_labels(ax):
-    ax.figure.canvas.draw()
-    return [label.get_text() for label in ax.get_xticklabels()
-            if label.get_visible() and label.get_text()]
+    """The x tick labels drawn: visible, with text, at a tick inside the x limits.
+
+    The locator also returns ticks just outside the limits (e.g. 6 on an axis
+    0..5); matplotlib does not draw those. Draw the figure first.
+    """
+    low, high = sorted(ax.get_xlim())
+    return [label.get_text() for tick, label in zip(ax.get_xticks(), ax.get_xticklabels())
+            if low <= tick <= high and label.get_visible() and label.get_text()]
 
 
 @pytest.mark.parametrize("max_panels, ncols", [(9, None), (18, 4), (5, 2)])
@@ -227,7 +209,7 @@ def test_parameter_updates_last_panel_of_each_column_has_epoch_ticks(small_run, 
     # A part-filled grid: panels above an empty spot end their column and must
     # carry the epoch tick labels, not only the "epoch" label.
     view = ParameterUpdates(small_run, max_panels=max_panels, ncols=ncols)
-    view.plot(-1)
+    view.plot(-1).canvas.draw()  # once: a draw of 18 panels takes most of a second
     last_of_column = {column % view.ncols: column for column in range(view.n_axes)}
     for column, ax in enumerate(view.axes_):
         shown = _shown_xtick_labels(ax)

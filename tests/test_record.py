@@ -50,8 +50,8 @@ def test_snapshot_count_and_initial_state(tmp_path):
 
 @pytest.mark.backend
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
-def test_recorded_arrays_equal_forward_pass(part1_file, activation):
-    run = Run(part1_file, activation)
+def test_recorded_arrays_equal_forward_pass(recorded_part1_file, activation):
+    run = Run(recorded_part1_file, activation)
     inputs = run.inputs()
     for epoch in (0, 5, run.n_snapshots - 1):
         z, hidden, output = forward(inputs, run.weights("hidden", epoch),
@@ -65,8 +65,8 @@ def test_recorded_arrays_equal_forward_pass(part1_file, activation):
         np.testing.assert_allclose(run.per_sample_loss(epoch), bce, atol=1e-4)
 
 
-def test_probe_points_follow_the_model(part1_file):
-    run = Run(part1_file, "sigmoid")
+def test_probe_points_follow_the_model(recorded_part1_file):
+    run = Run(recorded_part1_file, "sigmoid")
     grid = run.inputs("grid")
     mesh = run.inputs("mesh")
     assert grid.shape == (22, 100, 2)

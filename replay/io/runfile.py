@@ -7,12 +7,14 @@ layout itself is :mod:`replay.io.schema`; writing is :mod:`replay.io.writer`.
 numpy and h5py only.
 """
 
+import contextlib
 import os
 import stat
 
 import h5py
 
 from replay.errors import (
+    ReplayError,
     RunFileError,
     RunNotFoundError,
     SchemaVersionError,
@@ -192,8 +194,25 @@ def _is_legacy(handle):
     )
 
 
+@contextlib.contextmanager
+def damage_of(path, what):
+    """Turn what h5py raises on a damaged file, while reading ``what``, into a RunFileError."""
+    try:
+        yield
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError,
+            AttributeError, SystemError) as error:
+        if isinstance(error, ReplayError):
+            raise
+        raise RunFileError(
+            f"Cannot read {what} of {_describe(path)}: {type(error).__name__}: "
+            f"{str(error)[:200]}. The file is damaged (or was changed by another program)."
+        ) from error
+
+
 def _check_format(handle, path):
-    if handle.attrs.get(schema.FORMAT_ATTRIBUTE) == FORMAT_NAME or _is_legacy(handle):
+    with damage_of(path, "the file's format"):
+        known = handle.attrs.get(schema.FORMAT_ATTRIBUTE) == FORMAT_NAME or _is_legacy(handle)
+    if known:
         return
     handle.close()
     raise RunFileError(
@@ -212,12 +231,14 @@ def list_runs(path):
         List of run names.
     """
     with open_file(path) as handle:
-        return _run_names(handle)
+        return _run_names(handle, path)
 
 
-def _run_names(handle):
-    names = [name for name, group in handle.items() if isinstance(group, h5py.Group)]
-    return sorted(names, key=lambda name: handle[name].attrs.get("created", ""))
+def _run_names(handle, path="the file"):
+    with damage_of(path, "the list of runs"):
+        names = [name for name, group in handle.items() if isinstance(group, h5py.Group)]
+        created = {name: handle[name].attrs.get("created", "") for name in names}
+    return sorted(names, key=lambda name: str(created[name]))
 
 
 def open_run_group(handle, path, run):
@@ -231,7 +252,7 @@ def open_run_group(handle, path, run):
     Returns:
         The run's ``h5py.Group``.
     """
-    names = _run_names(handle)
+    names = _run_names(handle, path)
     if run is None:
         if len(names) == 1:
             run = names[0]
@@ -246,22 +267,36 @@ def open_run_group(handle, path, run):
         raise RunNotFoundError(
             f"No run {run!r} in {_describe(path)}. Runs there: {listed}."
         )
-    group = handle[run]
-    if schema.LEGACY_ATTRIBUTE in group.attrs and schema.VERSION_ATTRIBUTE not in group.attrs:
-        return group  # a DeepReplay group: Run refuses it by name
-    version = group.attrs.get(schema.VERSION_ATTRIBUTE)
+    with damage_of(path, f"run {run!r}"):
+        group = handle[run]
+        legacy = (schema.LEGACY_ATTRIBUTE in group.attrs
+                  and schema.VERSION_ATTRIBUTE not in group.attrs)
+        version = group.attrs.get(schema.VERSION_ATTRIBUTE)
+        indexed = schema.SNAPSHOT_EPOCHS in group
+    if legacy:
+        return group  # a DeepReplay group: read through replay.io.deepreplay
     if version is None:
         raise RunFileError(
             f"Run {run!r} in {_describe(path)} has no schema_version attribute; it was "
             "not written by replay.Recorder or the file is damaged."
         )
-    if int(version) not in SUPPORTED_SCHEMA_VERSIONS:
+    try:
+        number = int(version.decode() if isinstance(version, bytes) else version)
+        whole = float(version) == number if not isinstance(version, bytes) else True
+    except (TypeError, ValueError, UnicodeDecodeError, OverflowError):
+        number, whole = None, False
+    if number is None or not whole:
+        raise RunFileError(
+            f"Run {run!r} in {_describe(path)} has a schema_version attribute of "
+            f"{version!r}, not a version number; the file is damaged."
+        )
+    if number not in SUPPORTED_SCHEMA_VERSIONS:
         raise SchemaVersionError(
             f"Run {run!r} in {_describe(path)} uses run-file schema version {version}, "
             f"but this replay reads versions {list(SUPPORTED_SCHEMA_VERSIONS)}. Upgrade "
             "replay (pip install -U) to read it."
         )
-    if schema.SNAPSHOT_EPOCHS not in group:
+    if not indexed:
         raise RunFileError(
             f"Run {run!r} in {_describe(path)} has no snapshot index "
             "('snapshots/epoch'); the file is truncated or damaged."

@@ -15,10 +15,14 @@ Example:
 
 #: The ``format`` attribute of the root of every run file.
 FORMAT_NAME = "replay run file"
-#: The schema version this replay writes.
-SCHEMA_VERSION = 1
+#: The schema version this replay writes. Version 2 added float16 datasets,
+#: recomputed datasets (:data:`RECOMPUTED_ATTRIBUTE`), summaries
+#: (:func:`summary`), sample subsets (:func:`sample_indices`) and the
+#: ``storage`` entry of every layer; a version-1 reader would miss or
+#: misread them.
+SCHEMA_VERSION = 2
 #: The schema versions this replay reads.
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
 
 #: The kinds of recorded inputs. ``train`` and ``validation`` are samples
 #: (with targets and per-sample loss); ``grid`` and ``mesh`` are probe points.
@@ -43,6 +47,19 @@ FORMAT_ATTRIBUTE = "format"
 VERSION_ATTRIBUTE = "schema_version"
 #: The attribute by which a DeepReplay group is recognised.
 LEGACY_ATTRIBUTE = "n_epochs"
+#: The run attribute (JSON) of the datasets that are not stored but
+#: recomputed on reading: ``{dataset path: recipe}`` (see
+#: :mod:`replay.io.recompute`).
+RECOMPUTED_ATTRIBUTE = "recomputed"
+
+#: The per-layer quantities a recorder can store, and the model-level ones.
+LAYER_QUANTITIES = ("weights", "activations", "preactivations", "gradients")
+MODEL_QUANTITIES = ("outputs", "losses")
+#: The statistics of a summary (:func:`summary`): per-unit ``mean`` and
+#: ``std`` ``(S, units)``, the pooled ``histogram`` ``(S, SUMMARY_BINS)`` of
+#: every value between the pooled ``range`` ``(S, 2)`` (min, max).
+SUMMARY_STATISTICS = ("mean", "std", "histogram", "range")
+SUMMARY_BINS = 256
 
 
 def inputs(source):
@@ -93,6 +110,48 @@ def gradients(layer, weight):
 def history(key):
     """Path of one history key (``loss``, ``val_accuracy``, ``epoch``, ...)."""
     return f"{HISTORY}/{key}"
+
+
+def sample_indices(source):
+    """Path of the indices (into the samples given to the recorder) of a recorded subset.
+
+    Present when the recorder kept a subset of ``source`` (``max_samples=``
+    or the size budget): ``inputs/<source>`` and ``targets/<source>`` hold
+    those samples, in this order.
+    """
+    return f"samples/{source}"
+
+
+def summary(dataset, statistic):
+    """Path of one statistic (:data:`SUMMARY_STATISTICS`) of a per-snapshot dataset stored as a summary.
+
+    Example:
+        >>> summary(activations("train", "dense"), "std")
+        'summaries/activations/train/dense/std'
+    """
+    return f"summaries/{dataset}/{statistic}"
+
+
+def summary_group(dataset):
+    """Path of the group holding the summary of ``dataset``."""
+    return f"summaries/{dataset}"
+
+
+def quantity_of(path):
+    """Return what a per-snapshot dataset path holds: ``(quantity, source or None)``.
+
+    ``quantity`` is the first part of the path (``"activations"``,
+    ``"outputs"``, ``"loss"``, ``"weights"``, ...); ``source`` is the
+    recorded input kind for datasets recorded per source.
+
+    Example:
+        >>> quantity_of("outputs/mesh")
+        ('outputs', 'mesh')
+    """
+    parts = path.split("/")
+    if parts[0] in ("activations", "preactivations", "outputs", "loss") and len(parts) > 1:
+        return parts[0], parts[1]
+    return parts[0], None
 
 
 

@@ -15,33 +15,118 @@ array-like that slices like an h5py dataset: ``[index]``, ``[:n]``,
 ``Run`` does not know which one it reads: its API is the same for every run.
 """
 
+import os
+
+import h5py
 import numpy as np
+
+from replay.errors import ReplayError, RunFileError
+from replay.io import schema
+from replay.io.recompute import RecomputedDatasets
+
+#: What h5py and the OS raise on a damaged file: turned into :class:`RunFileError`.
+_DAMAGE = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError,
+           AttributeError, SystemError)
+#: Largest array a read may allocate, as a multiple of the file's size
+#: (compressed data can expand; a damaged shape must not allocate gigabytes).
+EXPANSION_LIMIT = 200
+#: ... and never less than this many bytes.
+READ_FLOOR = 64 << 20
+
+
+class _Guard:
+    """Turn h5py / OS errors while touching ``member`` into replay's own error."""
+
+    def __init__(self, store, member):
+        self.store, self.member = store, member
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is None or not issubclass(kind, _DAMAGE) or isinstance(error, ReplayError):
+            return False
+        raise RunFileError(
+            f"Cannot read {self.member!r} of run {self.store.run!r} in '{self.store.path}': "
+            f"{type(error).__name__}: {str(error)[:200]}. The file is damaged (or was "
+            "changed by another program)."
+        ) from error
 
 
 class HDF5Store:
-    """A run group of a replay run file, read as it is stored.
+    """A run group of a replay run file, read as it is stored, with damage caught.
+
+    Every access (``in``, ``[path]``, reading a dataset, listing a group) is
+    guarded: what h5py raises on a damaged file becomes a
+    :class:`replay.RunFileError` naming the file, the run and the member, and a
+    read that would allocate far more than the file holds (a damaged shape)
+    is refused before it allocates.
 
     Args:
         group: the run's ``h5py.Group``.
+        path: the file's path, for messages.
     """
 
-    def __init__(self, group):
+    def __init__(self, group, path=None):
         self.group = group
-        self.attrs = group.attrs
+        self.path = path if path is not None else getattr(group.file, "filename", "?")
+        self.run = group.name.lstrip("/")
+        with _Guard(self, "attributes"):
+            self.attrs = dict(group.attrs.items())
+        try:
+            self.file_bytes = max(os.path.getsize(self.path), 1)
+        except OSError:
+            self.file_bytes = 1
+        # Datasets the run recomputes from its weights instead of storing them.
+        self.recomputed = RecomputedDatasets.from_attribute(
+            self, self.attrs.get(schema.RECOMPUTED_ATTRIBUTE))
 
     @property
     def valid(self):
         """Whether the file handle behind the group is still open."""
         return self.group.id.valid
 
+    def _recomputed(self, path):
+        """The :class:`ComputedDataset` of a recomputed (not stored) ``path``, or ``None``."""
+        recomputed = self.recomputed
+        if recomputed is None or path not in recomputed:
+            return None
+        return ComputedDataset(recomputed.shape(path),
+                               lambda indices: recomputed.rows(path, indices))
+
+    def guard(self, member):
+        """A context in which h5py errors about ``member`` become a :class:`RunFileError`."""
+        return _Guard(self, member)
+
     def __contains__(self, path):
-        return path in self.group
+        if self.recomputed is not None and path in self.recomputed:
+            return True
+        with _Guard(self, path):
+            return path in self.group
 
     def __getitem__(self, path):
-        return self.group[path]
+        computed = self._recomputed(path)
+        if computed is not None:
+            return computed
+        with _Guard(self, path):
+            return self._wrap(path, self.group[path])
 
     def get(self, path, default=None):
-        return self.group.get(path, default)
+        computed = self._recomputed(path)
+        if computed is not None:
+            return computed
+        with _Guard(self, path):
+            item = self.group.get(path, default)
+        return default if item is default else self._wrap(path, item)
+
+    def _wrap(self, path, item):
+        if isinstance(item, h5py.Dataset):
+            return GuardedDataset(item, self, path)
+        if isinstance(item, h5py.Group):
+            return GuardedGroup(item, self, path)
+        raise RunFileError(
+            f"{path!r} of run {self.run!r} in '{self.path}' is neither an array nor a group "
+            "(the file is damaged).")
 
     def arrays(self):
         """Return ``{dataset path: (shape, dtype, stored bytes)}`` of every array."""
@@ -51,8 +136,98 @@ class HDF5Store:
             if hasattr(item, "shape"):
                 found[name] = (item.shape, item.dtype, item.id.get_storage_size())
 
-        self.group.visititems(visit)
+        with _Guard(self, "the list of arrays"):
+            self.group.visititems(visit)
+        if self.recomputed is not None:
+            found.update(self.recomputed.arrays())  # listed with 0 stored bytes
         return found
+
+
+class GuardedGroup:
+    """An h5py group of a run, read through its store's guard (keys, ``in``, ``[key]``)."""
+
+    def __init__(self, group, store, path):
+        self._group, self._store, self._path = group, store, path
+
+    def __iter__(self):
+        with self._store.guard(self._path):
+            return iter(list(self._group.keys()))
+
+    def keys(self):
+        return list(self)
+
+    def __len__(self):
+        with self._store.guard(self._path):
+            return len(self._group)
+
+    def __contains__(self, key):
+        with self._store.guard(f"{self._path}/{key}"):
+            return key in self._group
+
+    def __getitem__(self, key):
+        return self._store[f"{self._path}/{key}"]
+
+
+class GuardedDataset:
+    """An h5py dataset of a run, read through its store's guard, with its size checked.
+
+    Reads must be numbers (a dataset of strings in place of numbers is
+    damage) and no larger than the file could hold.
+    """
+
+    def __init__(self, dataset, store, path):
+        self._dataset, self._store, self._path = dataset, store, path
+        with store.guard(path):
+            self.shape = tuple(dataset.shape)
+            self.dtype = dataset.dtype
+            self.id = dataset.id
+        # float16 storage (activations, probe outputs) is read back as float32.
+        self.stored_dtype = self.dtype
+        if self.dtype == np.float16:
+            self.dtype = np.dtype(np.float32)
+        if self.dtype.kind not in "fiub":
+            raise RunFileError(
+                f"{path!r} of run {store.run!r} in '{store.path}' holds {self.dtype} values "
+                "where numbers belong (the file is damaged).")
+
+    def __len__(self):
+        if not self.shape:
+            raise RunFileError(
+                f"{self._path!r} of run {self._store.run!r} in '{self._store.path}' is a "
+                "single value where an array belongs (the file is damaged).")
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        store = self._store
+        with store.guard(self._path):
+            rows = _selected_rows(key, self.shape)
+            row_bytes = int(np.prod(self.shape[1:], dtype=np.float64)) * self.dtype.itemsize
+            if rows * row_bytes > max(READ_FLOOR, EXPANSION_LIMIT * store.file_bytes):
+                raise RunFileError(
+                    f"{self._path!r} of run {store.run!r} in '{store.path}' claims shape "
+                    f"{self.shape}, far more than the file's {store.file_bytes} bytes can "
+                    "hold (the file is damaged); it was not read.")
+            values = self._dataset[key]
+        if self.stored_dtype == np.float16:
+            return np.asarray(values, dtype=np.float32)
+        return values
+
+
+def _selected_rows(key, shape):
+    """How many rows of the first axis ``key`` selects (an upper bound)."""
+    if not shape:
+        return 1
+    n = shape[0]
+    if isinstance(key, (int, np.integer)):
+        return 1
+    if isinstance(key, slice):
+        return len(range(*key.indices(n)))
+    if key is Ellipsis or (isinstance(key, tuple) and not key):
+        return n
+    try:
+        return len(key)
+    except TypeError:
+        return n
 
 
 class StaticDataset:

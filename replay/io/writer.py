@@ -8,6 +8,17 @@ middle of a snapshot leaves a run holding every completed snapshot. The
 history has its own index (:data:`replay.io.schema.HISTORY_EPOCHS`), grown
 last in the same way.
 
+Dtypes: float arrays are stored as float32, except float16 arrays, which
+stay float16 (the recorder hands activations and probe outputs over in
+float16, see :mod:`replay.io.storage`). A float32 row for a float16 dataset
+(a value beyond float16's range) widens that dataset to float32 for good.
+
+Compression: with ``compression`` set, every per-snapshot array gets the
+shuffle filter and that compressor; a chunk holds one snapshot of a large
+array (at most :data:`CHUNK_BYTES` of a small one), so reading a snapshot
+decompresses only that snapshot, and appending one never re-compresses
+earlier ones.
+
 numpy and h5py only: the writer child process (:mod:`replay.io.writer_process`)
 runs this without Keras.
 """
@@ -18,6 +29,33 @@ import h5py
 import numpy as np
 
 from replay.io import schema
+
+#: Largest chunk of a growable dataset in bytes (uncompressed): a snapshot of
+#: a larger array is one chunk by itself.
+CHUNK_BYTES = 64 * 1024
+#: ... and of a compressed one, whose partial chunk is re-compressed at every flush.
+COMPRESSED_CHUNK_BYTES = 16 * 1024
+
+
+def compression_filter(compression):
+    """Return the h5py ``create_dataset`` options of ``compression``, checked.
+
+    Args:
+        compression: ``None``, ``"lzf"``, ``"gzip"`` (level 4) or a gzip
+            level 0-9 (an int).
+
+    Raises:
+        ValueError: another value.
+    """
+    if compression is None:
+        return {}
+    if isinstance(compression, (int, np.integer)) and not isinstance(compression, bool) \
+            and 0 <= compression <= 9:
+        return {"compression": "gzip", "compression_opts": int(compression), "shuffle": True}
+    if compression in ("gzip", "lzf"):
+        return {"compression": compression, "shuffle": True}
+    raise ValueError(f"compression must be None, 'gzip', 'lzf' or a gzip level 0-9. "
+                     f"Got {compression!r}.")
 
 
 class RunWriter:
@@ -30,13 +68,15 @@ class RunWriter:
         handle: an ``h5py.File`` opened for writing (see :func:`open_file`).
         run: name of the run (an HDF5 group name).
         compression: HDF5 filter for the per-snapshot arrays (``None``,
-            ``"gzip"`` or ``"lzf"``).
+            ``"gzip"``, a gzip level 0-9 or ``"lzf"``; with the shuffle
+            filter).
     """
 
     def __init__(self, handle, run, *, compression=None):
         self.handle = handle
         self.run = run
         self.compression = compression
+        self._filter = compression_filter(compression)
         self.group = handle.require_group(run)
         self._datasets = {}  # name -> (dataset, memory space of one row, dtype)
         self._n_snapshots = None
@@ -84,17 +124,35 @@ class RunWriter:
     def _growable(self, name, item_shape, dtype, fillvalue=None):
         if name in self.group:
             return self.group[name]
-        chunk_bytes = max(1, int(np.prod(item_shape))) * np.dtype(dtype).itemsize
-        chunk_rows = max(1, min(256, (64 * 1024) // chunk_bytes))
+        row_bytes = max(1, int(np.prod(item_shape))) * np.dtype(dtype).itemsize
+        compressed = bool(self._filter) and bool(item_shape)
+        chunk_rows = max(1, min(256, (COMPRESSED_CHUNK_BYTES if compressed else CHUNK_BYTES)
+                                // row_bytes))
         return self.group.create_dataset(
             name,
             shape=(0, *item_shape),
             maxshape=(None, *item_shape),
             dtype=dtype,
             chunks=(chunk_rows, *item_shape),
-            compression=self.compression if item_shape else None,
             fillvalue=fillvalue,
+            **(self._filter if compressed else {}),
         )
+
+    def _widen(self, name):
+        """Store the float16 dataset ``name`` as float32 from now on (rows copied over)."""
+        old = self.group[name]
+        self._datasets.pop(name, None)
+        wider = f"{name}.float32"
+        if wider in self.group:
+            del self.group[wider]
+        new = self.group.create_dataset(
+            wider, shape=old.shape, maxshape=old.maxshape, dtype=np.float32,
+            chunks=old.chunks, **(self._filter if old.compression else {}))
+        for start in range(0, old.shape[0], max(1, old.chunks[0])):
+            stop = min(start + max(1, old.chunks[0]), old.shape[0])
+            new[start:stop] = old[start:stop].astype(np.float32)
+        del self.group[name]
+        self.group.move(wider, name)
 
     def _row_dataset(self, name, item_shape, dtype, fillvalue=None):
         """Return ``(dataset, memory space of one row, dtype)`` of a growable dataset, cached."""
@@ -111,11 +169,17 @@ class RunWriter:
         Uses h5py's low-level calls with a cached dataset and memory space:
         the high-level ``dataset[index] = array`` costs several times more,
         and this runs for every array of every snapshot during training.
-        New datasets store floats as float32 unless ``dtype`` says otherwise.
+        New datasets store floats as float32 (float16 arrays as float16)
+        unless ``dtype`` says otherwise.
         """
         if dtype is None:
-            dtype = np.float32 if array.dtype.kind == "f" else array.dtype
+            dtype = (array.dtype if array.dtype == np.float16
+                     else np.float32 if array.dtype.kind == "f" else array.dtype)
         dataset, memory_space, dtype = self._row_dataset(name, array.shape, dtype, fillvalue)
+        if dtype == np.float16 and array.dtype.kind == "f" and array.dtype != np.float16:
+            self._widen(name)  # a row that does not fit float16
+            dataset, memory_space, dtype = self._row_dataset(name, array.shape, np.float32,
+                                                             fillvalue)
         if dataset.shape[1:] != array.shape:
             raise ValueError(
                 f"Array {name!r} changed shape from {dataset.shape[1:]} to "

@@ -10,12 +10,20 @@ from concurrent.futures import ThreadPoolExecutor
 import keras
 import numpy as np
 
-from replay.errors import OptionError, RecordingError
+from replay.errors import BudgetWarning, OptionError, RecordingError
 from replay.io import probes as probe_points_module
 from replay.io import runfile, schema
+from replay.io.storage import check_storage_dtype
 from replay.io.writer import RunWriter
 from replay.io.writer_process import WriterProcess
-from replay.record.capture import BackendCapture, CapturePlan, ModelLoss
+from replay.record import budget
+from replay.record.capture import (
+    BackendCapture,
+    CapturePlan,
+    ModelLoss,
+    check_layers,
+    check_quantities,
+)
 from replay.record.gradients import GradientPlan, check_gradients_option, wants_gradients
 from replay.run import TASKS as RUN_TASKS
 from replay.run import infer_task
@@ -63,8 +71,37 @@ class Recorder(keras.callbacks.Callback):
         padding: fraction of the input range added on each side for probes.
         overwrite: replace an existing run of the same name instead of
             raising an error.
-        compression: HDF5 compression of the per-snapshot arrays (``None``,
-            ``"gzip"`` or ``"lzf"``).
+        compression: HDF5 compression of the per-snapshot arrays, applied by
+            the writer: ``"auto"`` (default: :data:`AUTO_COMPRESSION`, with
+            the shuffle filter), ``None``, ``"gzip"``, ``"lzf"`` or a gzip
+            level 0-9.
+        layers: the layers to record: ``None`` (every layer with weights), a
+            list of names, or a function ``layer -> bool``. Other layers
+            store nothing (the outputs and losses are the model's).
+        quantities: what to record: a list of ``"weights"``,
+            ``"activations"``, ``"preactivations"``, ``"gradients"``,
+            ``"outputs"``, ``"losses"`` (default: all), or a dict of such
+            lists by layer name, whose ``"*"`` entry covers the other layers
+            and the outputs and losses.
+        max_samples: record at most this many samples of ``inputs`` (and of
+            ``validation_data``): a fixed, seeded subset, its indices stored
+            (``samples/train``); batch size and training-set size stay those
+            ``fit`` uses.
+        storage_dtype: ``"float16"`` (default) or ``"float32"``: how
+            activations, z-values and the outputs on probe points are
+            stored (weights, gradients, losses and the outputs on samples
+            are always float32; values beyond float16's range widen the
+            dataset to float32).
+        max_snapshot_bytes: the size budget of one snapshot (default
+            8,000,000 bytes; ``None``: no budget). When a snapshot would
+            store more, the recorder records less (z-values of wide layers
+            as summaries, a sample subset, summaries of the widest layers)
+            and says so in one :class:`replay.BudgetWarning`.
+        recompute: store only the weights of Dense layers whose input is
+            recorded and recompute their z-values, activations and outputs
+            when read (checked on the samples before training; default
+            ``True``). ``False`` stores them.
+        sample_seed: the seed of the sample subset.
         writer: ``"process"`` (default) writes the file from a child
             process (numpy and h5py only), so HDF5 never competes with
             training for the GIL; ``"thread"`` writes from a thread of the
@@ -94,8 +131,11 @@ class Recorder(keras.callbacks.Callback):
     def __init__(self, path, run="run", inputs=None, targets=None, *,
                  validation_data=None, every_n_batches=None, probes="auto",
                  grid_lines=11, grid_points=500, mesh_resolution=100, padding=0.1,
-                 overwrite=False, compression=None, gradients="auto", writer="process",
-                 task="auto"):
+                 overwrite=False, compression="auto", gradients="auto", writer="process",
+                 task="auto", layers=None, quantities=None, max_samples=None,
+                 storage_dtype="float16",
+                 max_snapshot_bytes=budget.DEFAULT_MAX_SNAPSHOT_BYTES, recompute=True,
+                 sample_seed=0):
         super().__init__()
         if inputs is None or targets is None:
             raise OptionError(
@@ -147,6 +187,21 @@ class Recorder(keras.callbacks.Callback):
                 f"padding must be a finite number of at least 0 (a fraction of the input "
                 f"range). Got {padding!r}.")
         check_compression(compression)
+        self.layers = check_layers(layers)
+        self.quantities = check_quantities(quantities)
+        self.max_samples = None if max_samples is None else check_positive_integer(
+            max_samples, "max_samples", "or None")
+        try:
+            self.storage_dtype = check_storage_dtype(storage_dtype)
+        except ValueError as error:
+            raise OptionError(str(error)) from None
+        self.max_snapshot_bytes = None if max_snapshot_bytes is None else \
+            check_positive_integer(max_snapshot_bytes, "max_snapshot_bytes", "or None")
+        if recompute not in (True, False):
+            raise OptionError(f"recompute must be True or False. Got {recompute!r}.")
+        self.recompute = recompute
+        self.sample_seed = int(sample_seed)
+        self._recording = None  # the RecordingPlan of self._plan
         if probes not in ("auto", True, False):
             raise OptionError(f"probes must be 'auto', True or False. Got {probes!r}.")
         train_inputs = self.sources["train"][0]
@@ -166,7 +221,7 @@ class Recorder(keras.callbacks.Callback):
             self._limits = limits
         self.every_n_batches = every_n_batches
         self.overwrite = overwrite
-        self.compression = compression
+        self.compression = AUTO_COMPRESSION if compression == "auto" else compression
         self.gradients = check_gradients_option(gradients)
         if writer not in ("process", "thread"):
             raise OptionError(f"writer must be 'process' or 'thread'. Got {writer!r}.")
@@ -327,10 +382,11 @@ class Recorder(keras.callbacks.Callback):
                 f"model ({model.name!r}). Use a new Recorder (another run name) for it."
             )
         if self._plan is None or self._plan.model is not model:
-            plan = CapturePlan(model)
+            plan = CapturePlan(model, layers=self.layers, quantities=self.quantities)
             self._check_inputs(model)
             self._loss = ModelLoss(model)
             self._check_targets(model)
+            self._recording = self._plan_recording(plan)
             self._capture = self._capture_function(plan)
             self._plan = plan
         handle = runfile.open_file(self.path, "a")
@@ -367,9 +423,11 @@ class Recorder(keras.callbacks.Callback):
         writer = RunWriter.create(
             handle, self.run, self._metadata(model), compression=self.compression
         )
-        for source, (inputs, targets) in self.sources.items():
+        for source, (inputs, targets) in self._recording.sources.items():
             writer.write_static(schema.inputs(source), inputs)
             writer.write_static(schema.targets(source), targets)
+        for source, indices in self._recording.indices.items():
+            writer.write_static(schema.sample_indices(source), indices)
         for source, points in self.probe_points.items():
             writer.write_static(schema.inputs(source), points)
         if self.probe_points:
@@ -400,8 +458,11 @@ class Recorder(keras.callbacks.Callback):
             few = slice(0, min(len(inputs), 4))
             outputs = None
             try:
-                outputs = np.asarray(keras.ops.convert_to_numpy(
-                    model(inputs[few], training=False)))
+                with warnings.catch_warnings():
+                    # Functional models warn that one array is not a list of one.
+                    warnings.filterwarnings("ignore", "The structure of `inputs`")
+                    outputs = np.asarray(keras.ops.convert_to_numpy(
+                        model(inputs[few], training=False)))
                 losses = self._loss.per_sample_numpy(targets[few], outputs)
             except Exception as error:
                 shape = "?" if outputs is None else tuple(outputs.shape)
@@ -432,9 +493,13 @@ class Recorder(keras.callbacks.Callback):
             "task": infer_task(self._loss.name) if self.task == "auto" else self.task,
             "keras_version": keras.__version__,
             "backend": keras.backend.backend(),
-            "n_samples": int(len(self.sources["train"][0])),
-            "n_validation_samples": int(len(self.sources["validation"][0]))
+            "n_samples": int(len(self._recording.sources["train"][0])),
+            "n_validation_samples": int(len(self._recording.sources["validation"][0]))
             if "validation" in self.sources else 0,
+            schema.RECOMPUTED_ATTRIBUTE: self._recording.recipes,
+            "storage_dtype": self.storage_dtype.name,
+            "compression": "none" if self.compression is None else str(self.compression),
+            "max_snapshot_bytes": int(self.max_snapshot_bytes or 0),
             "snapshot_unit": "batch" if self.every_n_batches else "epoch",
             "snapshot_every": int(self.every_n_batches or 1),
             "n_outputs": int(model.outputs[0].shape[-1]),
@@ -447,13 +512,35 @@ class Recorder(keras.callbacks.Callback):
         usable loss fails here, before training, not mid-fit.
         """
         model = plan.model
-        gradients = wants_gradients(self.gradients, model)
+        gradients = self._wants_gradients(plan)
+        sources = self._recording.sources
         if keras.backend.backend() == "jax":
             from replay.record.capture_jax import FusedJaxCapture
 
-            return FusedJaxCapture(plan, self.sources, self.probe_points, gradients=gradients)
-        return BackendCapture(plan, self.sources, self.probe_points,
-                              gradients=GradientPlan(model) if gradients else None)
+            return FusedJaxCapture(plan, sources, self.probe_points, gradients=gradients,
+                                   storage_dtype=self.storage_dtype)
+        return BackendCapture(plan, sources, self.probe_points,
+                              gradients=GradientPlan(model) if gradients else None,
+                              storage_dtype=self.storage_dtype)
+
+    def _wants_gradients(self, plan):
+        return wants_gradients(self.gradients, plan.model) and any(plan.gradients.values())
+
+    def _plan_recording(self, plan):
+        """Recipes, the size budget and the sample subset of ``plan`` (see :mod:`replay.record.budget`).
+
+        Warns once (:class:`replay.BudgetWarning`) when the budget records less.
+        """
+        recording = budget.plan_recording(
+            plan, self.sources, self.probe_points, max_samples=self.max_samples,
+            seed=self.sample_seed, recompute=self.recompute,
+            itemsize=self.storage_dtype.itemsize, gradients=self._wants_gradients(plan),
+            limit=self.max_snapshot_bytes)
+        if recording.budget.dropped:
+            warnings.warn(budget.budget_message(self.run, self.path, recording.budget,
+                                                self.max_snapshot_bytes),
+                          BudgetWarning, stacklevel=4)
+        return recording
 
     def _snapshot(self, epoch, history=None):
         """Capture the current state and hand it to the writer thread.
@@ -651,7 +738,9 @@ def check_positive_integer(value, name, alternatives=""):
 
 
 #: What ``Recorder(compression=...)`` accepts: h5py's filters (gzip takes a level 0-9).
-COMPRESSIONS = (None, "gzip", "lzf")
+COMPRESSIONS = (None, "auto", "gzip", "lzf")
+#: What ``compression="auto"`` is (the writer child compresses, with the shuffle filter).
+AUTO_COMPRESSION = "lzf"
 
 
 def check_compression(compression):
@@ -661,7 +750,8 @@ def check_compression(compression):
                                        and 0 <= compression <= 9):
         return compression
     raise OptionError(
-        f"compression must be None, 'gzip', 'lzf' or a gzip level 0-9. Got {compression!r}.")
+        f"compression must be 'auto', None, 'gzip', 'lzf' or a gzip level 0-9. Got "
+        f"{compression!r}.")
 
 
 def _as_targets(values, what):

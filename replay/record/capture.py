@@ -1,10 +1,12 @@
 """What the recorder captures from a Keras model, in one compiled call.
 
 :class:`CapturePlan` inspects a built model once: which layers have weights,
-which of them are hidden (their activations are recorded), which tensors a
-single forward pass must return so that activations, pre-activations and
-outputs all come out of **one** compiled function per snapshot. Keras is
-imported here, so ``import replay`` never loads this module.
+which of them are hidden (their activations are recorded), how each
+quantity is kept (raw, recomputed from the weights on reading, as a
+summary, or not at all), and which tensors a single forward pass must
+return so that activations, pre-activations and outputs all come out of
+**one** compiled function per snapshot. Keras is imported here, so
+``import replay`` never loads this module.
 """
 
 import copy
@@ -12,8 +14,11 @@ import copy
 import keras
 import numpy as np
 
-from replay.errors import RecordingError
+from replay.errors import OptionError, RecordingError
 from replay.io import schema
+from replay.io.recompute import ACTIVATIONS as RECIPE_ACTIVATIONS
+from replay.io.recompute import apply_recipe
+from replay.io.storage import summary_arrays, to_storage
 
 #: Weightless layers that apply an activation: when one directly follows a
 #: linear weighted layer, its output counts as that layer's activation.
@@ -65,11 +70,118 @@ _PREACTIVATION_LAYERS = ("Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D",
                          "DepthwiseConv2D")
 
 
-class CapturePlan:
-    """The layers to record and the tensors one forward pass must return.
+#: Quantities a recorder can be asked for (``Recorder(quantities=...)``).
+QUANTITIES = (*schema.LAYER_QUANTITIES, *schema.MODEL_QUANTITIES)
+#: Activations and outputs are recomputed on reading (instead of stored) for
+#: Dense layers of at most this many multiply-adds per sample (256 x 256):
+#: cheap enough for a view reading them at every frame.
+RECOMPUTE_MAX_MACS = 1 << 16
+#: ... and z-values, which views read rarely, up to this many (1024 x 1024).
+RECOMPUTE_MAX_MACS_Z = 1 << 20
+#: Samples the recipes are checked on, before training.
+RECIPE_CHECK_SAMPLES = 256
 
-    Every layer with weights is recorded (its weights); every such layer but
-    the output layer is *hidden*: its activations (its output, in the
+
+class Quantity:
+    """One per-sample tensor of a snapshot: a layer's activations or z-values, or the outputs.
+
+    Attributes:
+        kind: ``"activations"``, ``"preactivations"`` or ``"outputs"``.
+        layer: the layer's name (for outputs: the output layer's).
+        tensor: the symbolic Keras tensor.
+        shape: its shape per sample.
+        recipe: how to recompute it from the weights with numpy, or ``None``:
+            ``{"input": ("inputs",) or ("activations", layer), "layer": the
+            Dense layer, "bias": bool, "activation": name or None,
+            "options": {...}, "macs": multiply-adds per sample}``.
+        mode: how it is kept: ``"raw"``, ``"recomputed"``, ``"summary"``,
+            or ``"none"`` (not recorded; the outputs are still computed,
+            for the per-sample loss).
+        fallback: the mode it takes when its recipe cannot be used (its input
+            is not kept raw or recomputed).
+    """
+
+    def __init__(self, kind, layer, tensor, recipe=None):
+        self.kind = kind
+        self.layer = layer
+        self.tensor = tensor
+        self.shape = tuple(int(size) for size in tensor.shape[1:])
+        self.recipe = recipe
+        self.mode = "raw"
+        self.fallback = "raw"
+
+    @property
+    def size(self):
+        """Values per sample."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def stored(self):
+        """Whether the capture must return it (raw or as a summary)."""
+        return self.mode in ("raw", "summary")
+
+    def path(self, source):
+        """Its dataset path on ``source``."""
+        if self.kind == "outputs":
+            return schema.outputs(source)
+        return getattr(schema, self.kind)(source, self.layer)
+
+    def __repr__(self):
+        return f"Quantity({self.kind}, {self.layer!r}, {self.shape}, {self.mode})"
+
+
+def check_quantities(quantities):
+    """Return ``Recorder(quantities=...)`` as ``{layer or "*": frozenset}``, or raise.
+
+    ``None`` is every quantity; a sequence of names applies to every layer
+    (and decides the outputs and losses); a dict maps layer names to their
+    per-layer quantities, its ``"*"`` entry (default: every quantity)
+    applying to the other layers and to the outputs and losses.
+    """
+    if quantities is None:
+        return {"*": frozenset(QUANTITIES)}
+    if isinstance(quantities, str):
+        quantities = [quantities]
+    if isinstance(quantities, dict):
+        entries = {str(key): value for key, value in quantities.items()}
+        entries.setdefault("*", QUANTITIES)
+    else:
+        entries = {"*": quantities}
+    checked = {}
+    for key, names in entries.items():
+        names = [names] if isinstance(names, str) else list(names)
+        unknown = [name for name in names if name not in QUANTITIES]
+        if unknown:
+            raise OptionError(
+                f"quantities: unknown {', '.join(map(repr, unknown))}"
+                f"{'' if key == '*' else f' for layer {key!r}'}; choose from "
+                f"{', '.join(QUANTITIES)}.")
+        checked[key] = frozenset(names)
+    return checked
+
+
+def check_layers(layers):
+    """Return ``Recorder(layers=...)`` checked: ``None``, a tuple of names or a predicate."""
+    if layers is None or callable(layers):
+        return layers
+    if isinstance(layers, str):
+        return (layers,)
+    try:
+        names = tuple(layers)
+    except TypeError:
+        names = None
+    if names is None or not all(isinstance(name, str) for name in names):
+        raise OptionError(
+            "layers must be None (every layer), a list of layer names or a function "
+            f"layer -> bool. Got {layers!r}.")
+    return names
+
+
+class CapturePlan:
+    """The layers to record, how each quantity is kept, and the tensors one forward pass returns.
+
+    Every selected layer with weights records its weights; every such layer
+    but the output layer is *hidden*: its activations (its output, in the
     layer's own shape per sample) are recorded, and its pre-activations
     where the layer has them:
 
@@ -84,22 +196,35 @@ class CapturePlan:
       pre-activations; so do layers without an activation function
       (normalisation, embedding).
 
+    Each quantity is kept ``"raw"``, ``"recomputed"`` (a Dense layer whose
+    input is recorded: numpy recomputes it from the weights on reading,
+    see :mod:`replay.io.recompute`; :meth:`use_recipes` checks this on
+    samples first), as a ``"summary"`` (:mod:`replay.io.storage`) or not
+    at all. The recorder's size budget (:mod:`replay.record.budget`) sets
+    the modes; :meth:`finalize` then builds the capture model.
+
     Args:
         model: a built Keras model with a single input and a single output.
+        layers: ``None`` (every layer with weights), layer names, or a
+            function ``layer -> bool``.
+        quantities: see :func:`check_quantities`.
 
     Attributes:
-        layers: one dict per layer with weights (name, class_name, units,
-            shape, activation, weights, hidden, preactivations), for the
-            run's metadata.
-        hidden: ``(layer, activation tensor, pre-activation tensor or None)``
-            per hidden layer, in model order.
-        layout: what each output of :attr:`capture_model` is:
-            ``("outputs", None)``, ``("activations", layer name)`` or
-            ``("preactivations", layer name)``.
-        capture_model: a Keras model returning those tensors.
+        layers: one dict per recorded layer (name, class_name, units, shape,
+            activation, weights, trainable_weights, hidden, preactivations,
+            storage), for the run's metadata (after :meth:`finalize`).
+        quantities: the :class:`Quantity` of every recorded activation and
+            z-value, in model order, then the outputs.
+        weights: ``{layer: mode}`` of the weights (``"raw"``, ``"summary"``,
+            ``None``); ``gradients`` alike.
+        losses: whether the per-sample losses are recorded.
+        layout: after :meth:`finalize`, what each output of
+            :attr:`capture_model` is: ``(kind, layer, mode)``; the first is
+            always the outputs.
+        capture_model: after :meth:`finalize`, a Keras model returning those tensors.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, *, layers=None, quantities=None):
         if not model.built:
             raise RecordingError(
                 "The model is not built yet. Call it on data, call model.build(...), or "
@@ -121,10 +246,17 @@ class CapturePlan:
                 "or train without the recorder."
             )
         self.model = model
+        layers = check_layers(layers)
+        wanted = check_quantities(quantities)
+        self._check_selection(model, layers, wanted)
         output_tensor = model_outputs[0]
         consumers = self._consumers(model)
         self.layers = []
         self.hidden = []
+        self.quantities = []
+        self.weights, self.gradients = {}, {}
+        self._layer_objects = {}
+        activation_of = {id(model_inputs[0]): ("inputs",)}  # tensor -> where it is recorded
         for layer in model.layers:
             if not layer.weights or isinstance(layer, keras.layers.InputLayer):
                 continue
@@ -136,51 +268,205 @@ class CapturePlan:
                     f"all), so it has no single output to record: {error}"
                 ) from error
             is_output = output is output_tensor or _same_tensor(output, output_tensor)
-            name, activation_tensor, z_tensor = self._activation(layer, output, consumers,
-                                                                 is_output)
+            name, activation_tensor, z_tensor, function = self._activation(
+                layer, output, consumers, is_output)
+            if is_output:
+                recipe = _dense_recipe(layer, activation_of, function)
+                self.outputs = Quantity("outputs", layer.name, output_tensor, recipe)
+            if not _selected(layer, layers):
+                continue
+            own = wanted.get(layer.name, wanted["*"])
+            self._layer_objects[layer.name] = layer
+            self.weights[layer.name] = "raw" if "weights" in own else None
+            self.gradients[layer.name] = "raw" if "gradients" in own else None
             self.layers.append({
                 "name": layer.name,
                 "class_name": type(layer).__name__,
                 "units": int(output.shape[-1]),
                 "shape": [int(size) for size in output.shape[1:]],
                 "activation": name,
-                "weights": _weight_names(layer),
+                "weights": _weight_names(layer) if "weights" in own else [],
                 "trainable_weights": [weight_name for weight_name, weight
                                       in zip(_weight_names(layer), layer.weights)
                                       if weight.trainable],
                 "hidden": not is_output,
                 "preactivations": z_tensor is not None,
             })
-            if not is_output:
-                self.hidden.append((layer, activation_tensor, z_tensor))
-        tensors, self.layout = [output_tensor], [("outputs", None)]
-        for layer, activation_tensor, z_tensor in self.hidden:
-            tensors.append(activation_tensor)
-            self.layout.append(("activations", layer.name))
-            if z_tensor is not None:
-                tensors.append(z_tensor)
-                self.layout.append(("preactivations", layer.name))
-        self.capture_model = keras.Model(model_inputs, tensors)
+            if is_output:
+                continue
+            self.hidden.append((layer, activation_tensor, z_tensor))
+            if "activations" in own:
+                self.quantities.append(Quantity(
+                    "activations", layer.name, activation_tensor,
+                    _dense_recipe(layer, activation_of, function)))
+                activation_of[id(activation_tensor)] = ("activations", layer.name)
+            if z_tensor is not None and "preactivations" in own:
+                self.quantities.append(Quantity(
+                    "preactivations", layer.name, z_tensor,
+                    _dense_recipe(layer, activation_of, None)))
+        if not hasattr(self, "outputs"):
+            self.outputs = Quantity("outputs", None, output_tensor)
+        if "outputs" not in wanted["*"]:
+            self.outputs.mode = self.outputs.fallback = "none"
+        self.losses = "losses" in wanted["*"]
         self._forward = None  # compiled on first use (TensorFlow, PyTorch; JAX fuses its own)
         self._cached_inputs = (None, None)
+        self.capture_model = None
+        self.layout = None
+
+    @staticmethod
+    def _check_selection(model, layers, wanted):
+        weighted = [layer.name for layer in model.layers if layer.weights]
+        named = set(wanted) - {"*"}
+        if isinstance(layers, tuple):
+            named |= set(layers)
+        unknown = sorted(named - set(weighted))
+        if unknown:
+            raise RecordingError(
+                f"Recorder(layers=..., quantities=...) names {', '.join(map(repr, unknown))}, "
+                f"which {'is not a layer' if len(unknown) == 1 else 'are not layers'} with "
+                f"weights of model {model.name!r}. Its layers with weights: "
+                f"{', '.join(weighted) or 'none'}.")
+
+    @property
+    def all_quantities(self):
+        """Every per-sample quantity: the layers' activations and z-values, then the outputs."""
+        return [*self.quantities, self.outputs]
+
+    # -- recipes ---------------------------------------------------------------
+
+    def use_recipes(self, samples, *, max_macs=RECOMPUTE_MAX_MACS,
+                    max_macs_z=RECOMPUTE_MAX_MACS_Z):
+        """Keep the quantities that numpy recomputes exactly as ``"recomputed"``.
+
+        A quantity with a recipe, cheap enough (``max_macs`` multiply-adds
+        per sample; ``max_macs_z`` for z-values), is computed once by Keras
+        and once by the recipe on ``samples`` (a few of the recorded inputs,
+        with the current weights); only those that agree are recomputed.
+        """
+        candidates = [quantity for quantity in self.all_quantities
+                      if quantity.recipe is not None and quantity.mode != "none"
+                      and quantity.recipe["macs"] <= (max_macs_z if quantity.kind ==
+                                                      "preactivations" else max_macs)]
+        if not candidates:
+            return
+        samples = np.asarray(samples[:RECIPE_CHECK_SAMPLES], dtype=np.float32)
+        tensors = [quantity.tensor for quantity in self.all_quantities]
+        try:
+            values = keras.Model(self.model.inputs[0], tensors)(samples, training=False)
+        except Exception:  # a model Keras cannot call on a few samples: store everything
+            return
+        values = values if isinstance(values, (list, tuple)) else [values]
+        found = {("inputs",): samples}
+        for quantity, value in zip(self.all_quantities, values):
+            found[(quantity.kind, quantity.layer)] = np.asarray(
+                keras.ops.convert_to_numpy(value), dtype=np.float32)
+        weights = read_weights(self.model)
+        for quantity in candidates:
+            recipe = quantity.recipe
+            inputs = found.get(recipe["input"])
+            layer_weights = weights[recipe["layer"]]
+            if inputs is None:
+                continue
+            expected = found[(quantity.kind, quantity.layer)]
+            try:
+                computed = apply_recipe(recipe, inputs.reshape(-1, inputs.shape[-1]),
+                                        layer_weights["kernel"][None],
+                                        layer_weights["bias"][None] if recipe["bias"] else None)
+            except (ValueError, TypeError, FloatingPointError):
+                continue
+            computed = computed.reshape(expected.shape)
+            scale = max(1.0, float(np.abs(expected).max()) if expected.size else 1.0)
+            if np.all(np.isfinite(computed)) and np.allclose(computed, expected, rtol=1e-3,
+                                                             atol=1e-4 * scale):
+                quantity.mode = "recomputed"
+
+    def recipes(self, sources):
+        """``{dataset path: recipe}`` (JSON-ready) of every recomputed quantity on ``sources``."""
+        found = {}
+        for quantity in self.all_quantities:
+            if quantity.mode != "recomputed":
+                continue
+            recipe = quantity.recipe
+            for source in sources:
+                if quantity.kind == "preactivations" and source not in schema.SAMPLE_SOURCES:
+                    continue
+                if recipe["input"] == ("inputs",):
+                    source_path = schema.inputs(source)
+                else:
+                    source_path = schema.activations(source, recipe["input"][1])
+                found[quantity.path(source)] = {
+                    "op": "dense", "input": source_path,
+                    "kernel": schema.weights(recipe["layer"], "kernel"),
+                    "bias": schema.weights(recipe["layer"], "bias") if recipe["bias"] else None,
+                    "activation": recipe["activation"], "options": recipe["options"]}
+        return found
+
+    def resolve(self):
+        """Give up the recipes whose input or weights are not kept (raw or recomputed)."""
+        kept = {("inputs",)}
+        for quantity in self.all_quantities:
+            if quantity.mode == "recomputed":
+                recipe = quantity.recipe
+                if recipe["input"] not in kept or self.weights.get(recipe["layer"]) != "raw":
+                    quantity.mode = quantity.fallback
+            if quantity.kind == "activations" and quantity.mode in ("raw", "recomputed"):
+                kept.add(("activations", quantity.layer))
+
+    # -- the capture -----------------------------------------------------------
+
+    def finalize(self):
+        """Build :attr:`capture_model` and :attr:`layout` from the modes; update :attr:`layers`."""
+        self.resolve()
+        tensors = [self.outputs.tensor]
+        self.layout = [("outputs", self.outputs.layer,
+                        "raw" if self.outputs.mode == "raw" else "none")]
+        for quantity in self.quantities:
+            if quantity.stored:
+                tensors.append(quantity.tensor)
+                self.layout.append((quantity.kind, quantity.layer, quantity.mode))
+        self.capture_model = keras.Model(self.model.inputs, tensors)
+        self._forward = None
+        modes = {(quantity.kind, quantity.layer): quantity.mode for quantity in self.quantities}
+        for info in self.layers:
+            name = info["name"]
+            storage = {"weights": self.weights[name],
+                       "activations": modes.get(("activations", name)),
+                       "preactivations": modes.get(("preactivations", name)),
+                       "gradients": self.gradients[name]}
+            info["storage"] = storage
+            if info["hidden"]:
+                info["hidden"] = storage["activations"] is not None
+                info["preactivations"] = storage["preactivations"] is not None
+            else:
+                info["preactivations"] = False
+            if storage["weights"] is None:
+                info["weights"] = []
+        return self
 
     @staticmethod
     def _activation(layer, output, consumers, is_output):
-        """Return ``(activation name, activation tensor, pre-activation tensor or None)``."""
+        """Return ``(name, activation tensor, pre-activation tensor or None, recipe activation)``.
+
+        The recipe activation is ``(name, options)`` of the numpy function
+        that turns the pre-activations into the activations, or ``None``
+        when there is none.
+        """
         cell = getattr(layer, "cell", None)
         if cell is not None:  # recurrent: the activation works inside the time loop
-            return activation_name(getattr(cell, "activation", None)), output, None
+            return activation_name(getattr(cell, "activation", None)), output, None, None
         if not hasattr(layer, "activation"):  # normalisation, embedding, ...
-            return "none", output, None
+            return "none", output, None, None
         name = activation_name(layer.activation)
         if name == "linear":
             follower = None if is_output else consumers.get(id(output))
             if follower is not None:
-                return activation_name(follower), follower.output, output
-            return name, output, output
+                return (activation_name(follower), follower.output, output,
+                        _layer_function(follower))
+            return name, output, output, ("linear", {})
         if type(layer).__name__ in _PREACTIVATION_LAYERS:
-            return name, output, PreActivation(layer)(layer.input)
-        return name, output, None
+            return name, output, PreActivation(layer)(layer.input), (name, {})
+        return name, output, None, None
 
     @staticmethod
     def _consumers(model):
@@ -217,16 +503,73 @@ class CapturePlan:
         Pass the same array object at every snapshot: it is converted to a
         tensor once.
         """
+        if self.capture_model is None:
+            self.finalize()
         if self._forward is None:
             self._forward = _compiled_forward(self.capture_model)
         return self._forward(self._device_inputs(inputs))
 
     def collect(self, results):
-        """Turn :meth:`dispatch`'s tensors into ``[(kind, layer, numpy array)]`` by :attr:`layout`."""
+        """Turn :meth:`dispatch`'s tensors into ``[(kind, layer, mode, numpy array)]`` by :attr:`layout`."""
         if not isinstance(results, (list, tuple)):
             results = [results]  # a one-tensor model returns the tensor itself
-        return [(kind, layer, np.asarray(keras.ops.convert_to_numpy(result)))
-                for (kind, layer), result in zip(self.layout, results)]
+        return [(kind, layer, mode, np.asarray(keras.ops.convert_to_numpy(result)))
+                for (kind, layer, mode), result in zip(self.layout, results)]
+
+
+def _selected(layer, layers):
+    if layers is None:
+        return True
+    if callable(layers):
+        return bool(layers(layer))
+    return layer.name in layers
+
+
+def _layer_function(layer):
+    """``(name, options)`` of an activation layer's function for a recipe, or ``None``."""
+    kind = type(layer).__name__
+    if kind == "Activation":
+        return (activation_name(layer.activation), {})
+    if kind == "ReLU":
+        options = {key: float(value) for key, value in (
+            ("negative_slope", layer.negative_slope), ("max_value", layer.max_value),
+            ("threshold", layer.threshold)) if value is not None}
+        return ("relu", options)
+    if kind == "LeakyReLU":
+        return ("leaky_relu", {"negative_slope": float(layer.negative_slope)})
+    if kind == "ELU":
+        return ("elu", {"alpha": float(layer.alpha)})
+    if kind == "Softmax" and getattr(layer, "axis", -1) in (-1, (-1,), [-1]):
+        return ("softmax", {})
+    return None
+
+
+def _dense_recipe(layer, activation_of, function):
+    """The recipe of a Dense layer's activations (``function``) or z-values (``None``), or ``None``.
+
+    Only a plain ``keras.layers.Dense`` (no LoRA, not quantized) on a
+    recorded input of one axis per sample, with a known activation.
+    """
+    if type(layer) is not keras.layers.Dense or getattr(layer, "lora_enabled", False) \
+            or getattr(layer, "quantization_mode", None) is not None:
+        return None
+    names = _weight_names(layer)
+    if names not in (["kernel"], ["kernel", "bias"]):
+        return None
+    try:
+        source = activation_of.get(id(layer.input))
+        input_rank = len(layer.input.shape)
+    except (AttributeError, ValueError):
+        return None
+    if source is None or input_rank != 2:
+        return None
+    if function is not None and (function[0] not in RECIPE_ACTIVATIONS):
+        return None
+    name, options = (None, {}) if function is None else function
+    kernel = layer.kernel
+    return {"input": source, "layer": layer.name, "bias": "bias" in names,
+            "activation": None if name == "linear" and function is None else name,
+            "options": options, "macs": int(kernel.shape[0]) * int(kernel.shape[1])}
 
 
 def _compiled_forward(capture_model):
@@ -385,20 +728,24 @@ class BackendCapture:
     :meth:`dispatch` runs on the training thread: it copies the weights
     (these backends update variables in place) and runs the forward pass
     and the gradients on the current state. :meth:`collect` runs on the
-    recorder's writer thread and turns the results into named arrays.
+    recorder's writer thread and turns the results into named arrays, in
+    the plan's modes (raw, summaries) and the storage dtype.
 
     Args:
-        plan: the model's :class:`CapturePlan`.
+        plan: the model's :class:`CapturePlan`, finalized.
         samples: ``{source: (inputs, targets)}`` recorded with z-values and loss.
         probes: ``{source: points}`` recorded with outputs and activations.
         gradients: a :class:`replay.record.gradients.GradientPlan`, or ``None``.
+        storage_dtype: the dtype of activations, z-values and probe outputs
+            (:func:`replay.io.storage.to_storage`).
     """
 
-    def __init__(self, plan, samples, probes, *, gradients=None):
+    def __init__(self, plan, samples, probes, *, gradients=None, storage_dtype=np.float16):
         self.plan = plan
         self.samples = samples
         self.probes = probes
         self.gradient_plan = gradients
+        self.storage_dtype = storage_dtype
         self._loss = ModelLoss(plan.model)
         blocks = [inputs for inputs, _ in samples.values()]
         blocks += [points.reshape(-1, points.shape[-1]) for points in probes.values()]
@@ -414,29 +761,44 @@ class BackendCapture:
 
     def collect(self, pending):
         weights, forward, gradients = pending
-        results = self.plan.collect(forward)
-        arrays = {schema.weights(layer, name): value
-                  for layer, values in weights.items() for name, value in values.items()}
+        plan = self.plan
+        results = plan.collect(forward)
+        arrays = {}
+        for layer, values in weights.items():
+            mode = plan.weights.get(layer)
+            for name, value in values.items():
+                keep(arrays, schema.weights(layer, name), value, mode)
         start = 0
         for source, size in zip([*self.samples, *self.probes], self._sizes):
             part = slice(start, start + size)
             start += size
             shape = self.probes[source].shape[:-1] if source in self.probes else (size,)
-            for kind, layer, values in results:
+            is_sample = source in self.samples
+            for kind, layer, mode, values in results:
                 values = values[part].reshape(*shape, *values.shape[1:])
                 if kind == "outputs":
-                    arrays[schema.outputs(source)] = values
-                    if source in self.samples:
+                    if mode == "raw":
+                        arrays[schema.outputs(source)] = values
+                    if is_sample and plan.losses:
                         arrays[schema.loss(source)] = self._loss.per_sample_numpy(
                             self.samples[source][1], values)
                 elif kind == "activations":
-                    arrays[schema.activations(source, layer)] = values
-                elif source in self.samples:  # pre-activations: on the samples only
-                    arrays[schema.preactivations(source, layer)] = values
+                    if mode == "raw" or is_sample:
+                        keep(arrays, schema.activations(source, layer), values, mode)
+                elif is_sample:  # pre-activations: on the samples only
+                    keep(arrays, schema.preactivations(source, layer), values, mode)
         if gradients is not None:
             for (layer, name), gradient in self.gradient_plan.collect(gradients).items():
-                arrays[schema.gradients(layer, name)] = gradient
-        return arrays
+                keep(arrays, schema.gradients(layer, name), gradient, plan.gradients.get(layer))
+        return to_storage(arrays, self.storage_dtype)
+
+
+def keep(arrays, path, values, mode):
+    """Add ``values`` of dataset ``path`` to ``arrays`` as ``mode`` says: raw, a summary, or not."""
+    if mode == "raw":
+        arrays[path] = values
+    elif mode == "summary":
+        arrays.update(summary_arrays(path, values))
 
 
 def loss_name(model):

@@ -30,14 +30,20 @@ import numpy as np
 
 from replay.errors import RecordingError
 from replay.io import schema
-from replay.record.capture import ModelLoss, _weight_names
+from replay.io.storage import to_storage
+from replay.record.capture import ModelLoss, _weight_names, keep
 
 
 class FusedJaxCapture:
     """The compiled snapshot function of one model on the JAX backend.
 
+    The plan's modes decide what the compiled function returns: raw
+    arrays, the statistics of a summary (computed on the device, so a wide
+    layer's values never reach the host), nothing for recomputed
+    quantities. :meth:`collect` hands the arrays over in the storage dtype.
+
     Args:
-        plan: the model's :class:`replay.record.capture.CapturePlan`.
+        plan: the model's :class:`replay.record.capture.CapturePlan`, finalized.
         samples: ``{source: (inputs, targets)}`` (``train``, ``validation``):
             recorded with z-values and per-sample loss.
         probes: ``{source: points}`` (``grid`` of shape ``(2L, P, 2)``,
@@ -46,11 +52,14 @@ class FusedJaxCapture:
         gradients: also return ``gradients/<layer>/<weight>``, the gradient
             of the mean compiled loss (plus regularisation losses) on the
             ``train`` samples with respect to every weight.
+        storage_dtype: the dtype of activations, z-values and probe outputs
+            (:func:`replay.io.storage.to_storage`).
     """
 
-    def __init__(self, plan, samples, probes, *, gradients):
+    def __init__(self, plan, samples, probes, *, gradients, storage_dtype=np.float16):
         import jax
 
+        self.storage_dtype = storage_dtype
         self.plan = plan
         self.model = plan.model
         self.gradients = gradients
@@ -111,11 +120,12 @@ class FusedJaxCapture:
         packed = np.asarray(self._compiled(*arguments))
         arrays = {}
         for layer, name, _, (is_trainable, index) in self._weights:
-            arrays[schema.weights(layer, name)] = (trainable if is_trainable
-                                                 else non_trainable)[index]
+            keep(arrays, schema.weights(layer, name),
+                 (trainable if is_trainable else non_trainable)[index],
+                 self.plan.weights.get(layer))
         for name, shape, offset, size in self._layout:
             arrays[name] = packed[offset:offset + size].reshape(shape)
-        return arrays
+        return to_storage(arrays, self.storage_dtype)
 
     # -- the traced function ---------------------------------------------------
 
@@ -132,15 +142,22 @@ class FusedJaxCapture:
                 outputs = [outputs]  # a model of one output tensor returns it bare
             return outputs, losses
 
-        def add_forward(source, results, shape, with_z):
-            for (kind, layer), result in zip(self.plan.layout, results):
+        def add(path, array, mode):
+            if mode == "raw":
+                pieces.append((path, array))
+            elif mode == "summary":
+                pieces.extend(_summary_pieces(path, array))
+
+        def add_forward(source, results, shape, is_sample):
+            for (kind, layer, mode), result in zip(self.plan.layout, results):
                 result = result.reshape(*shape, *result.shape[1:])
                 if kind == "outputs":
-                    pieces.append((schema.outputs(source), result))
+                    add(schema.outputs(source), result, mode)
                 elif kind == "activations":
-                    pieces.append((schema.activations(source, layer), result))
-                elif with_z:
-                    pieces.append((schema.preactivations(source, layer), result))
+                    if mode == "raw" or is_sample:  # no summaries of probe points
+                        add(schema.activations(source, layer), result, mode)
+                elif is_sample:
+                    add(schema.preactivations(source, layer), result, mode)
 
         for source, (inputs, targets) in samples.items():
             def objective(trainable_values, inputs=inputs, targets=targets):
@@ -153,12 +170,14 @@ class FusedJaxCapture:
                 gradient, (results, per_sample) = jax.grad(objective, has_aux=True)(trainable)
             else:
                 gradient, (results, per_sample) = None, objective(trainable)[1]
-            add_forward(source, results, (len(inputs),), with_z=True)
-            pieces.append((schema.loss(source), per_sample))
+            add_forward(source, results, (len(inputs),), is_sample=True)
+            if self.plan.losses:
+                pieces.append((schema.loss(source), per_sample))
             if gradient is not None:  # non-trainable weights have none
                 for layer, name, _, (is_trainable, index) in self._weights:
                     if is_trainable:
-                        pieces.append((schema.gradients(layer, name), gradient[index]))
+                        add(schema.gradients(layer, name), gradient[index],
+                            self.plan.gradients.get(layer))
 
         if probes:
             sizes = [len(points) for points in probes.values()]
@@ -167,14 +186,37 @@ class FusedJaxCapture:
             for (source, size) in zip(probes, sizes):
                 part = [result[start:start + size] for result in results]
                 start += size
-                add_forward(source, part, self._probes[source].shape[:-1], with_z=False)
+                add_forward(source, part, self._probes[source].shape[:-1], is_sample=False)
 
         layout, offset = [], 0
         for name, array in pieces:
             layout.append((name, tuple(array.shape), offset, int(np.prod(array.shape))))
             offset += layout[-1][-1]
         self._layout = layout  # a side effect of tracing: shapes are static
+        if not pieces:
+            return jnp.zeros((0,), jnp.float32)
         return jnp.concatenate([array.astype(jnp.float32).reshape(-1) for _, array in pieces])
+
+
+def _summary_pieces(path, values):
+    """The statistics of :func:`replay.io.storage.summarize`, traced: ``[(path, array)]``.
+
+    Per unit (last axis) the mean and standard deviation; pooled, the range
+    and a histogram of ``schema.SUMMARY_BINS`` bins between min and max
+    (values on the top edge fall in the last bin, as with ``np.histogram``).
+    """
+    import jax.numpy as jnp
+
+    flat = values.reshape(-1, values.shape[-1] if values.ndim else 1).astype(jnp.float32)
+    low, high = flat.min(), flat.max()
+    bins = schema.SUMMARY_BINS
+    scale = jnp.where(high > low, bins / jnp.where(high > low, high - low, 1.0), 0.0)
+    index = jnp.clip(jnp.floor((flat - low) * scale), 0, bins - 1).astype(jnp.int32)
+    counts = jnp.bincount(index.reshape(-1), length=bins)
+    return [(schema.summary(path, "mean"), flat.mean(axis=0)),
+            (schema.summary(path, "std"), flat.std(axis=0)),
+            (schema.summary(path, "histogram"), counts.astype(jnp.float32)),
+            (schema.summary(path, "range"), jnp.stack([low, high]))]
 
 
 #: Compiled snapshot functions by the SHA-256 of their lowered program text,

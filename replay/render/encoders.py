@@ -6,6 +6,12 @@ one epoch; ``.mp4`` and ``.gif`` are animations, encoded by the ffmpeg that
 streams frames: ffmpeg runs in its own process, fed by a thread through a
 short queue, so drawing, piping and encoding overlap and memory does not
 grow with the number of epochs.
+
+GIFs are written by :class:`replay.render.gif.GifWriter` (Pillow) by
+default; :class:`VideoEncoder` also writes them with ffmpeg's
+``paletteuse`` and one palette for the whole animation (the same
+:class:`~replay.render.gif.GifPalette`), or, without a palette, one palette
+per frame (the old way: large files).
 """
 
 import os
@@ -29,9 +35,12 @@ IMAGE_KINDS = {".png": "png"}
 QUEUE_FRAMES = 4
 #: x264 speed preset: plots compress well, so a fast preset costs little size.
 H264_PRESET = "veryfast"
-#: One GIF palette per frame, built by ffmpeg (streams; no global pass).
+#: One GIF palette per frame, built by ffmpeg (streams; no global pass). Large files:
+#: with a new palette every frame, unchanged pixels change index and are re-sent.
 GIF_FILTER = ("split[a][b];[a]palettegen=stats_mode=single:reserve_transparent=0[p];"
               "[b][p]paletteuse=new=1:dither=bayer:bayer_scale=3")
+#: One palette for the whole GIF (a second input): only changed pixels are re-sent.
+GIF_PALETTE_FILTER = "[0:v][1:v]paletteuse=dither=none:diff_mode=rectangle"
 #: Lines of ffmpeg's error output quoted in an :class:`EncodingError`.
 STDERR_TAIL_LINES = 15
 #: Windows: start ffmpeg in its own process group, so Ctrl-C does not reach it.
@@ -50,14 +59,17 @@ def output_kind(path):
     return kind
 
 
-def ffmpeg_command(path, size, *, fps=10, kind="mp4", quality=6):
+def ffmpeg_command(path, size, *, fps=10, kind="mp4", quality=6, palette_file=None,
+                   loop=0, final_delay=None):
     """Return the ffmpeg command line that encodes raw RGBA frames from stdin into ``path``.
 
     The arguments are those ``imageio_ffmpeg.write_frames`` builds for the
     same settings (raw RGBA input of ``size`` at ``fps``, no audio, no
     resizing to macro blocks, log level ``error``): H.264 in ``yuv420p`` at
     CRF ``int((1 - quality / 10) * 51)`` with the ``veryfast`` preset for
-    MP4, and GIF with one palette per frame, looping, for GIF.
+    MP4; for GIF, ``paletteuse`` with the palette image ``palette_file``
+    (one palette for the whole animation, changed rectangles only), or one
+    palette per frame without it.
 
     Args:
         path: output file.
@@ -65,16 +77,30 @@ def ffmpeg_command(path, size, *, fps=10, kind="mp4", quality=6):
         fps: frames per second.
         kind: ``"mp4"`` or ``"gif"``.
         quality: MP4 quality from 1 to 10 (ignored for GIF).
+        palette_file: GIF: a 16 x 16 palette image (see :func:`write_palette_image`).
+        loop: GIF: how many times it plays, 0 = forever.
+        final_delay: GIF: delay of the last frame in centiseconds (``None``: as the others).
 
     Returns:
         The command as a list of strings, the executable first.
     """
     import imageio_ffmpeg
 
+    from replay.render.gif import gif_loop_count
+
     width, height = (int(value) for value in size)
+    inputs = []
     if kind == "gif":
+        repeats = gif_loop_count(loop)
         encoder = ["-vcodec", "gif", "-pix_fmt", "pal8"]
-        output = ["-filter_complex", GIF_FILTER, "-loop", "0"]
+        if palette_file is not None:
+            inputs = ["-i", os.fspath(palette_file)]
+            output = ["-filter_complex", GIF_PALETTE_FILTER]
+        else:
+            output = ["-filter_complex", GIF_FILTER]
+        output += ["-loop", str(-1 if repeats is None else repeats)]
+        if final_delay is not None:
+            output += ["-final_delay", str(int(final_delay))]
     else:
         if isinstance(quality, bool) or not isinstance(quality, (int, float)) \
                 or not 1 <= quality <= 10:
@@ -84,8 +110,25 @@ def ffmpeg_command(path, size, *, fps=10, kind="mp4", quality=6):
         output = ["-preset", H264_PRESET, "-movflags", "+faststart"]
     rate = str(Fraction(fps).limit_denominator())  # a rational, e.g. 15/2
     return [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo",
-            "-s", f"{width:d}x{height:d}", "-pix_fmt", "rgba", "-r", rate, "-i", "-", "-an",
-            *encoder, "-v", "error", *output, os.fspath(path)]
+            "-s", f"{width:d}x{height:d}", "-pix_fmt", "rgba", "-r", rate, "-i", "-", *inputs,
+            "-an", *encoder, "-v", "error", *output, os.fspath(path)]
+
+
+def write_palette_image(palette, path):
+    """Write a :class:`~replay.render.gif.GifPalette` as the 16 x 16 image ``paletteuse`` reads.
+
+    Its colours come first, then one fully transparent entry (the GIF
+    encoder's transparent index for unchanged pixels), then copies of the
+    first colour.
+    """
+    from PIL import Image
+
+    entries = np.zeros((256, 4), dtype=np.uint8)
+    entries[:, :3] = palette.colors[0]
+    entries[:, 3] = 255
+    entries[:len(palette.colors), :3] = palette.colors
+    entries[len(palette.colors)] = (0, 0, 0, 0)
+    Image.fromarray(entries.reshape(16, 16, 4), "RGBA").save(path)
 
 
 def start_ffmpeg(command, stderr):
@@ -123,25 +166,53 @@ class VideoEncoder:
         fps: frames per second.
         kind: ``"mp4"`` or ``"gif"``.
         quality: MP4 quality, 1 to 10.
+        palette: GIF: a :class:`~replay.render.gif.GifPalette` for the whole
+            animation; ``None`` for one palette per frame.
+        loop: GIF: how many times it plays, 0 = forever.
+        hold_last: seconds the last frame stays on screen beyond its own
+            duration (MP4: the last frame is repeated; GIF: its delay is longer).
     """
 
-    def __init__(self, path, size, *, fps=10, kind="mp4", quality=6):
+    def __init__(self, path, size, *, fps=10, kind="mp4", quality=6, palette=None, loop=0,
+                 hold_last=0.0):
         self.path = os.fspath(path)
         self.size = tuple(int(value) for value in size)
+        self.kind = kind
+        self.hold_frames = int(round(hold_last * fps)) if kind != "gif" else 0
+        self._palette_file = None
+        final_delay = None
+        if kind == "gif" and hold_last:
+            final_delay = int(round(100.0 / fps + 100.0 * hold_last))
+        if kind == "gif" and palette is not None:
+            handle, name = tempfile.mkstemp(suffix=".png", prefix="replay-palette-")
+            os.close(handle)
+            self._palette_file = name
+            write_palette_image(palette, name)
         self.command = ffmpeg_command(self.path, self.size, fps=fps, kind=kind,
-                                      quality=quality)
+                                      quality=quality, palette_file=self._palette_file,
+                                      loop=loop, final_delay=final_delay)
         # ffmpeg's messages go to a file, read once it has exited: no pipe to drain.
         self._stderr = tempfile.TemporaryFile()
         try:
             self._process = start_ffmpeg(self.command, self._stderr)
         except BaseException:
             self._stderr.close()
+            self._remove_palette()
             raise
         self._queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self._error = None
         self._closed = False
+        self._last = None
         self._thread = threading.Thread(target=self._feed, name="replay-encoder", daemon=True)
         self._thread.start()
+
+    def _remove_palette(self):
+        if self._palette_file is not None:
+            try:
+                os.remove(self._palette_file)
+            except OSError:
+                pass
+            self._palette_file = None
 
     def _feed(self):
         stdin = self._process.stdin
@@ -181,13 +252,17 @@ class VideoEncoder:
         if (width, height) != self.size:
             raise OptionError(f"Frame of {width}x{height} pixels; the video is "
                               f"{self.size[0]}x{self.size[1]}.")
-        self._queue.put(np.ascontiguousarray(frame).tobytes())
+        self._last = np.ascontiguousarray(frame).tobytes()
+        self._queue.put(self._last)
 
     def close(self):
-        """Finish the queue, let ffmpeg finish the file, and report a failure."""
+        """Hold the last frame, finish the queue, let ffmpeg finish the file, report a failure."""
         if self._closed:
             return
         self._closed = True
+        if self._error is None and self._last is not None:
+            for _ in range(self.hold_frames):  # H.264 codes a repeated frame in a few bytes
+                self._queue.put(self._last)
         self._queue.put(None)
         self._thread.join()
         try:
@@ -208,6 +283,7 @@ class VideoEncoder:
                 self._process.kill()
                 self._process.wait()
             self._stderr.close()
+            self._remove_palette()
         if self._error is not None:
             raise self._error
 

@@ -14,6 +14,7 @@ from replay.views.error_scatter import ErrorScatter
 from replay.views.feature_space import FeatureSpace, default_layer
 from replay.views.histograms import LossHistogram, ProbabilityHistogram
 from replay.views.layer_violins import LayerViolins
+from replay.views.network_graph import NetworkGraph
 from replay.views.parameter_updates import ParameterUpdates
 from replay.views.registry import VIEWS, ViewOption, ViewSpec, register
 from replay.views.regression import PredictionScatter, ResidualHistogram
@@ -27,6 +28,7 @@ __all__ = [
     "LayerViolins",
     "LossAndMetric",
     "LossHistogram",
+    "NetworkGraph",
     "ParameterUpdates",
     "PredictionScatter",
     "ProbabilityHistogram",

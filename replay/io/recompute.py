@@ -1,0 +1,220 @@
+"""Datasets a run does not store but recomputes when they are read.
+
+A Dense layer's pre-activations are its input times its kernel plus its
+bias; its activations and the outputs of a Dense output layer are those
+through the activation function. When the layer's input is recorded (the
+model's inputs, or the activations of the layer before it) and the
+recorder checked on real samples that this numpy pass gives what Keras
+computes, storing these arrays would repeat what the weights already say:
+the recorder writes a **recipe** instead, and the replay side computes the
+rows of the snapshots it reads (see ``docs/run-file-schema.md``).
+
+The recipes are the run attribute :data:`replay.io.schema.RECOMPUTED_ATTRIBUTE`
+(JSON), ``{dataset path: recipe}`` with recipe::
+
+    {"op": "dense", "input": <path>, "kernel": <path>, "bias": <path or null>,
+     "activation": <a key of ACTIVATIONS or null>, "options": {...}}
+
+``activation`` null gives the pre-activations. ``input`` is a static input
+(``inputs/<source>``) or a per-snapshot dataset, itself stored or
+recomputed (a chain of layers).
+
+numpy only.
+"""
+
+import json
+import math
+from collections import OrderedDict
+
+import numpy as np
+
+from replay import forward as dense
+from replay.errors import RunFileError
+from replay.io import schema
+
+#: Computed blocks kept for the next reads (a view reading a layer and then
+#: the outputs computed from it shares one pass), in bytes.
+CACHE_BYTES = 64 << 20
+#: Largest block computed at once, in bytes (longer reads are split).
+BLOCK_BYTES = 32 << 20
+
+
+def _erf(x):
+    """The error function (Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7)."""
+    sign = np.sign(x)
+    x = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
+                                                       + t * (-1.453152027 + t * 1.061405429))))
+    return sign * (1.0 - poly * np.exp(-x * x))
+
+
+def _gelu(z, approximate=False):
+    if approximate:
+        return 0.5 * z * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z ** 3)))
+    return 0.5 * z * (1.0 + _erf(z / math.sqrt(2.0)))
+
+
+def _softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+def _relu(z, negative_slope=0.0, max_value=None, threshold=0.0):
+    result = np.where(z >= threshold, z, negative_slope * (z - threshold)) if (
+        negative_slope or threshold) else np.maximum(z, 0.0)
+    return result if max_value is None else np.minimum(result, max_value)
+
+
+#: Activation name → numpy function of the pre-activations, as Keras 3 defines
+#: them (``forward.ACTIVATIONS`` holds Keras 2's, for DeepReplay files).
+ACTIVATIONS = {
+    "linear": lambda z: z,
+    "sigmoid": dense.ACTIVATIONS["sigmoid"],
+    "tanh": np.tanh,
+    "relu": _relu,
+    "relu6": lambda z: np.clip(z, 0.0, 6.0),
+    "leaky_relu": lambda z, negative_slope=0.2: np.where(z >= 0, z, negative_slope * z),
+    "elu": lambda z, alpha=1.0: dense.ACTIVATIONS["elu"](z, alpha),
+    "selu": dense.ACTIVATIONS["selu"],
+    "gelu": _gelu,
+    "softmax": dense.ACTIVATIONS["softmax"],
+    "log_softmax": lambda z: z - z.max(axis=-1, keepdims=True) - np.log(
+        np.exp(z - z.max(axis=-1, keepdims=True)).sum(axis=-1, keepdims=True)),
+    "softplus": _softplus,
+    "softsign": lambda z: z / (1.0 + np.abs(z)),
+    "silu": lambda z: z * dense.ACTIVATIONS["sigmoid"](z),
+    "swish": lambda z: z * dense.ACTIVATIONS["sigmoid"](z),
+    "hard_sigmoid": lambda z: np.clip(z + 3.0, 0.0, 6.0) / 6.0,
+    "hard_silu": lambda z: z * np.clip(z + 3.0, 0.0, 6.0) / 6.0,
+    "exponential": np.exp,
+    "mish": lambda z: z * np.tanh(_softplus(z)),
+}
+
+
+def apply_recipe(recipe, inputs, kernel, bias):
+    """Compute a recipe's rows from arrays: the numpy pass, also used to check it.
+
+    Args:
+        recipe: the recipe (its ``activation`` and ``options``).
+        inputs: ``(P, d)`` for every snapshot, or ``(m, P, d)``.
+        kernel: ``(m, d, u)``; ``bias``: ``(m, u)`` or ``None``.
+
+    Returns:
+        Array ``(m, P, u)`` float32.
+    """
+    inputs = np.asarray(inputs, dtype=np.float32)
+    z = np.matmul(inputs if inputs.ndim == 3 else inputs[None], np.asarray(kernel, np.float32))
+    if bias is not None:
+        z += np.asarray(bias, dtype=np.float32)[:, None, :]
+    name = recipe.get("activation")
+    if name is None:
+        return z
+    values = ACTIVATIONS[name](z.astype(np.float64) if name in ("gelu", "mish") else z,
+                               **recipe.get("options", {}))
+    return np.asarray(values, dtype=np.float32)
+
+
+class RecomputedDatasets:
+    """The recomputed datasets of one run, read through its store.
+
+    The store wraps each one in a :class:`replay.io.store.ComputedDataset`
+    of :meth:`shape` and :meth:`rows`.
+
+    Args:
+        store: the run's store (``[path]`` gives stored datasets and these).
+        recipes: ``{dataset path: recipe}``.
+    """
+
+    def __init__(self, store, recipes):
+        self.store = store
+        self.recipes = dict(recipes)
+        self._cache = OrderedDict()
+        self._cached_bytes = 0
+        self._shapes = {}
+
+    @classmethod
+    def from_attribute(cls, store, value):
+        """The recomputed datasets of a run attribute value (JSON text or dict), or ``None``."""
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            value = value.decode()
+        try:
+            recipes = json.loads(value) if isinstance(value, str) else dict(value)
+        except (TypeError, ValueError) as error:
+            raise RunFileError(
+                f"The {schema.RECOMPUTED_ATTRIBUTE!r} attribute of run {store.run!r} in "
+                f"'{store.path}' is not readable ({error}); the file is damaged.") from None
+        return cls(store, recipes) if recipes else None
+
+    def __contains__(self, path):
+        return path in self.recipes
+
+    def shape(self, path):
+        """The full shape ``(n_snapshots, *source shape, units)`` of a recomputed dataset."""
+        if path not in self._shapes:
+            recipe = self.recipes[path]
+            kernel = self.store[recipe["kernel"]]
+            source_shape = self._input_shape(recipe)[:-1]
+            self._shapes[path] = (kernel.shape[0], *source_shape, kernel.shape[-1])
+        return self._shapes[path]
+
+    def _input_shape(self, recipe):
+        """The per-row shape of a recipe's input: ``(*source shape, d)``."""
+        source = recipe["input"]
+        if source in self.recipes:
+            return self.shape(source)[1:]
+        shape = tuple(self.store[source].shape)
+        static = schema.quantity_of(source)[0] == "inputs"
+        return shape if static else shape[1:]
+
+    def arrays(self):
+        """``{path: (shape, dtype, 0)}``: nothing of them is stored."""
+        return {path: (self.shape(path), np.dtype(np.float32), 0) for path in self.recipes}
+
+    def rows(self, path, indices):
+        """Compute the rows ``indices`` (increasing, no repeats) of ``path``."""
+        key = (path, tuple(indices))
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        shape = self.shape(path)
+        row_bytes = 4 * int(np.prod(shape[1:], dtype=np.int64))
+        per_block = max(1, BLOCK_BYTES // max(row_bytes, 1))
+        blocks = [self._compute(path, indices[start:start + per_block])
+                  for start in range(0, len(indices), per_block)]
+        result = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        self._keep(key, result)
+        return result
+
+    def _compute(self, path, indices):
+        recipe = self.recipes[path]
+        rows = _rows(indices)
+        kernel = self.store[recipe["kernel"]][rows]
+        bias = self.store[recipe["bias"]][rows] if recipe.get("bias") else None
+        source = recipe["input"]
+        if source not in self.recipes and schema.quantity_of(source)[0] == "inputs":
+            inputs = np.asarray(self.store[source][()], dtype=np.float32)
+            flat = inputs.reshape(-1, inputs.shape[-1])
+        else:
+            inputs = np.asarray(self.store[source][rows], dtype=np.float32)
+            flat = inputs.reshape(len(indices), -1, inputs.shape[-1])
+        values = apply_recipe(recipe, flat, kernel, bias)
+        return values.reshape(len(indices), *self.shape(path)[1:])
+
+    def _keep(self, key, array):
+        if array.nbytes > CACHE_BYTES:
+            return
+        while self._cache and self._cached_bytes + array.nbytes > CACHE_BYTES:
+            _, dropped = self._cache.popitem(last=False)
+            self._cached_bytes -= dropped.nbytes
+        self._cache[key] = array
+        self._cached_bytes += array.nbytes
+
+
+def _rows(indices):
+    """``indices`` as the cheapest h5py selection: a slice when they are consecutive."""
+    indices = [int(index) for index in indices]
+    if indices and indices[-1] - indices[0] + 1 == len(indices):
+        return slice(indices[0], indices[-1] + 1)
+    return indices

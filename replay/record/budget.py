@@ -1,0 +1,331 @@
+"""The size budget of a snapshot: what the recorder keeps when everything would be too much.
+
+:func:`apply_budget` estimates the bytes one snapshot of a
+:class:`replay.record.capture.CapturePlan` would store (before
+compression) and, when that exceeds ``Recorder(max_snapshot_bytes=...)``,
+records less, in this order, each step only while the snapshot is still
+too large:
+
+1. the z-values of wide layers (:data:`WIDE_UNITS` values per sample or
+   more) become summaries (their violins stay exact, see
+   :mod:`replay.io.storage`);
+2. a fixed, seeded subset of the samples (never fewer than
+   :data:`MIN_SAMPLES`; not when ``max_samples=`` was given);
+3. the activations of the widest layers become summaries, all but the
+   layer the default figure shows (:func:`feature_layer`);
+4. the weights and gradients of the largest layers become summaries.
+
+Quantities recomputed from the weights cost nothing. The result says what
+was dropped, for the one warning the recorder gives. No Keras here: the
+plan's quantities carry their sizes.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from replay.io import schema
+
+#: The default ``Recorder(max_snapshot_bytes=...)``.
+DEFAULT_MAX_SNAPSHOT_BYTES = 8_000_000
+#: Layers of at least this many values per sample are "wide" (step 1).
+WIDE_UNITS = 64
+#: The budget never records fewer samples than this (step 2).
+MIN_SAMPLES = 1000
+#: Float32 bytes.
+FLOAT32 = 4
+
+
+@dataclass
+class BudgetResult:
+    """What :func:`apply_budget` decided.
+
+    Attributes:
+        counts: ``{source: samples to record}``.
+        before: bytes of one snapshot as asked.
+        after: bytes of one snapshot as recorded.
+        dropped: what was recorded less, one phrase each, for the warning.
+    """
+
+    counts: dict
+    before: int
+    after: int
+    dropped: list = field(default_factory=list)
+
+
+def summary_bytes(units):
+    """Bytes of one summary of a quantity of ``units`` units (float32 statistics)."""
+    return FLOAT32 * (2 * units + schema.SUMMARY_BINS + 2)
+
+
+def _weight_sizes(plan):
+    """``{layer: (values of every weight, values of its trainable weights, units)}``."""
+    sizes = {}
+    for info in plan.layers:
+        layer = plan._layer_objects[info["name"]]
+        every = sum(int(np.prod(weight.shape)) for weight in layer.weights)
+        trainable = sum(int(np.prod(weight.shape)) for weight in layer.weights
+                        if weight.trainable)
+        sizes[info["name"]] = (every, trainable, max(1, int(info["units"])))
+    return sizes
+
+
+def snapshot_bytes(plan, counts, probes, *, itemsize, gradients, sizes=None):
+    """Bytes one snapshot stores (before compression) with the plan's modes.
+
+    Args:
+        plan: the :class:`CapturePlan` (its modes are read, not changed).
+        counts: ``{source: samples}`` of the sample sources.
+        probes: ``{source: number of points}`` of the probe sources.
+        itemsize: bytes per value of activations, z-values and probe outputs.
+        gradients: whether gradients are recorded.
+    """
+    sizes = _weight_sizes(plan) if sizes is None else sizes
+    total = 0
+    for name, (every, trainable, units) in sizes.items():
+        for mode, values in ((plan.weights[name], every),
+                             (plan.gradients[name] if gradients else None, trainable)):
+            if mode == "raw":
+                total += FLOAT32 * values
+            elif mode == "summary":
+                total += summary_bytes(units)
+    for quantity in plan.all_quantities:
+        mode = quantity.mode
+        if mode not in ("raw", "summary"):
+            continue
+        units = quantity.shape[-1] if quantity.shape else 1
+        for n in counts.values():
+            if mode == "summary":
+                total += summary_bytes(units)
+            else:
+                total += n * quantity.size * (FLOAT32 if quantity.kind == "outputs" else itemsize)
+        if mode == "raw" and quantity.kind != "preactivations":
+            total += sum(probes.values()) * quantity.size * itemsize
+    if plan.losses:
+        total += FLOAT32 * sum(counts.values())
+    return int(total)
+
+
+def feature_layer(plan):
+    """The layer the default figure shows in its feature space: kept raw by the budget.
+
+    The only 2-unit hidden layer; else the last hidden layer of at least 2
+    values per sample (as :func:`replay.render.presets.feature_layer` picks it).
+    """
+    hidden = [quantity for quantity in plan.quantities if quantity.kind == "activations"]
+    pairs = [quantity.layer for quantity in hidden if quantity.size == 2]
+    if len(pairs) == 1:
+        return pairs[0]
+    wide = [quantity.layer for quantity in hidden if quantity.size >= 2]
+    return wide[-1] if wide else None
+
+
+def apply_budget(plan, counts, probes, *, limit, itemsize, gradients, samples_fixed=False,
+                 min_samples=MIN_SAMPLES):
+    """Set the plan's modes and the sample counts so that a snapshot fits ``limit`` bytes.
+
+    Args:
+        plan: the :class:`CapturePlan`, recipes checked (modes are changed in place).
+        counts: ``{source: samples}`` offered (after ``max_samples=``).
+        probes: ``{source: points}``.
+        limit: bytes per snapshot, or ``None`` for no budget.
+        itemsize: bytes per value in the storage dtype.
+        gradients: whether gradients are recorded.
+        samples_fixed: the user chose the samples (``max_samples=``): keep them.
+        min_samples: the fewest samples step 2 keeps.
+
+    Returns:
+        A :class:`BudgetResult`.
+    """
+    sizes = _weight_sizes(plan)
+    plan.resolve()
+
+    def estimate(of=None):
+        return snapshot_bytes(plan, counts if of is None else of, probes, itemsize=itemsize,
+                              gradients=gradients, sizes=sizes)
+
+    before = estimate()
+    result = BudgetResult(dict(counts), before, before)
+    if limit is None or before <= limit:
+        return result
+    dropped = result.dropped
+
+    # 1. z-values of wide layers: summaries.
+    wide = [quantity for quantity in plan.quantities
+            if quantity.kind == "preactivations" and quantity.mode == "raw"
+            and quantity.size >= WIDE_UNITS]
+    if wide:
+        for quantity in wide:
+            quantity.mode = quantity.fallback = "summary"
+        dropped.append(f"the z-values of {_names(wide)} as summaries (mean, std and "
+                       "histogram per snapshot: what LayerViolins draws)")
+
+    # 2. a subset of the samples.
+    total = sum(counts.values())
+    if estimate() > limit and not samples_fixed and total > min_samples:
+        fixed = estimate({source: 0 for source in counts})
+        per_sample = (estimate() - fixed) / max(total, 1)
+        target = int((limit - fixed) // per_sample) if per_sample > 0 else total
+        target = min(total, max(target, min_samples))
+        if target < total:
+            offered, counts = counts, _shares(counts, target)
+            result.counts = counts
+            given = ", ".join(f"{counts[source]:,} of the {number:,} {source}"
+                              for source, number in offered.items())
+            dropped.append(f"{given} samples (a fixed random subset; max_samples= sets it, "
+                           "the indices are in samples/<source>)")
+
+    # 3. activations of the widest layers but the feature layer, 4. weights and
+    # gradients of the largest layers: summaries, largest first, while they help.
+    keep_raw = feature_layer(plan)
+    candidates = sorted(
+        (quantity for quantity in plan.quantities
+         if quantity.kind in ("activations", "preactivations") and quantity.mode == "raw"
+         and not (quantity.kind == "activations" and quantity.layer == keep_raw)),
+        key=lambda quantity: -quantity.size)
+    summarized = []
+    for quantity in candidates:
+        if estimate() <= limit:
+            break
+        saved = _modes(plan)
+        current = estimate()
+        quantity.mode = quantity.fallback = "summary"
+        plan.resolve()
+        if estimate() < current:
+            summarized.append(quantity)
+        else:
+            _restore(plan, saved)
+    if summarized:
+        dropped.append(f"the {_kinds(summarized)} of {_names(summarized)} as summaries")
+    heavy = sorted(sizes, key=lambda name: -sizes[name][0])
+    weights_summarized = []
+    for name in heavy:
+        if estimate() <= limit:
+            break
+        changed = False
+        for table in (plan.weights, plan.gradients):
+            if table.get(name) == "raw":
+                table[name] = "summary"
+                changed = True
+        if changed:
+            plan.resolve()
+            weights_summarized.append(name)
+    if weights_summarized:
+        dropped.append(f"the weights (and gradients) of {', '.join(map(repr, weights_summarized))} "
+                       "as summaries")
+    result.after = estimate()
+    return result
+
+
+def _shares(counts, target):
+    """Split ``target`` samples over the sources in proportion, at least one each."""
+    total = sum(counts.values())
+    shares = {source: max(1, int(round(target * number / total)))
+              for source, number in counts.items()}
+    return {source: min(number, counts[source]) for source, number in shares.items()}
+
+
+def _modes(plan):
+    return [(quantity, quantity.mode, quantity.fallback) for quantity in plan.all_quantities]
+
+
+def _restore(plan, saved):
+    for quantity, mode, fallback in saved:
+        quantity.mode, quantity.fallback = mode, fallback
+
+
+def _names(quantities):
+    return ", ".join(repr(quantity.layer) for quantity in quantities)
+
+
+def _kinds(quantities):
+    kinds = sorted({quantity.kind for quantity in quantities})
+    return " and ".join("z-values" if kind == "preactivations" else kind for kind in kinds)
+
+
+def describe_bytes(size):
+    """``size`` in bytes as a short text: ``"85.1 MB"``."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+@dataclass
+class RecordingPlan:
+    """What a recorder records, decided once per model: see :func:`plan_recording`.
+
+    Attributes:
+        sources: ``{source: (inputs, targets)}`` of the recorded samples.
+        indices: ``{source: indices into the given samples}`` of the sources
+            recorded as a subset (``max_samples=`` or the budget).
+        budget: the :class:`BudgetResult`.
+        recipes: ``{dataset path: recipe}`` of the recomputed datasets.
+    """
+
+    sources: dict
+    indices: dict
+    budget: BudgetResult
+    recipes: dict
+
+
+def subset_indices(n, size, seed=0):
+    """A fixed random subset of ``size`` of ``range(n)``, sorted.
+
+    The first ``size`` of one seeded permutation: a smaller subset is part
+    of every larger one.
+    """
+    if size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).permutation(n)[:size])
+
+
+def plan_recording(plan, sources, probe_points, *, max_samples=None, seed=0, recompute=True,
+                   itemsize=2, gradients=False, limit=DEFAULT_MAX_SNAPSHOT_BYTES):
+    """Decide how ``plan`` records: recipes, the budget, the sample subset; finalize it.
+
+    Args:
+        plan: a new :class:`replay.record.capture.CapturePlan`.
+        sources: ``{source: (inputs, targets)}`` as given to the recorder.
+        probe_points: ``{source: points}``.
+        max_samples: at most this many samples per source (a seeded subset).
+        seed: the subset's seed.
+        recompute: recompute what the weights give (cheap Dense layers)
+            instead of storing it.
+        itemsize: bytes per value of the storage dtype.
+        gradients: whether gradients are recorded.
+        limit: ``max_snapshot_bytes`` (``None``: no budget).
+
+    Returns:
+        A :class:`RecordingPlan`; ``plan`` is finalized.
+    """
+    counts = {source: len(inputs) if max_samples is None else min(len(inputs), max_samples)
+              for source, (inputs, _) in sources.items()}
+    if recompute:
+        plan.use_recipes(sources["train"][0])
+    probes = {source: int(np.prod(points.shape[:-1])) for source, points in probe_points.items()}
+    result = apply_budget(plan, counts, probes, limit=limit, itemsize=itemsize,
+                          gradients=gradients, samples_fixed=max_samples is not None)
+    plan.finalize()
+    recorded, indices = {}, {}
+    for source, (inputs, targets) in sources.items():
+        count = result.counts[source]
+        if count < len(inputs):
+            chosen = subset_indices(len(inputs), count, seed)
+            indices[source] = chosen
+            recorded[source] = (inputs[chosen], targets[chosen])
+        else:
+            recorded[source] = (inputs, targets)
+    return RecordingPlan(recorded, indices, result, plan.recipes([*sources, *probe_points]))
+
+
+def budget_message(run, path, result, limit):
+    """The one warning of a recorder that records less: what, and how to get it back."""
+    return (
+        f"Run {run!r} of '{path}': one snapshot would store {describe_bytes(result.before)}, "
+        f"more than max_snapshot_bytes={limit:,} ({describe_bytes(limit)}), so the recorder "
+        f"keeps {'; '.join(result.dropped)}: {describe_bytes(result.after)} per snapshot "
+        "(before compression). Everything else is recorded in full. To record everything, "
+        f"pass max_snapshot_bytes=None ({describe_bytes(result.before)} per snapshot) or a "
+        "larger limit; to choose yourself, pass max_samples=, layers= or quantities=.")
