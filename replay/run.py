@@ -506,6 +506,10 @@ class Run:
             for source in self.sources:
                 shape = tuple(self._group[schema.inputs(source)].shape)
                 probe = source in schema.PROBE_SOURCES
+                if len(shape) != 3 if probe else len(shape) < 2:
+                    raise RunFileError(
+                        f"The {source} inputs of run {self.name!r} in '{self.path}' have "
+                        f"shape {shape}; the file is damaged.")
                 self._source_shapes[source] = shape[:-1] if probe else shape[:1]
         return self._source_shapes.get(parts[1])
 

@@ -350,7 +350,7 @@ def main(argv=None):
     shutil.rmtree(folder, ignore_errors=True)
     print(f"{args.cases} cases in {seconds:.0f} s")
     print(f"fuzz: foreign exceptions {foreign}, hangs {hangs}, crashes {crashes} of {args.cases}")
-    return 0
+    return 1 if foreign or hangs or crashes else 0
 
 
 if __name__ == "__main__":
