@@ -681,6 +681,26 @@ class Run:
 
         return diagnose(self, **options)
 
+    def to_xarray(self, layer=None, **options):
+        """Return the per-sample arrays as an ``xarray`` object with dimensions
+        ``(snapshot, sample, unit)``; see :func:`replay.interop.to_xarray`.
+
+        Needs ``pip install 'keras-replay[xarray]'``.
+        """
+        from replay.interop import to_xarray
+
+        return to_xarray(self, layer, **options)
+
+    def history_frame(self):
+        """Return the per-epoch history as a ``pandas.DataFrame`` indexed by epoch.
+
+        Needs pandas (``pip install 'keras-replay[xarray]'``); see
+        :func:`replay.interop.history_frame`.
+        """
+        from replay.interop import history_frame
+
+        return history_frame(self)
+
 
 #: The fields of a layer in the ``layers`` attribute, and their types.
 _LAYER_FIELDS = {"name": str, "class_name": str, "units": int, "activation": str,
@@ -783,9 +803,13 @@ def outputs_to_probabilities(logits):
 def targets_to_labels(targets):
     """Return integer labels ``(N,)`` from targets ``(N,)``, ``(N, 1)`` or one-hot."""
     targets = np.asarray(targets)
+    if targets.ndim > 2 or targets.ndim == 0:
+        raise OptionError(
+            f"Targets of shape {targets.shape} are not class labels (one per sample, or one "
+            "one-hot row per sample), so they have no classes to colour or count.")
     if targets.ndim == 2 and targets.shape[1] > 1:
         return targets.argmax(axis=1)
-    return np.rint(targets.reshape(len(targets))).astype(np.int64)
+    return np.rint(np.nan_to_num(targets.reshape(len(targets)))).astype(np.int64)
 
 
 def outputs_to_labels(outputs, threshold=0.5):
