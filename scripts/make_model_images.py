@@ -84,11 +84,9 @@ def main(argv=None):
     parser.add_argument("--dpi", type=float, default=80)
     args = parser.parse_args(argv)
 
-    import matplotlib.pyplot as plt
-
     sys.path.insert(0, str(SCRIPTS))
     import part6_latent_space
-    from make_readme_images import save_small_png
+    from make_readme_images import save_pictures
 
     from replay import Run
     from replay.render import Scene
@@ -114,10 +112,7 @@ def main(argv=None):
                                          title_prefix="conv net on digits").plot(20),
         "part6_latent.png": part6_latent_space.latent_figure(part6),
     }
-    for name, figure in pictures.items():
-        size = save_small_png(figure, out / name, args.dpi)
-        print(f"wrote {out / name} ({size / 1024:.0f} KB)")
-        plt.close(figure)
+    save_pictures(pictures, out, args.dpi)
     return 0
 
 

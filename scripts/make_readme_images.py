@@ -68,7 +68,6 @@ def main(argv=None):
     run_path.parent.mkdir(parents=True, exist_ok=True)
     ensure_run(run_path)
 
-    import matplotlib.pyplot as plt
 
     from replay import Run
     from replay.scene import Scene
@@ -91,11 +90,18 @@ def main(argv=None):
             "loss_histogram.png": LossHistogram(run).plot(args.epoch),
             "loss_and_metric.png": LossAndMetric(run).plot(args.epoch),
         }
-        for name, figure in pictures.items():
-            size = save_small_png(figure, out / name, args.dpi)
-            print(f"wrote {out / name} ({size / 1024:.0f} KB)")
-            plt.close(figure)
+        save_pictures(pictures, out, args.dpi)
     return 0
+
+
+def save_pictures(pictures, out, dpi):
+    """Save ``{file name: figure}`` as small PNGs into ``out``, closing each figure."""
+    import matplotlib.pyplot as plt
+
+    for name, figure in pictures.items():
+        size = save_small_png(figure, out / name, dpi)
+        print(f"wrote {out / name} ({size / 1024:.0f} KB)")
+        plt.close(figure)
 
 
 if __name__ == "__main__":
