@@ -68,9 +68,8 @@ def main(argv=None):
     run_path.parent.mkdir(parents=True, exist_ok=True)
     ensure_run(run_path)
 
-
     from replay import Run
-    from replay.scene import Scene
+    from replay.render import Scene
     from replay.views import (
         DecisionBoundary,
         FeatureSpace,
