@@ -79,15 +79,34 @@ def _save_and_report(scene, args, kind, epoch=None, epochs=None, what=""):
     Args:
         what: text after the opening parenthesis, e.g. ``"3 runs, "``.
     """
+    sizes = [flag for flag, value in (("--dpi", args.dpi), ("--width", args.width),
+                                      ("--preset", args.preset)) if value is not None]
+    if len(sizes) > 1:
+        raise OptionError(f"{' and '.join(sizes)} each set the size in pixels: give only one "
+                          "of --dpi, --width and --preset.")
+    size = {"dpi": args.dpi, "width": args.width, "preset": args.preset}
+    gif_only = [flag for flag, value in (("--loop", args.loop), ("--colors", args.colors))
+                if value is not None]
+    if kind != "gif" and gif_only:
+        raise OptionError(f"{' and '.join(gif_only)} only applies to a .gif; the output is "
+                          f"a .{kind}.")
     if kind == "png":
-        stats = scene.save(args.out, epoch=epoch, dpi=args.dpi)
+        if args.hold_last:
+            raise OptionError("--hold-last holds the last frame of an .mp4 or .gif; the "
+                              "output is a .png (one epoch).")
+        stats = scene.save(args.out, epoch=epoch, **size)
         print(f"wrote {stats.path} ({what}epoch {scene.epoch_}, "
               f"{stats.size[0]}x{stats.size[1]} pixels)")
     else:
-        stats = scene.save(args.out, epochs=epochs, fps=args.fps, dpi=args.dpi,
-                           progress=not args.quiet)
+        media = {"hold_last": args.hold_last}
+        if kind == "gif":
+            media.update(loop=args.loop, colors=args.colors)
+        stats = scene.save(args.out, epochs=epochs, fps=args.fps, progress=not args.quiet,
+                           **size, **media)
+        written = (f"{stats.bytes / 1e6:.2f} MB" if stats.bytes >= 1e5 else
+                   f"{stats.bytes / 1e3:.0f} kB")  # decimal units, as file browsers show them
         print(f"wrote {stats.path} ({what}{stats.frames} frames, {stats.size[0]}x"
-              f"{stats.size[1]} pixels, {stats.seconds:.1f} s, {stats.fps:.1f} fps)")
+              f"{stats.size[1]} pixels, {written}, {stats.seconds:.1f} s, {stats.fps:.1f} fps)")
     import matplotlib.pyplot as plt
 
     plt.close(scene.figure_)  # a command line (or a test calling main) keeps no figures
@@ -205,6 +224,8 @@ def _figure_size(text):
 
 
 def add_render(subparsers):
+    from replay.render.save import MEDIA_ARGUMENTS
+
     parser = subparsers.add_parser(
         "render", help="render the five-panel scene of a run to MP4, GIF or PNG",
         description="Render the figure of a run: for classification the five-panel "
@@ -226,7 +247,9 @@ def add_render(subparsers):
                         help="snapshot of a .png: an index (default: the last; -1 is the last) "
                              "or an epoch value with a point, e.g. 2.5 on a per-batch run")
     parser.add_argument("--fps", type=float, default=10, help="frames per second (default 10)")
-    parser.add_argument("--dpi", type=float, default=100, help="pixels per inch (default 100)")
+    parser.add_argument("--dpi", type=float, help="pixels per inch (default 100)")
+    for flag, options in MEDIA_ARGUMENTS:  # --width, --preset, --hold-last, --loop, --colors
+        parser.add_argument(flag, **options)
     parser.add_argument("--figsize", type=_figure_size, default=(12.0, 6.0),
                         help="figure size in inches, WIDTHxHEIGHT (default 12x6)")
     parser.add_argument("--metric", help="metric of the loss panel (default: accuracy, or the "
@@ -432,6 +455,8 @@ def _add_run_selection(parser):
 
 
 def add_compare(subparsers):
+    from replay.render.save import MEDIA_ARGUMENTS
+
     parser = subparsers.add_parser(
         "compare", help="compare runs: a grid of views, or overlaid curves",
         description="Put several runs side by side on one epoch clock: one column per run "
@@ -466,7 +491,9 @@ def add_compare(subparsers):
                         help="size of one panel in inches, WIDTHxHEIGHT (default 4.2x3.9 "
                              "for views, 5x3.8 for --curves)")
     parser.add_argument("--fps", type=float, default=10, help="frames per second (default 10)")
-    parser.add_argument("--dpi", type=float, default=100, help="pixels per inch (default 100)")
+    parser.add_argument("--dpi", type=float, help="pixels per inch (default 100)")
+    for flag, options in MEDIA_ARGUMENTS:  # --width, --preset, --hold-last, --loop, --colors
+        parser.add_argument(flag, **options)
     parser.add_argument("--title-prefix", default="", help="text before 'Epoch N'")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_compare)

@@ -251,3 +251,21 @@ def test_symmetric_units_of_arrays_without_keras():
     finding = _only(diagnosis, "symmetric-units", "hidden")
     assert finding.units == (1, 3) and finding.snapshots == (0, 2) and finding.value == 2
     assert "no gradients recorded" in dict(diagnosis.skipped)["vanishing-gradients"]
+
+
+def test_layer_violins_tag_the_layers_of_findings_only_when_asked(runs_file):
+    import matplotlib.pyplot as plt
+
+    from replay.views import LayerViolins
+
+    run = Run(runs_file, "zeros")
+    violins = LayerViolins(run, "activations", findings=run.diagnose())
+    violins.plot(-1)
+    assert [text.get_text().splitlines() for text in violins.tags_] == [
+        ["dead 10", "symmetric 10", "frozen"], ["dead 5", "symmetric 5", "frozen"]]
+    assert set(violins.tags_) <= set(violins.frame(-1))  # returned: they blit
+    plt.close(violins.figure_)
+    plain = LayerViolins(run, "activations")
+    plain.plot(-1)
+    assert plain.tags_ == []
+    plt.close(plain.figure_)

@@ -10,7 +10,11 @@ too large:
    more) become summaries (their violins stay exact, see
    :mod:`replay.io.storage`);
 2. a fixed, seeded subset of the samples (never fewer than
-   :data:`MIN_SAMPLES`; not when ``max_samples=`` was given);
+   :data:`MIN_SAMPLES`; not when ``max_samples=`` was given), small
+   enough for the bytes and, for a heavy model, for the time: the
+   snapshot's forward pass on the recorded samples costs at most
+   :data:`CAPTURE_SHARE` of the training between two snapshots, once it
+   costs more than :data:`HEAVY_MACS` multiply-adds;
 3. the activations of the widest layers become summaries, all but the
    layer the default figure shows (:func:`feature_layer`);
 4. the weights and gradients of the largest layers become summaries.
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from replay.io import schema
+from replay.io.storage import HALF_PRECISION_MIN_VALUES
 
 #: The default ``Recorder(max_snapshot_bytes=...)``.
 DEFAULT_MAX_SNAPSHOT_BYTES = 8_000_000
@@ -34,6 +39,11 @@ WIDE_UNITS = 64
 MIN_SAMPLES = 1000
 #: Float32 bytes.
 FLOAT32 = 4
+#: A snapshot's forward pass may cost this share of the training between two
+#: snapshots (3 passes' worth per trained sample: forward and backward)...
+CAPTURE_SHARE = 0.05
+#: ... once it costs more than this many multiply-adds (about 10 ms of CPU).
+HEAVY_MACS = 100_000_000
 
 
 @dataclass
@@ -45,12 +55,16 @@ class BudgetResult:
         before: bytes of one snapshot as asked.
         after: bytes of one snapshot as recorded.
         dropped: what was recorded less, one phrase each, for the warning.
+        too_large: whether the snapshot as asked exceeded the limit.
+        too_slow: whether its forward pass as asked exceeded :data:`CAPTURE_SHARE`.
     """
 
     counts: dict
     before: int
     after: int
     dropped: list = field(default_factory=list)
+    too_large: bool = False
+    too_slow: bool = False
 
 
 def summary_bytes(units):
@@ -98,12 +112,19 @@ def snapshot_bytes(plan, counts, probes, *, itemsize, gradients, sizes=None):
             if mode == "summary":
                 total += summary_bytes(units)
             else:
-                total += n * quantity.size * (FLOAT32 if quantity.kind == "outputs" else itemsize)
+                total += _array_bytes(n * quantity.size, FLOAT32 if quantity.kind == "outputs"
+                                      else itemsize)
         if mode == "raw" and quantity.kind != "preactivations":
-            total += sum(probes.values()) * quantity.size * itemsize
+            total += sum(_array_bytes(points * quantity.size, itemsize)
+                         for points in probes.values())
     if plan.losses:
         total += FLOAT32 * sum(counts.values())
     return int(total)
+
+
+def _array_bytes(values, itemsize):
+    """Bytes of one snapshot of an array of ``values`` values (small ones stay float32)."""
+    return values * (itemsize if values >= HALF_PRECISION_MIN_VALUES else FLOAT32)
 
 
 def feature_layer(plan):
@@ -121,7 +142,7 @@ def feature_layer(plan):
 
 
 def apply_budget(plan, counts, probes, *, limit, itemsize, gradients, samples_fixed=False,
-                 min_samples=MIN_SAMPLES):
+                 min_samples=MIN_SAMPLES, trained_per_snapshot=None):
     """Set the plan's modes and the sample counts so that a snapshot fits ``limit`` bytes.
 
     Args:
@@ -133,6 +154,8 @@ def apply_budget(plan, counts, probes, *, limit, itemsize, gradients, samples_fi
         gradients: whether gradients are recorded.
         samples_fixed: the user chose the samples (``max_samples=``): keep them.
         min_samples: the fewest samples step 2 keeps.
+        trained_per_snapshot: samples trained between two snapshots (for
+            the time limit of step 2), ``None`` when unknown.
 
     Returns:
         A :class:`BudgetResult`.
@@ -146,27 +169,30 @@ def apply_budget(plan, counts, probes, *, limit, itemsize, gradients, samples_fi
 
     before = estimate()
     result = BudgetResult(dict(counts), before, before)
-    if limit is None or before <= limit:
+    total = sum(counts.values())
+    fastest = _samples_for_time(plan, total, sum(probes.values()), gradients,
+                                trained_per_snapshot)
+    if limit is None or (before <= limit and fastest >= total):
         return result
     dropped = result.dropped
+    result.too_large, result.too_slow = before > limit, fastest < total
 
     # 1. z-values of wide layers: summaries.
     wide = [quantity for quantity in plan.quantities
             if quantity.kind == "preactivations" and quantity.mode == "raw"
             and quantity.size >= WIDE_UNITS]
-    if wide:
+    if wide and before > limit:
         for quantity in wide:
             quantity.mode = quantity.fallback = "summary"
         dropped.append(f"the z-values of {_names(wide)} as summaries (mean, std and "
                        "histogram per snapshot: what LayerViolins draws)")
 
     # 2. a subset of the samples.
-    total = sum(counts.values())
-    if estimate() > limit and not samples_fixed and total > min_samples:
+    if (estimate() > limit or fastest < total) and not samples_fixed and total > min_samples:
         fixed = estimate({source: 0 for source in counts})
         per_sample = (estimate() - fixed) / max(total, 1)
         target = int((limit - fixed) // per_sample) if per_sample > 0 else total
-        target = min(total, max(target, min_samples))
+        target = min(total, max(min(target, fastest), min_samples))
         if target < total:
             offered, counts = counts, _shares(counts, target)
             result.counts = counts
@@ -215,6 +241,18 @@ def apply_budget(plan, counts, probes, *, limit, itemsize, gradients, samples_fi
                        "as summaries")
     result.after = estimate()
     return result
+
+
+def _samples_for_time(plan, total, probe_points, gradients, trained_per_snapshot):
+    """The most samples whose forward pass stays within :data:`CAPTURE_SHARE` of the training."""
+    if not trained_per_snapshot:
+        return total
+    macs = plan.macs_per_sample()
+    passes = 3 if gradients else 1  # a gradient costs a backward pass too
+    if (total * passes + probe_points) * macs <= HEAVY_MACS:
+        return total
+    allowed = CAPTURE_SHARE * 3 * trained_per_snapshot / passes - probe_points
+    return int(max(0, min(total, allowed)))
 
 
 def _shares(counts, target):
@@ -282,7 +320,8 @@ def subset_indices(n, size, seed=0):
 
 
 def plan_recording(plan, sources, probe_points, *, max_samples=None, seed=0, recompute=True,
-                   itemsize=2, gradients=False, limit=DEFAULT_MAX_SNAPSHOT_BYTES):
+                   itemsize=2, gradients=False, limit=DEFAULT_MAX_SNAPSHOT_BYTES,
+                   trained_per_snapshot=None):
     """Decide how ``plan`` records: recipes, the budget, the sample subset; finalize it.
 
     Args:
@@ -296,6 +335,7 @@ def plan_recording(plan, sources, probe_points, *, max_samples=None, seed=0, rec
         itemsize: bytes per value of the storage dtype.
         gradients: whether gradients are recorded.
         limit: ``max_snapshot_bytes`` (``None``: no budget).
+        trained_per_snapshot: samples trained between two snapshots, if known.
 
     Returns:
         A :class:`RecordingPlan`; ``plan`` is finalized.
@@ -303,10 +343,11 @@ def plan_recording(plan, sources, probe_points, *, max_samples=None, seed=0, rec
     counts = {source: len(inputs) if max_samples is None else min(len(inputs), max_samples)
               for source, (inputs, _) in sources.items()}
     if recompute:
-        plan.use_recipes(sources["train"][0])
+        plan.use_recipes()
     probes = {source: int(np.prod(points.shape[:-1])) for source, points in probe_points.items()}
     result = apply_budget(plan, counts, probes, limit=limit, itemsize=itemsize,
-                          gradients=gradients, samples_fixed=max_samples is not None)
+                          gradients=gradients, samples_fixed=max_samples is not None,
+                          trained_per_snapshot=trained_per_snapshot)
     plan.finalize()
     recorded, indices = {}, {}
     for source, (inputs, targets) in sources.items():
@@ -321,11 +362,17 @@ def plan_recording(plan, sources, probe_points, *, max_samples=None, seed=0, rec
 
 
 def budget_message(run, path, result, limit):
-    """The one warning of a recorder that records less: what, and how to get it back."""
+    """The one warning of a recorder that records less: what, why, and how to get it back."""
+    reasons = []
+    if result.too_large:
+        reasons.append(f"one snapshot would store {describe_bytes(result.before)}, more than "
+                       f"max_snapshot_bytes={limit:,} ({describe_bytes(limit)})")
+    if result.too_slow:
+        reasons.append(f"its forward pass on every sample would cost more than "
+                       f"{CAPTURE_SHARE:.0%} of the training between two snapshots")
     return (
-        f"Run {run!r} of '{path}': one snapshot would store {describe_bytes(result.before)}, "
-        f"more than max_snapshot_bytes={limit:,} ({describe_bytes(limit)}), so the recorder "
-        f"keeps {'; '.join(result.dropped)}: {describe_bytes(result.after)} per snapshot "
-        "(before compression). Everything else is recorded in full. To record everything, "
-        f"pass max_snapshot_bytes=None ({describe_bytes(result.before)} per snapshot) or a "
-        "larger limit; to choose yourself, pass max_samples=, layers= or quantities=.")
+        f"Run {run!r} of '{path}': {' and '.join(reasons)}, so the recorder keeps "
+        f"{'; '.join(result.dropped)}: {describe_bytes(result.after)} per snapshot (before "
+        "compression). Everything else is recorded in full. To record everything, pass "
+        f"max_snapshot_bytes=None ({describe_bytes(result.before)} per snapshot); to choose "
+        "yourself, pass max_samples=, layers= or quantities=.")

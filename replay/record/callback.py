@@ -523,6 +523,14 @@ class Recorder(keras.callbacks.Callback):
                               gradients=GradientPlan(model) if gradients else None,
                               storage_dtype=self.storage_dtype)
 
+    def _trained_per_snapshot(self):
+        """Samples ``fit`` trains between two snapshots (the recorded inputs as the training set)."""
+        samples = len(self.sources["train"][0])
+        steps = (self.params or {}).get("steps")
+        if self.every_n_batches is None:
+            return samples
+        return samples * self.every_n_batches / steps if steps else None
+
     def _wants_gradients(self, plan):
         return wants_gradients(self.gradients, plan.model) and any(plan.gradients.values())
 
@@ -535,7 +543,7 @@ class Recorder(keras.callbacks.Callback):
             plan, self.sources, self.probe_points, max_samples=self.max_samples,
             seed=self.sample_seed, recompute=self.recompute,
             itemsize=self.storage_dtype.itemsize, gradients=self._wants_gradients(plan),
-            limit=self.max_snapshot_bytes)
+            limit=self.max_snapshot_bytes, trained_per_snapshot=self._trained_per_snapshot())
         if recording.budget.dropped:
             warnings.warn(budget.budget_message(self.run, self.path, recording.budget,
                                                 self.max_snapshot_bytes),

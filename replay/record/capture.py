@@ -17,7 +17,6 @@ import numpy as np
 from replay.errors import OptionError, RecordingError
 from replay.io import schema
 from replay.io.recompute import ACTIVATIONS as RECIPE_ACTIVATIONS
-from replay.io.recompute import apply_recipe
 from replay.io.storage import summary_arrays, to_storage
 
 #: Weightless layers that apply an activation: when one directly follows a
@@ -78,8 +77,6 @@ QUANTITIES = (*schema.LAYER_QUANTITIES, *schema.MODEL_QUANTITIES)
 RECOMPUTE_MAX_MACS = 1 << 16
 #: ... and z-values, which views read rarely, up to this many (1024 x 1024).
 RECOMPUTE_MAX_MACS_Z = 1 << 20
-#: Samples the recipes are checked on, before training.
-RECIPE_CHECK_SAMPLES = 256
 
 
 class Quantity:
@@ -198,8 +195,8 @@ class CapturePlan:
 
     Each quantity is kept ``"raw"``, ``"recomputed"`` (a Dense layer whose
     input is recorded: numpy recomputes it from the weights on reading,
-    see :mod:`replay.io.recompute`; :meth:`use_recipes` checks this on
-    samples first), as a ``"summary"`` (:mod:`replay.io.storage`) or not
+    see :mod:`replay.io.recompute`; :meth:`use_recipes` checks its
+    activation function against Keras' first), as a ``"summary"`` (:mod:`replay.io.storage`) or not
     at all. The recorder's size budget (:mod:`replay.record.budget`) sets
     the modes; :meth:`finalize` then builds the capture model.
 
@@ -328,6 +325,24 @@ class CapturePlan:
                 f"weights of model {model.name!r}. Its layers with weights: "
                 f"{', '.join(weighted) or 'none'}.")
 
+    def macs_per_sample(self):
+        """About how many multiply-adds the model's forward pass costs per sample.
+
+        Every weight counts once per output position of its layer (a Dense
+        kernel once, a convolution kernel at every position of its output).
+        """
+        total = 0
+        for layer in self.model.layers:
+            if not layer.weights:
+                continue
+            try:
+                shape = layer.output.shape[1:-1]
+            except (AttributeError, ValueError):
+                shape = ()
+            positions = int(np.prod([size or 1 for size in shape])) if shape else 1
+            total += positions * sum(int(np.prod(weight.shape)) for weight in layer.weights)
+        return total
+
     @property
     def all_quantities(self):
         """Every per-sample quantity: the layers' activations and z-values, then the outputs."""
@@ -335,51 +350,28 @@ class CapturePlan:
 
     # -- recipes ---------------------------------------------------------------
 
-    def use_recipes(self, samples, *, max_macs=RECOMPUTE_MAX_MACS,
-                    max_macs_z=RECOMPUTE_MAX_MACS_Z):
-        """Keep the quantities that numpy recomputes exactly as ``"recomputed"``.
+    def use_recipes(self, *, max_macs=RECOMPUTE_MAX_MACS, max_macs_z=RECOMPUTE_MAX_MACS_Z):
+        """Mark the quantities that numpy recomputes exactly as ``"recomputed"``.
 
-        A quantity with a recipe, cheap enough (``max_macs`` multiply-adds
-        per sample; ``max_macs_z`` for z-values), is computed once by Keras
-        and once by the recipe on ``samples`` (a few of the recorded inputs,
-        with the current weights); only those that agree are recomputed.
+        A quantity with a recipe and cheap enough (``max_macs`` multiply-adds
+        per sample; ``max_macs_z`` for z-values) is recomputed when its
+        activation function, applied by Keras and by numpy to the same test
+        values, agrees (a plain float32 Dense layer computes
+        ``activation(x @ kernel + bias)``, nothing else).
         """
-        candidates = [quantity for quantity in self.all_quantities
-                      if quantity.recipe is not None and quantity.mode != "none"
-                      and quantity.recipe["macs"] <= (max_macs_z if quantity.kind ==
-                                                      "preactivations" else max_macs)]
-        if not candidates:
-            return
-        samples = np.asarray(samples[:RECIPE_CHECK_SAMPLES], dtype=np.float32)
-        tensors = [quantity.tensor for quantity in self.all_quantities]
-        try:
-            values = keras.Model(self.model.inputs[0], tensors)(samples, training=False)
-        except Exception:  # a model Keras cannot call on a few samples: store everything
-            return
-        values = values if isinstance(values, (list, tuple)) else [values]
-        found = {("inputs",): samples}
-        for quantity, value in zip(self.all_quantities, values):
-            found[(quantity.kind, quantity.layer)] = np.asarray(
-                keras.ops.convert_to_numpy(value), dtype=np.float32)
-        weights = read_weights(self.model)
-        for quantity in candidates:
+        checked = {}
+        for quantity in self.all_quantities:
             recipe = quantity.recipe
-            inputs = found.get(recipe["input"])
-            layer_weights = weights[recipe["layer"]]
-            if inputs is None:
+            if recipe is None or quantity.mode == "none" or recipe["macs"] > (
+                    max_macs_z if quantity.kind == "preactivations" else max_macs):
                 continue
-            expected = found[(quantity.kind, quantity.layer)]
-            try:
-                computed = apply_recipe(recipe, inputs.reshape(-1, inputs.shape[-1]),
-                                        layer_weights["kernel"][None],
-                                        layer_weights["bias"][None] if recipe["bias"] else None)
-            except (ValueError, TypeError, FloatingPointError):
-                continue
-            computed = computed.reshape(expected.shape)
-            scale = max(1.0, float(np.abs(expected).max()) if expected.size else 1.0)
-            if np.all(np.isfinite(computed)) and np.allclose(computed, expected, rtol=1e-3,
-                                                             atol=1e-4 * scale):
-                quantity.mode = "recomputed"
+            if recipe["activation"] is not None:
+                key = id(recipe["function"])
+                if key not in checked:
+                    checked[key] = _same_activation(recipe)
+                if not checked[key]:
+                    continue
+            quantity.mode = "recomputed"
 
     def recipes(self, sources):
         """``{dataset path: recipe}`` (JSON-ready) of every recomputed quantity on ``sources``."""
@@ -463,9 +455,9 @@ class CapturePlan:
             if follower is not None:
                 return (activation_name(follower), follower.output, output,
                         _layer_function(follower))
-            return name, output, output, ("linear", {})
+            return name, output, output, ("linear", {}, layer.activation)
         if type(layer).__name__ in _PREACTIVATION_LAYERS:
-            return name, output, PreActivation(layer)(layer.input), (name, {})
+            return name, output, PreActivation(layer)(layer.input), (name, {}, layer.activation)
         return name, output, None, None
 
     @staticmethod
@@ -526,21 +518,21 @@ def _selected(layer, layers):
 
 
 def _layer_function(layer):
-    """``(name, options)`` of an activation layer's function for a recipe, or ``None``."""
+    """``(name, options, the layer)`` of an activation layer for a recipe, or ``None``."""
     kind = type(layer).__name__
     if kind == "Activation":
-        return (activation_name(layer.activation), {})
+        return (activation_name(layer.activation), {}, layer)
     if kind == "ReLU":
         options = {key: float(value) for key, value in (
             ("negative_slope", layer.negative_slope), ("max_value", layer.max_value),
             ("threshold", layer.threshold)) if value is not None}
-        return ("relu", options)
+        return ("relu", options, layer)
     if kind == "LeakyReLU":
-        return ("leaky_relu", {"negative_slope": float(layer.negative_slope)})
+        return ("leaky_relu", {"negative_slope": float(layer.negative_slope)}, layer)
     if kind == "ELU":
-        return ("elu", {"alpha": float(layer.alpha)})
+        return ("elu", {"alpha": float(layer.alpha)}, layer)
     if kind == "Softmax" and getattr(layer, "axis", -1) in (-1, (-1,), [-1]):
-        return ("softmax", {})
+        return ("softmax", {}, layer)
     return None
 
 
@@ -565,11 +557,54 @@ def _dense_recipe(layer, activation_of, function):
         return None
     if function is not None and (function[0] not in RECIPE_ACTIVATIONS):
         return None
-    name, options = (None, {}) if function is None else function
+    if str(getattr(layer, "compute_dtype", "float32")) != "float32":
+        return None  # mixed precision: numpy's float32 pass would not be what Keras computes
+    name, options, keras_function = (None, {}, None) if function is None else function
     kernel = layer.kernel
     return {"input": source, "layer": layer.name, "bias": "bias" in names,
-            "activation": None if name == "linear" and function is None else name,
-            "options": options, "macs": int(kernel.shape[0]) * int(kernel.shape[1])}
+            "activation": name, "options": options, "function": keras_function,
+            "macs": int(kernel.shape[0]) * int(kernel.shape[1])}
+
+
+def _is_keras_activation(function, name):
+    """Whether ``function`` is Keras' own activation function ``name`` (default options)."""
+    try:
+        return keras.activations.get(name) is function
+    except (ValueError, TypeError):
+        return False
+
+
+#: Test values on which a recipe's activation must agree with Keras' (8 rows
+#: of 16, for row-wise functions such as softmax).
+_ACTIVATION_TEST_VALUES = np.concatenate([
+    np.linspace(-8.0, 8.0, 97), [-30.0, -3.0, -1e-3, 0.0, 1e-3, 3.0, 30.0],
+    np.random.default_rng(0).normal(0.0, 2.0, 24)]).astype(np.float32).reshape(8, 16)
+
+
+def _same_activation(recipe):
+    """Whether numpy's function of ``recipe`` gives what its Keras function gives.
+
+    Keras' own activation functions and layers are known; anything else (a
+    custom function or layer that reuses a name) is compared on test values.
+    """
+    function, name = recipe["function"], recipe["activation"]
+    if isinstance(function, keras.layers.Layer):
+        if type(function).__module__.startswith("keras.") and (
+                type(function).__name__ != "Activation"
+                or _is_keras_activation(function.activation, name)):
+            return True
+    elif _is_keras_activation(function, name):
+        return True
+    values = _ACTIVATION_TEST_VALUES
+    try:
+        expected = np.asarray(keras.ops.convert_to_numpy(
+            recipe["function"](keras.ops.convert_to_tensor(values))), dtype=np.float64)
+        computed = RECIPE_ACTIVATIONS[recipe["activation"]](
+            values.astype(np.float64), **recipe["options"])
+    except Exception:  # noqa: BLE001 - any failure means: store instead
+        return False
+    return bool(np.shape(computed) == expected.shape and np.all(np.isfinite(expected))
+                and np.allclose(computed, expected, rtol=1e-4, atol=1e-5))
 
 
 def _compiled_forward(capture_model):

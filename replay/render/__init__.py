@@ -6,6 +6,8 @@
 - :class:`FrameRenderer` (:mod:`replay.render.renderer`): frames as pixels,
   blitting what changed (the :class:`replay.views.FrameSource` contract);
 - :class:`VideoEncoder` (:mod:`replay.render.encoders`): frames to ffmpeg;
+- :class:`GifWriter` (:mod:`replay.render.gif`): GIFs with one palette, changed pixels only;
+- :data:`PRESETS` (:mod:`replay.render.sizes`): output sizes for common destinations;
 - :class:`ProgressBar` (:mod:`replay.render.progress`).
 
 This is the canonical place of these names; ``replay.scene`` and
@@ -13,13 +15,17 @@ This is the canonical place of these names; ``replay.scene`` and
 """
 
 from replay.render.encoders import VideoEncoder, ffmpeg_command, output_kind
+from replay.render.gif import GifWriter
 from replay.render.progress import ProgressBar
 from replay.render.renderer import FrameRenderer, as_frame_source, blit_draw_order
 from replay.render.save import RenderStats, save
 from replay.render.scene import Scene
+from replay.render.sizes import PRESETS
 
 __all__ = [
     "FrameRenderer",
+    "GifWriter",
+    "PRESETS",
     "ProgressBar",
     "RenderStats",
     "Scene",

@@ -38,6 +38,8 @@ EXACT_SHARE = 0.002
 GAP_FILL = 12
 #: Largest colour difference (levels) a run of changed pixels may keep showing.
 TOLERANCE = 8
+#: Longest run (pixels) that may keep showing: longer ones would leave streaks in smooth areas.
+HOLD_RUN = 8
 #: Rounds of weighted k-means refining the median-cut palette.
 KMEANS_ROUNDS = 8
 #: Browsers show GIF delays below 2 centiseconds as 10: the highest frame rate that plays right.
@@ -206,79 +208,98 @@ class GifPalette:
                 | (pixels[..., 1] >> shift).astype(np.intp) << self.bits
                 | (pixels[..., 0] >> shift))
 
+    def packed_cells(self, packed):
+        """The colour cell of each packed pixel ``r | g << 8 | b << 16`` (uint32)."""
+        shift, mask = 8 - self.bits, np.uint32((1 << self.bits) - 1)
+        cells = (packed >> np.uint32(shift)) & mask
+        cells |= ((packed >> np.uint32(8 + shift)) & mask) << np.uint32(self.bits)
+        cells |= ((packed >> np.uint32(16 + shift)) & mask) << np.uint32(2 * self.bits)
+        return cells
+
     def indices(self, frame):
         """Return the palette indices ``(height, width)`` uint8 of an RGB(A) frame."""
         return self.table[self.cells(frame)]
 
 
-def hold_small_changes(indices, shown, frame, colors, tolerance):
-    """Keep on screen the runs of changed pixels that are already close enough to the frame.
+def packed_pixels(frame):
+    """The pixels of an RGBA frame as uint32 ``r | g << 8 | b << 16 | a << 24`` (a view if it can)."""
+    frame = np.asarray(frame)
+    if frame.shape[-1] == 4 and frame.dtype == np.uint8 and frame.flags.c_contiguous \
+            and np.little_endian:
+        return frame.view(np.uint32)[..., 0]
+    return pack_rgb(frame)
 
-    A run is a stretch of changed pixels in one row. When every pixel of it
-    shows a colour within ``tolerance`` levels (largest channel difference)
-    of the frame's own colour, the whole run keeps its shown index; runs are
+
+def changed_block(indices, shown, transparent, *, gap=GAP_FILL, packed=None, colors=None,
+                  tolerance=0):
+    """Return ``(block, (x, y), shown)``: the rectangle of a frame to write, and what is then on screen.
+
+    Pixels whose index did not change are transparent in the block (the
+    previous frame shows through), except in gaps of at most ``gap`` pixels
+    between changed pixels of a row, written as they are: LZW codes them
+    more cheaply than switching to transparency and back.
+
+    With a ``tolerance``, runs of changed pixels (stretches in one row)
+    whose shown colours are all within ``tolerance`` levels (largest
+    channel difference) of the frame's own colours stay as shown. Runs are
     kept or redrawn whole, so no speckle of transparency is left inside a
-    changed stretch (which LZW would pay for). Drift in shaded regions from
-    one epoch to the next is then not re-sent frame after frame.
-
-    Args:
-        indices: the frame mapped to the palette ``(height, width)``.
-        shown: the indices on screen.
-        frame: the frame's pixels ``(height, width, 3 or 4)``.
-        colors: the palette ``(n, 3)``.
-        tolerance: largest colour difference a kept run may show, in levels.
-
-    Returns:
-        The indices to show (``indices`` itself, changed in place).
-    """
-    changed = indices != shown
-    rows = np.flatnonzero(changed.any(axis=1))
-    if not len(rows):
-        return indices
-    top, bottom = rows[0], rows[-1] + 1
-    width = changed.shape[1]
-    where = np.flatnonzero(changed[top:bottom])
-    pixels = np.asarray(frame)[top:bottom].reshape(-1, frame.shape[-1])[where, :3]
-    old = shown[top:bottom].reshape(-1)[where]
-    error = np.abs(colors[old].astype(np.int16) - pixels).max(axis=1)
-    breaks = np.flatnonzero((np.diff(where) != 1) | (np.diff(where // width) != 0)) + 1
-    starts = np.concatenate([[0], breaks])
-    kept_runs = np.maximum.reduceat(error, starts) <= tolerance
-    kept = np.repeat(kept_runs, np.diff(np.concatenate([starts, [len(where)]])))
-    indices[top:bottom].reshape(-1)[where[kept]] = old[kept]
-    return indices
-
-
-def changed_block(indices, shown, transparent, *, gap=GAP_FILL):
-    """Return ``(block, (x, y))``: the changed rectangle of a frame, unchanged pixels transparent.
+    changed stretch; the slow drift of shaded regions from one epoch to the
+    next is then not re-sent frame after frame.
 
     Args:
         indices: the new frame's palette indices ``(height, width)``.
         shown: the indices on screen (the previous frame), same shape.
         transparent: the transparent index.
-        gap: unchanged gaps of at most this many pixels between changed pixels
-            of a row are written as they are (cheaper for LZW than transparency).
+        gap: see above.
+        packed: with a tolerance, the frame's pixels from :func:`packed_pixels`.
+        colors: with a tolerance, the palette ``(n, 3)``.
+        tolerance: see above; 0 writes every change.
 
     Returns:
-        ``None`` when nothing changed.
+        ``None`` when nothing changed; the new ``shown`` is ``indices`` with
+        the kept runs put back.
     """
-    changed = indices != shown
-    rows = np.flatnonzero(changed.any(axis=1))
-    if not len(rows):
+    height, width = indices.shape
+    flat_new, flat_shown = indices.reshape(-1), shown.reshape(-1)
+    where = np.flatnonzero(flat_new != flat_shown)
+    if tolerance and len(where):
+        pixels = packed.reshape(-1)[where]
+        old = flat_shown[where]
+        error = np.zeros(len(where), dtype=np.int16)
+        for channel in range(3):
+            wanted = ((pixels >> np.uint32(8 * channel)) & np.uint32(255)).astype(np.int16)
+            np.maximum(error, np.abs(colors[old, channel].astype(np.int16) - wanted), out=error)
+        starts = np.concatenate([[0], np.flatnonzero(
+            (np.diff(where) != 1) | (np.diff(where // width) != 0)) + 1])
+        lengths = np.diff(np.concatenate([starts, [len(where)]]))
+        kept_runs = (np.maximum.reduceat(error, starts) <= tolerance) & (lengths <= HOLD_RUN)
+        kept = np.repeat(kept_runs, lengths)
+        if kept.any():
+            indices = indices.copy()
+            indices.reshape(-1)[where[kept]] = old[kept]
+            where = where[~kept]
+    if not len(where):
         return None
-    columns = np.flatnonzero(changed[rows[0]:rows[-1] + 1].any(axis=0))
-    top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
-    changed = changed[top:bottom, left:right]
-    new = indices[top:bottom, left:right]
-    block = np.where(changed, new, transparent).astype(np.uint8)
-    if gap:
-        positions = np.arange(changed.shape[1])
-        before = np.maximum.accumulate(np.where(changed, positions, -gap - 2), axis=1)
-        after = np.minimum.accumulate(
-            np.where(changed, positions, changed.shape[1] + gap + 2)[:, ::-1], axis=1)[:, ::-1]
-        fill = ~changed & (after - before <= gap + 1)
-        block[fill] = new[fill]
-    return block, (int(left), int(top))
+    if gap and len(where) > 1:
+        # Mark the short same-row gaps on the span of changed pixels, then merge.
+        first = where[0]
+        local = where - first
+        step = np.diff(local)
+        same_row = (where[1:] // width) == (where[:-1] // width)
+        fillable = same_row & (step > 1) & (step <= gap + 1)
+        if fillable.any():
+            marks = np.zeros(local[-1] + 2, dtype=np.int32)
+            np.add.at(marks, local[:-1][fillable] + 1, 1)
+            np.add.at(marks, local[1:][fillable], -1)
+            written = np.cumsum(marks[:-1], dtype=np.int32) > 0
+            written[local] = True
+            where = np.flatnonzero(written) + first
+    rows, columns = np.divmod(where, width)
+    top, left = int(rows[0]), int(columns.min())
+    block = np.full((int(rows[-1]) + 1 - top, int(columns.max()) + 1 - left), transparent,
+                    dtype=np.uint8)
+    block[rows - top, columns - left] = indices.reshape(-1)[where]
+    return block, (left, top), indices
 
 
 def gif_loop_count(loop):
@@ -382,7 +403,8 @@ class GifWriter:
         return image
 
     def _encode(self, frame, *, last):
-        indices = self.palette.indices(frame)
+        packed = packed_pixels(frame)
+        indices = self.palette.table[self.palette.packed_cells(packed)]
         delay = frame_delay(self.frames, self.fps)
         params = {"disposal": 1}
         if self._shown is None:
@@ -394,13 +416,14 @@ class GifWriter:
                                                  info)
             self._file.write(b"".join(header))
         else:
-            if self.tolerance and not last:
-                indices = hold_small_changes(indices, self._shown, frame, self.palette.colors,
-                                             self.tolerance)
             changed = changed_block(indices, self._shown, self.palette.transparent,
-                                    gap=self.gap)
-            block, offset = changed if changed is not None else (
-                np.full((1, 1), self.palette.transparent, dtype=np.uint8), (0, 0))
+                                    gap=self.gap, packed=packed, colors=self.palette.colors,
+                                    tolerance=0 if last else self.tolerance)
+            if changed is None:  # nothing to draw: one transparent pixel
+                block, offset = np.full((1, 1), self.palette.transparent, np.uint8), (0, 0)
+                indices = self._shown
+            else:
+                block, offset, indices = changed
             params["transparency"] = self.palette.transparent
         if last:
             delay += int(round(self.hold_last * 100))

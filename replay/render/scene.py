@@ -172,7 +172,7 @@ class Scene:
         return FuncAnimation(self.figure_, self.frame, frames=epochs,
                              init_func=lambda: [], interval=interval, **kwargs)
 
-    def save(self, path, *, epochs=None, epoch=-1, fps=10, dpi=100, progress=True, **options):
+    def save(self, path, *, epochs=None, epoch=-1, fps=10, dpi=None, progress=True, **options):
         """Render to ``path``: ``.mp4`` / ``.gif`` (``epochs``) or ``.png`` (``epoch``).
 
         See :func:`replay.render.save` for the options.

@@ -24,6 +24,7 @@ from replay.io import schema
 from replay.views.base import View
 from replay.views.ranges import iter_snapshots, padded_range
 from replay.views.registry import QUANTITY, SOURCE, register
+from replay.views.style import ERROR_COLOR
 
 #: Accepted names of the quantity → canonical name.
 QUANTITIES = {
@@ -115,6 +116,9 @@ class LayerViolins(View):
             as sigmoid and tanh, else the range over the whole run), ``"run"``,
             ``"frame"`` (rescaled on every frame) or ``(low, high)``.
         show_std: write each violin's standard deviation above it.
+        findings: findings of :func:`replay.diagnose.diagnose` (a ``Diagnosis``
+            or a list) to mark: a short red tag under the violin of each layer
+            concerned, while the finding holds. ``None`` marks nothing.
         ax: the axes to draw into; ``None`` makes a new figure.
 
     Attributes:
@@ -131,7 +135,8 @@ class LayerViolins(View):
     figsize = (6.0, 4.0)
 
     def __init__(self, run, quantity="activations", *, layers=None, include_inputs=False,
-                 weight="kernel", source="train", ylim=None, show_std=True, ax=None):
+                 weight="kernel", source="train", ylim=None, show_std=True, findings=None,
+                 ax=None):
         super().__init__(run, ax=ax)
         if quantity not in QUANTITIES:
             raise OptionError(
@@ -150,6 +155,7 @@ class LayerViolins(View):
         self.weight = weight
         self._recorded = None  # dataset paths of the run, read on first need
         self.show_std = bool(show_std)
+        self.findings = list(findings or [])
         if layers is None:
             # Every hidden layer that has the quantity: a batch-norm layer has
             # no kernel, a recurrent layer no z-values.
@@ -332,6 +338,12 @@ class LayerViolins(View):
             self.std_texts_ = [ax.text(column, 0.985, "", transform=transform, ha="center",
                                        va="top", fontsize="x-small", color="#333333")
                                for column in range(n)]
+        self.tags_ = []
+        if self.findings:
+            transform = blended_transform_factory(ax.transData, ax.transAxes)
+            self.tags_ = [ax.text(column, 0.015, "", transform=transform, ha="center",
+                                  va="bottom", fontsize="xx-small", color=ERROR_COLOR)
+                          for column in range(n)]
         if isinstance(self.ylim, tuple):
             ax.set_ylim(*self.ylim)
         elif self.ylim == "run":
@@ -365,4 +377,9 @@ class LayerViolins(View):
             highs = [data.max() for data in values if data.size]
             if lows:
                 self.ax_.set_ylim(*self._limits(min(lows), max(highs)))
-        return [*self.bodies_, self.ranges_, self.means_, *self.std_texts_]
+        index = self.check_epoch(epoch)
+        for text, label in zip(self.tags_, self.labels):
+            text.set_text("\n".join(dict.fromkeys(
+                finding.tag for finding in self.findings
+                if finding.covers(index) and finding.concerns(label))))
+        return [*self.bodies_, self.ranges_, self.means_, *self.std_texts_, *self.tags_]

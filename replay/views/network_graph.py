@@ -326,9 +326,9 @@ class NetworkGraph(View):
                                  linewidths=0.8, zorder=3)
         self.rings_ = self.tags_ = None
         if self.findings:
-            self.rings_ = ax.scatter([], [], s=(1.7 * diameter) ** 2, facecolors="none",
+            self.rings_ = ax.scatter([], [], s=(1.45 * diameter) ** 2, facecolors="none",
                                      edgecolors=ERROR_COLOR, linewidths=1.6, zorder=4)
-            self.tags_ = [ax.text(column, 0.5 + ((width - 1) / 2 + 0.6) * self.spacing, "",
+            self.tags_ = [ax.text(column, 0.5 + ((width - 1) / 2 + 0.65) * self.spacing, "",
                                   ha="center", va="bottom", fontsize="x-small",
                                   color=ERROR_COLOR, zorder=5, clip_on=False)
                           for column, width in enumerate(self.widths)]
@@ -336,12 +336,12 @@ class NetworkGraph(View):
                                       markerfacecolor="none", markeredgecolor=ERROR_COLOR,
                                       markeredgewidth=1.6,
                                       label="unit with a finding (dead, saturated, symmetric)")],
-                      loc="lower center", bbox_to_anchor=(0.5, -0.02), fontsize="x-small",
-                      frameon=False)
+                      loc="upper left", fontsize="x-small", frameon=False,
+                      borderaxespad=0.0)
         ax.set_xlim(-0.35, len(self.columns) - 0.65)
         top = 0.5 + (max(self.widths) - 1) / 2 * self.spacing
-        margin = max(self.spacing, 0.06)
-        ax.set_ylim(1.0 - top - margin, top + margin * (1.6 if self.findings else 1.0))
+        margin = max(0.7 * self.spacing, 0.05)
+        ax.set_ylim(1.0 - top - margin, top + margin + self._tag_room(2 * top - 1 + 2 * margin))
         labels = [self._column_label(column) for column in range(len(self.columns))]
         ax.set_xticks(range(len(self.columns)), labels, fontsize="small")
         ax.tick_params(axis="x", length=0)
@@ -349,13 +349,16 @@ class NetworkGraph(View):
         ax.spines[:].set_visible(False)
         if self.colorbars:
             figure = self.figure_
-            figure.colorbar(ScalarMappable(self.weight_norm, weight_cmap), ax=ax,
-                            location="right", fraction=0.04, pad=0.01, shrink=0.9,
-                            label="edges: weight (colour and width)")
+            # Below the graph, where they take height, not the width the columns need.
             what = (f"activation of {self.source} sample {self.sample}"
                     if self.sample is not None else f"mean activation on {self.source}")
-            figure.colorbar(self.nodes_, ax=ax, location="right", fraction=0.04, pad=0.02,
-                            shrink=0.9, label=f"nodes: {what}")
+            for mappable, label in ((self.nodes_, f"nodes: {what}"),
+                                    (ScalarMappable(self.weight_norm, weight_cmap),
+                                     "edges: weight (colour and width)")):
+                bar = figure.colorbar(mappable, ax=ax, location="bottom", fraction=0.035,
+                                      pad=0.02, shrink=0.8, aspect=40)
+                bar.set_label(label, fontsize="small")
+                bar.ax.tick_params(labelsize="x-small")
 
     def _column_label(self, column):
         name = self.columns[column]
@@ -367,11 +370,22 @@ class NetworkGraph(View):
             activation = "logits \u2192 p"
         return f"{name}\n{width} {activation}"
 
+    def _tag_room(self, span):
+        """Height in data units to keep above the nodes for the tags of the findings."""
+        if not self.findings:
+            return 0.0
+        lines = max(len({finding.tag for finding in self.findings if finding.concerns(name)})
+                    for name in self.columns)
+        needed = lines * 9.0 + 6.0  # points: x-small lines, and a gap
+        # The colour bars below take about a quarter of the height the axes start with.
+        height = 0.75 * self.ax_.get_position().height * self.figure_.get_figheight() * 72
+        return needed * span / max(height - needed, needed)
+
     def _spacing_points(self):
         """The vertical distance between two nodes, in points (from the axes' height)."""
         height = self.ax_.get_position().height * self.figure_.get_figheight() * 72
         top = 0.5 + (max(self.widths) - 1) / 2 * self.spacing
-        span = 2 * top - 1 + 2 * max(self.spacing, 0.06)
+        span = 2 * top - 1 + 2 * max(0.7 * self.spacing, 0.05)
         return height * self.spacing / max(span, 1e-9)
 
     def update(self, epoch):
