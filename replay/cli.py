@@ -16,6 +16,7 @@ from replay.errors import (
     ReplayError,
     RunFileError,
 )
+from replay.io import schema
 from replay.views.registry import view_names, view_options
 
 
@@ -138,7 +139,11 @@ def run_info(args):
     from replay.run import Run
 
     names = list_runs(args.file) if not args.run else [args.run]
-    print(f"{args.file}: {len(names)} run(s)")
+    try:
+        on_disk = f", {_format_bytes(os.path.getsize(args.file))} on disk"
+    except OSError:
+        on_disk = ""
+    print(f"{args.file}: {len(names)} run(s){on_disk}")
     for name in names:
         with Run(args.file, name, model_file=args.model_file) as run:
             attrs = run.attrs
@@ -159,19 +164,69 @@ def run_info(args):
             for layer in run.layers:
                 role = "hidden" if layer.hidden else "output"
                 print(f"  layer {layer.name:<16} {layer.class_name:<8} {layer.units:>5} units "
-                      f"{layer.activation:<12} {role}")
+                      f"{layer.activation:<12} {role}{_describe_storage(layer)}")
             history = run.history
             if history:
                 keys = [key for key in history if key != "epoch"]
                 final = ", ".join(f"{key}={history[key][-1]:.4g}" for key in keys)
                 print(f"  history ({len(history.get('epoch', []))} epochs): {final}")
+            arrays = run.arrays()
+            recomputed = run.attrs.get(schema.RECOMPUTED_ATTRIBUTE) or {}
             if args.arrays:
-                for path, (shape, dtype, size) in sorted(run.arrays().items()):
-                    print(f"    {path:<40} {str(shape):<22} {str(dtype):<8} "
-                          f"{_format_bytes(size)}")
-            total = sum(size for _, _, size in run.arrays().values())
-            print(f"  arrays: {len(run.arrays())}, stored size {_format_bytes(total)}")
+                for path, (shape, dtype, size) in sorted(arrays.items()):
+                    stored = "recomputed" if path in recomputed else _format_bytes(size)
+                    print(f"    {path:<40} {str(shape):<22} {str(dtype):<8} {stored}")
+            print(_describe_sizes(run, arrays, recomputed))
     return 0
+
+
+def _describe_storage(layer):
+    """``" [activations recomputed, ...]"``: the quantities of a layer not stored as they are."""
+    names = {"preactivations": "z-values"}
+    parts = []
+    for quantity, mode in (layer.storage or {}).items():
+        name = names.get(quantity, quantity)
+        if mode == "recomputed":
+            parts.append(f"{name} recomputed")
+        elif mode == "summary":
+            parts.append(f"{name} as summaries")
+        elif mode is None and quantity == "weights":
+            parts.append("no weights")
+    return f" [{', '.join(parts)}]" if parts else ""
+
+
+def _describe_sizes(run, arrays, recomputed):
+    """The lines of ``replay info`` that say what a run stores and what each quantity costs."""
+    by_quantity = {}
+    per_snapshot = 0
+    for path, (_, _, size) in arrays.items():
+        quantity = schema.quantity_of(path)[0]
+        by_quantity[quantity] = by_quantity.get(quantity, 0) + size
+        if quantity not in ("inputs", "targets", "samples", "history", "snapshots"):
+            per_snapshot += size
+    total = sum(by_quantity.values())
+    snapshot = (f", {_format_bytes(per_snapshot / run.n_snapshots)} per snapshot"
+                if run.n_snapshots else "")
+    costs = ", ".join(f"{quantity} {_format_bytes(size)}" for quantity, size in
+                      sorted(by_quantity.items(), key=lambda item: -item[1]) if size)
+    lines = [f"  arrays: {len(arrays)}, stored size {_format_bytes(total)}{snapshot}"
+             + (f": {costs}" if costs else "")]
+    if recomputed:
+        kinds = sorted({schema.quantity_of(path)[0] for path in recomputed})
+        lines.append(f"  recomputed from the weights when read (not stored): {', '.join(kinds)}")
+    details = []
+    for source in schema.SAMPLE_SOURCES:
+        if schema.sample_indices(source) in arrays:
+            trained = run.attrs.get("n_train_samples", -1) if source == "train" else -1
+            details.append(f"{source}: {arrays[schema.inputs(source)][0][0]:,} samples "
+                           + (f"of the {trained:,} fit trained on, " if trained > 0 else "")
+                           + "a fixed subset (indices in " + schema.sample_indices(source) + ")")
+    dtype, compression = run.attrs.get("storage_dtype"), run.attrs.get("compression")
+    if dtype or compression:
+        details.append(f"storage {dtype or 'float32'}, compression {compression or 'none'}")
+    if details:
+        lines.append("  " + "; ".join(details))
+    return "\n".join(lines)
 
 
 def _describe_deepreplay(run):

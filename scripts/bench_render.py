@@ -1,20 +1,34 @@
-"""Benchmark: render the five-panel part-1 scene to MP4, and its peak memory.
+"""Benchmark: render speed of the five-panel part-1 scene and of the 3-run showdown, GIF size, memory.
 
-Records (or reuses) a 150-epoch part-1 sigmoid run, renders
-``Scene.part1`` to H.264 at dpi 120 on a 12 x 6 inch figure, and prints the
-frames per second of the whole ``Scene.save`` call (setup included). Then it
-renders a 150-epoch and a 1,000-epoch run in fresh processes and prints the
-peak memory of each: streaming frames to the encoder keeps it flat.
+Records (or reuses) the 150-epoch part-1 runs (sigmoid, tanh and relu) and
+measures the whole ``save`` call (setup included), alternating, ``--repeat``
+times:
 
-The **last line** is ``render fps: X``.
+- the five-panel ``Scene.part1`` of sigmoid to H.264 at dpi 120 on a
+  12 x 6 inch figure (1440 x 720 px);
+- the showdown, ``ComparisonScene.grid`` of the three runs with the feature
+  space over the input-space boundary, to H.264 at dpi 100 (1260 x 830 px,
+  what ``replay compare FILE --runs sigmoid tanh relu --out showdown.mp4``
+  renders).
+
+Then it writes the five-panel GIF at the default size (dpi 100, 1200 x 600
+px) and prints its size, and renders a 150-epoch and a 1,000-epoch run in
+fresh processes and prints the peak memory of each: streaming frames to
+the encoder keeps it flat.
+
+The speeds are medians over the repeats, printed with their spread (2
+shared cores: other jobs slow single runs down) as ``five-panel fps: X
+(min-max of n)`` and ``showdown fps: Y (min-max of n)``. The **last line**
+is, as before, ``render fps: X``: the five-panel median.
 
 Usage:
     python scripts/bench_render.py                  # records into runs/ on first use
-    python scripts/bench_render.py --skip-memory    # only the fps
+    python scripts/bench_render.py --run-file /tmp/media/part1.h5 --skip-memory
 """
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,22 +47,28 @@ warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
 LONG_RUN, LONG_EPOCHS = "long", 1000
 
 
-def ensure_part1_run(path, epochs=150):
-    """Record the part-1 sigmoid run into ``path`` unless a complete one is there."""
+def ensure_part1_runs(path, epochs=150, names=("sigmoid", "tanh", "relu")):
+    """Record the part-1 runs ``names`` into ``path`` unless complete ones are there."""
     from replay import Run
     from replay.errors import ReplayError
 
-    try:
-        with Run(path, "sigmoid") as run:
-            if run.complete and run.n_snapshots == epochs + 1:
-                return
-    except ReplayError:
-        pass
+    missing = []
+    for name in names:
+        try:
+            with Run(path, name) as run:
+                if run.complete and run.n_snapshots == epochs + 1:
+                    continue
+        except ReplayError:
+            pass
+        missing.append(name)
+    if not missing:
+        return
     sys.path.insert(0, str(SCRIPTS))
     from part1_activation_functions import train
 
-    print(f"recording a {epochs}-epoch part-1 sigmoid run into {path} ...", flush=True)
-    train(path, "sigmoid", epochs=epochs)
+    for name in missing:
+        print(f"recording a {epochs}-epoch part-1 {name} run into {path} ...", flush=True)
+        train(path, name, epochs=epochs)
 
 
 def ensure_long_run(path, epochs=LONG_EPOCHS):
@@ -102,38 +122,73 @@ def peak_memory(path, run, dpi):
     return int(frames), float(peak), float(fps)
 
 
+def time_save(make_scene, out, **options):
+    """Build a scene and save it; return ``(stats, wall seconds, CPU ms per frame of this process)``."""
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    stats = make_scene().save(out, progress=False, **options)
+    seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    return stats, seconds, 1000 * cpu / stats.frames
+
+
+def spread(values):
+    """``"median (min-max of n)"`` of fps values."""
+    values = sorted(values)
+    return (f"{statistics.median(values):.1f} ({values[0]:.1f}-{values[-1]:.1f} of "
+            f"{len(values)})")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="runs", help="folder of the run files (default runs)")
-    parser.add_argument("--dpi", type=float, default=120)
+    parser.add_argument("--run-file", help="a part-1 run file with runs sigmoid, tanh and "
+                                           "relu (default: RUNS/bench_render.h5, recorded "
+                                           "on first use)")
+    parser.add_argument("--dpi", type=float, default=120, help="dpi of the five-panel scene")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating repeats (default 3)")
     parser.add_argument("--skip-memory", action="store_true",
                         help="skip the 150 vs 1,000 epoch memory comparison")
+    parser.add_argument("--skip-gif", action="store_true", help="skip the GIF size")
     args = parser.parse_args(argv)
     folder = Path(args.runs)
     folder.mkdir(parents=True, exist_ok=True)
-    part1_path = folder / "bench_render.h5"
-    ensure_part1_run(part1_path)
+    part1_path = Path(args.run_file) if args.run_file else folder / "bench_render.h5"
+    ensure_part1_runs(part1_path)
 
     import matplotlib
 
     matplotlib.use("Agg")
     from replay import Run
+    from replay.compare import ComparisonScene
     from replay.scene import Scene
 
+    five_panel, showdown = [], []
     with tempfile.TemporaryDirectory() as temporary, Run(part1_path, "sigmoid") as run:
-        out = Path(temporary) / "part1_sigmoid.mp4"
-        start = time.perf_counter()
-        cpu_start = time.process_time()
-        stats = Scene.part1(run, title_prefix="sigmoid", figsize=(12, 6)).save(
-            out, dpi=args.dpi, fps=10, progress=False)
-        seconds = time.perf_counter() - start
-        cpu = time.process_time() - cpu_start
-        size_mb = out.stat().st_size / 2**20
-    fps = stats.frames / seconds
-    print(f"five-panel scene, {stats.frames} frames of {stats.size[0]}x{stats.size[1]} px "
-          f"(dpi {args.dpi:g}, 12x6 in): {seconds:.2f} s, H.264 {size_mb:.1f} MB, "
-          f"drawing process CPU {1000 * cpu / stats.frames:.1f} ms/frame, "
-          f"{os.cpu_count()} cores")
+        temporary = Path(temporary)
+        for _ in range(args.repeat):
+            stats, seconds, cpu = time_save(
+                lambda: Scene.part1(run, title_prefix="sigmoid", figsize=(12, 6)),
+                temporary / "part1_sigmoid.mp4", dpi=args.dpi, fps=10)
+            five_panel.append(stats.frames / seconds)
+            print(f"five-panel scene, {stats.frames} frames of {stats.size[0]}x{stats.size[1]} "
+                  f"px (dpi {args.dpi:g}, 12x6 in): {seconds:.2f} s, {five_panel[-1]:.1f} fps, "
+                  f"H.264 {stats.bytes / 1e6:.2f} MB, drawing process CPU {cpu:.1f} ms/frame, "
+                  f"{os.cpu_count()} cores", flush=True)
+            stats, seconds, cpu = time_save(
+                lambda: ComparisonScene.grid(["sigmoid", "tanh", "relu"], path=part1_path),
+                temporary / "showdown.mp4", fps=10)
+            showdown.append(stats.frames / seconds)
+            print(f"showdown, 3 runs x 2 views, {stats.frames} frames of {stats.size[0]}x"
+                  f"{stats.size[1]} px (dpi 100): {seconds:.2f} s, {showdown[-1]:.1f} fps, "
+                  f"H.264 {stats.bytes / 1e6:.2f} MB, drawing process CPU {cpu:.1f} ms/frame",
+                  flush=True)
+        if not args.skip_gif:
+            stats, seconds, _ = time_save(lambda: Scene.part1(run, title_prefix="sigmoid"),
+                                          temporary / "part1_sigmoid.gif")
+            print(f"five-panel GIF at the default size, {stats.frames} frames of "
+                  f"{stats.size[0]}x{stats.size[1]} px: {stats.bytes / 1e6:.2f} MB "
+                  f"(target 4 MB), {seconds:.1f} s")
 
     if not args.skip_memory:
         long_path = folder / "bench_render_long.h5"
@@ -142,7 +197,9 @@ def main(argv=None):
             frames, peak, child_fps = peak_memory(path, name, args.dpi)
             print(f"peak memory rendering {frames - 1:>4} epochs ({frames} frames): "
                   f"{peak:.0f} MB ({child_fps:.1f} fps)")
-    print(f"render fps: {fps:.1f}")
+    print(f"five-panel fps: {spread(five_panel)}")
+    print(f"showdown fps: {spread(showdown)}")
+    print(f"render fps: {statistics.median(five_panel):.1f}")
     return 0
 
 

@@ -247,7 +247,10 @@ def write_run(path, run, layers, snapshots, inputs, targets, *, loss, metrics=("
         "layers": [{"name": layer.name, "class_name": "Dense", "units": layer.units,
                     "shape": [layer.units], "activation": layer.activation,
                     "weights": list(layer.weights), "trainable_weights": list(layer.weights),
-                    "hidden": position < len(layers) - 1, "preactivations": True}
+                    "hidden": position < len(layers) - 1, "preactivations": True,
+                    "storage": {"weights": "raw", "gradients": "raw" if gradients else None,
+                                **dict.fromkeys(("activations", "preactivations"),
+                                                "raw" if position < len(layers) - 1 else None)}}
                    for position, layer in enumerate(layers)],
         "loss": loss,
         "from_logits": False,
@@ -260,6 +263,11 @@ def write_run(path, run, layers, snapshots, inputs, targets, *, loss, metrics=("
         "snapshot_every": 1,
         "n_outputs": layers[-1].units,
         "epochs_planned": n_epochs,
+        # Stored as they are: every array raw, float32, uncompressed.
+        schema.RECOMPUTED_ATTRIBUTE: {},
+        "storage_dtype": "float32",
+        "compression": "none",
+        "max_snapshot_bytes": 0,
     }
     if n_epochs:  # what on_train_begin adds (Recorder.snapshot runs no fit)
         attributes.update(steps_per_epoch=steps_per_epoch, batch_size=batch_size,

@@ -143,7 +143,8 @@ def open_when_writer_is_done(path, run, timeout=30):
         try:
             return Run(path, run)
         except RunFileError as error:
-            if "lock" not in str(error) or time.time() > deadline:
+            busy = "lock" in str(error) or "another process has it open" in str(error)
+            if not busy or time.time() > deadline:
                 raise
             time.sleep(0.05)
 

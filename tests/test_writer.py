@@ -43,7 +43,7 @@ def test_process_and_thread_writers_write_the_same_run(tmp_path):
     by_process = stored_arrays(tmp_path / "p.h5", "run")
     by_thread = stored_arrays(tmp_path / "t.h5", "run")
     assert sorted(by_process) == sorted(by_thread)
-    assert {"weights/hidden/kernel", "activations/mesh/hidden", "loss/train",
+    assert {"weights/hidden/kernel", "gradients/hidden/kernel", "loss/train",
             "history/loss", "snapshots/epoch"} <= set(by_process)
     for name, values in by_process.items():
         np.testing.assert_allclose(values, by_thread[name], rtol=1e-6, atol=1e-7,

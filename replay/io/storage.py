@@ -76,7 +76,7 @@ def to_storage(arrays, dtype=np.float16):
     stored = {}
     for path, array in arrays.items():
         array = np.asarray(array)
-        if array.dtype.kind == "f":
+        if array.dtype.kind == "f" and not (array.dtype == np.float16 and dtype == np.float16):
             if dtype == np.float16 and array.size >= HALF_PRECISION_MIN_VALUES \
                     and is_half_precision_path(path) and fits_float16(array):
                 array = array.astype(np.float16)

@@ -14,10 +14,10 @@ float16, see :mod:`replay.io.storage`). A float32 row for a float16 dataset
 (a value beyond float16's range) widens that dataset to float32 for good.
 
 Compression: with ``compression`` set, every per-snapshot array gets the
-shuffle filter and that compressor; a chunk holds one snapshot of a large
-array (at most :data:`CHUNK_BYTES` of a small one), so reading a snapshot
-decompresses only that snapshot, and appending one never re-compresses
-earlier ones.
+shuffle filter and that compressor. A chunk holds one snapshot of a large
+array (at most :data:`CHUNK_BYTES` of consecutive snapshots of a small
+one), so reading a snapshot reads (and decompresses) little more than that
+snapshot.
 
 numpy and h5py only: the writer child process (:mod:`replay.io.writer_process`)
 runs this without Keras.
@@ -31,10 +31,10 @@ import numpy as np
 from replay.io import schema
 
 #: Largest chunk of a growable dataset in bytes (uncompressed): a snapshot of
-#: a larger array is one chunk by itself.
-CHUNK_BYTES = 64 * 1024
-#: ... and of a compressed one, whose partial chunk is re-compressed at every flush.
-COMPRESSED_CHUNK_BYTES = 16 * 1024
+#: a larger array is one chunk by itself. Small: a chunk is allocated whole
+#: (a short run's small arrays take no more than this each), and a compressed
+#: partial chunk is compressed again at every flush.
+CHUNK_BYTES = 16 * 1024
 
 
 def compression_filter(compression):
@@ -70,13 +70,15 @@ class RunWriter:
         compression: HDF5 filter for the per-snapshot arrays (``None``,
             ``"gzip"``, a gzip level 0-9 or ``"lzf"``; with the shuffle
             filter).
+        static_compression: the same for the static arrays (inputs, targets).
     """
 
-    def __init__(self, handle, run, *, compression=None):
+    def __init__(self, handle, run, *, compression=None, static_compression=None):
         self.handle = handle
         self.run = run
         self.compression = compression
         self._filter = compression_filter(compression)
+        self._static_filter = compression_filter(static_compression)
         self.group = handle.require_group(run)
         self._datasets = {}  # name -> (dataset, memory space of one row, dtype)
         self._n_snapshots = None
@@ -84,14 +86,14 @@ class RunWriter:
         self._history_keys = set()
 
     @classmethod
-    def create(cls, handle, run, attributes, *, compression=None):
+    def create(cls, handle, run, attributes, *, compression=None, static_compression=None):
         """Create the run group with its metadata attributes."""
         group = handle.create_group(run)
         group.attrs[schema.VERSION_ATTRIBUTE] = schema.SCHEMA_VERSION
         group.attrs["complete"] = False
         for key, value in attributes.items():
             group.attrs[key] = _attribute(value)
-        writer = cls(handle, run, compression=compression)
+        writer = cls(handle, run, compression=compression, static_compression=static_compression)
         writer._growable(schema.SNAPSHOT_EPOCHS, (), np.float64)
         writer._growable(schema.SNAPSHOT_STEPS, (), np.int64)
         return writer
@@ -119,15 +121,15 @@ class RunWriter:
         array = np.asarray(array)
         if name in self.group:
             del self.group[name]
-        self.group.create_dataset(name, data=array)
+        self.group.create_dataset(name, data=array,
+                                  **(self._static_filter if array.ndim and array.size else {}))
 
     def _growable(self, name, item_shape, dtype, fillvalue=None):
         if name in self.group:
             return self.group[name]
         row_bytes = max(1, int(np.prod(item_shape))) * np.dtype(dtype).itemsize
         compressed = bool(self._filter) and bool(item_shape)
-        chunk_rows = max(1, min(256, (COMPRESSED_CHUNK_BYTES if compressed else CHUNK_BYTES)
-                                // row_bytes))
+        chunk_rows = max(1, min(256, CHUNK_BYTES // row_bytes))
         return self.group.create_dataset(
             name,
             shape=(0, *item_shape),

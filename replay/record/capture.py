@@ -430,8 +430,6 @@ class CapturePlan:
             if info["hidden"]:
                 info["hidden"] = storage["activations"] is not None
                 info["preactivations"] = storage["preactivations"] is not None
-            else:
-                info["preactivations"] = False
             if storage["weights"] is None:
                 info["weights"] = []
         return self

@@ -21,6 +21,7 @@ run). The key is exact: equal text is the same computation, since weights
 and samples are arguments of the program, never constants in it.
 """
 
+import functools
 import hashlib
 import threading
 from collections import OrderedDict
@@ -30,7 +31,12 @@ import numpy as np
 
 from replay.errors import RecordingError
 from replay.io import schema
-from replay.io.storage import to_storage
+from replay.io.storage import (
+    FLOAT16_MAX,
+    HALF_PRECISION_MIN_VALUES,
+    is_half_precision_path,
+    to_storage,
+)
 from replay.record.capture import ModelLoss, _weight_names, keep
 
 
@@ -84,8 +90,16 @@ class FusedJaxCapture:
         self._device_data = None  # the constant inputs, on the device once
         self._layout = None  # [(name, shape, offset, size)], set while tracing
         self._loss = ModelLoss(self.model)
-        self._function = jax.jit(self._snapshot)
-        self._compiled = None
+        # Two variants: large activations cast to float16 on the device (the
+        # default), and everything in float32, compiled only if a snapshot
+        # has a value beyond float16's range.
+        self._half = np.dtype(storage_dtype) == np.float16
+        self._functions = {half: jax.jit(functools.partial(self._snapshot, half=half))
+                           for half in {self._half, False}}
+        self._layouts = {}  # half -> [(name, shape, buffer, offset, size)], set while tracing
+        self._checks = {}  # half -> offsets (in the float32 buffer) of the float16 pieces' max
+        self._compiled = {}
+        self._lowered = {}
 
     # -- the two halves of a snapshot -----------------------------------------
 
@@ -107,6 +121,29 @@ class FusedJaxCapture:
             ``gradients/`` of this snapshot.
         """
         trainable, non_trainable = variables
+        arguments = self._arguments(variables)
+        half = self._half
+        buffers = self._run(half, arguments)
+        if half and any(buffers[0][offset] > FLOAT16_MAX for offset in self._checks[half]):
+            half = False  # a value float16 cannot hold: this snapshot in float32
+            buffers = self._run(half, arguments)
+        arrays = {}
+        for layer, name, _, (is_trainable, index) in self._weights:
+            keep(arrays, schema.weights(layer, name),
+                 (trainable if is_trainable else non_trainable)[index],
+                 self.plan.weights.get(layer))
+        for name, shape, buffer, offset, size in self._layouts[half]:
+            arrays[name] = buffers[buffer][offset:offset + size].reshape(shape)
+        return to_storage(arrays, self.storage_dtype)
+
+    def _run(self, half, arguments):
+        """The compiled variant's two buffers (float32, float16) as numpy arrays."""
+        if half not in self._compiled:
+            self._compiled[half] = _compile(self.lower(arguments, half=half))
+        return [np.asarray(buffer) for buffer in self._compiled[half](*arguments)]
+
+    def _arguments(self, variables):
+        trainable, non_trainable = variables
         if self._device_data is None:
             self._device_data = (
                 {source: tuple(keras.ops.convert_to_tensor(part) for part in pair)
@@ -114,22 +151,37 @@ class FusedJaxCapture:
                 {source: keras.ops.convert_to_tensor(points.reshape(-1, points.shape[-1]))
                  for source, points in self._probes.items()},
             )
-        arguments = (trainable, non_trainable, *self._device_data)
-        if self._compiled is None:
-            self._compiled = _compile(self._function, arguments)
-        packed = np.asarray(self._compiled(*arguments))
-        arrays = {}
-        for layer, name, _, (is_trainable, index) in self._weights:
-            keep(arrays, schema.weights(layer, name),
-                 (trainable if is_trainable else non_trainable)[index],
-                 self.plan.weights.get(layer))
-        for name, shape, offset, size in self._layout:
-            arrays[name] = packed[offset:offset + size].reshape(shape)
-        return to_storage(arrays, self.storage_dtype)
+        return (trainable, non_trainable, *self._device_data)
+
+    def lower(self, arguments=None, *, half=None):
+        """Trace and lower the snapshot function once (this sets the layout); return it lowered."""
+        half = self._half if half is None else half
+        if half not in self._lowered:
+            self._lowered[half] = self._functions[half].lower(
+                *(arguments or self._arguments(self.dispatch())))
+        return self._lowered[half]
+
+    def check_targets(self):
+        """Trace the snapshot function, so that targets which do not fit the loss fail now.
+
+        Tracing costs no compilation and no eager calls (an eager call of a
+        Keras model on JAX compiles every operation it meets, seconds in a
+        fresh process); the trace is the one the first snapshot compiles.
+
+        Returns:
+            ``{source: shape of its per-sample loss}``.
+        """
+        self.lower()
+        shapes = {source: None for source in self._samples}
+        for name, shape, _, _, _ in self._layouts[self._half]:
+            for source in shapes:
+                if name == schema.loss(source):
+                    shapes[source] = shape
+        return shapes
 
     # -- the traced function ---------------------------------------------------
 
-    def _snapshot(self, trainable, non_trainable, samples, probes):
+    def _snapshot(self, trainable, non_trainable, samples, probes, *, half):
         import jax
         import jax.numpy as jnp
 
@@ -179,7 +231,9 @@ class FusedJaxCapture:
                         add(schema.gradients(layer, name), gradient[index],
                             self.plan.gradients.get(layer))
 
-        if probes:
+        # The probe points only when something of them is stored (raw).
+        if probes and any(mode == "raw" and kind != "preactivations"
+                          for kind, _, mode in self.plan.layout):
             sizes = [len(points) for points in probes.values()]
             results, _ = forward(trainable, jnp.concatenate(list(probes.values())))
             start = 0
@@ -188,14 +242,29 @@ class FusedJaxCapture:
                 start += size
                 add_forward(source, part, self._probes[source].shape[:-1], is_sample=False)
 
-        layout, offset = [], 0
-        for name, array in pieces:
-            layout.append((name, tuple(array.shape), offset, int(np.prod(array.shape))))
-            offset += layout[-1][-1]
-        self._layout = layout  # a side effect of tracing: shapes are static
-        if not pieces:
-            return jnp.zeros((0,), jnp.float32)
-        return jnp.concatenate([array.astype(jnp.float32).reshape(-1) for _, array in pieces])
+        # Large activations travel (and are stored) as float16; the largest
+        # absolute value of each goes along, to tell a value float16 cannot hold.
+        wide = [(name, array) for name, array in pieces
+                if half and is_half_precision_path(name)
+                and int(np.prod(array.shape)) >= HALF_PRECISION_MIN_VALUES]
+        narrow = [piece for piece in pieces if all(piece[0] != name for name, _ in wide)]
+        checks = [(None, jnp.max(jnp.abs(array)).astype(jnp.float32)) for _, array in wide]
+        layout, offsets = [], [0, 0]
+        for buffer, group in ((0, narrow + checks), (1, wide)):
+            for name, array in group:
+                size = int(np.prod(array.shape))
+                layout.append((name, tuple(array.shape), buffer, offsets[buffer], size))
+                offsets[buffer] += size
+        # A side effect of tracing: shapes are static.
+        self._layouts[half] = [entry for entry in layout if entry[0] is not None]
+        self._checks[half] = [entry[3] for entry in layout if entry[0] is None]
+
+        def pack(group, dtype):
+            if not group:
+                return jnp.zeros((0,), dtype)
+            return jnp.concatenate([array.astype(dtype).reshape(-1) for _, array in group])
+
+        return pack(narrow + checks, jnp.float32), pack(wide, jnp.float16)
 
 
 def _summary_pieces(path, values):
@@ -226,10 +295,11 @@ _COMPILED_LOCK = threading.Lock()
 _COMPILED_MAX = 32
 
 
-def _compile(function, arguments):
-    """Trace and lower ``function`` (sets the layout), compile unless compiled before."""
-    lowered = function.lower(*arguments)
-    key = hashlib.sha256(lowered.as_text().encode()).hexdigest()
+def _compile(lowered):
+    """Compile a lowered snapshot function, unless the same program was compiled before."""
+    # The argument shapes too: arguments the program does not use are
+    # dropped from its text, but the executable still checks them.
+    key = hashlib.sha256((lowered.as_text() + repr(lowered.in_avals)).encode()).hexdigest()
     with _COMPILED_LOCK:
         compiled = _COMPILED.get(key)
         if compiled is not None:

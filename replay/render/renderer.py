@@ -182,24 +182,29 @@ class Overlay:
         frame_index = ((origin[0] + touched // columns) * width
                        + origin[1] + touched % columns)
         opaque = np.all(seen[touched] == 0, axis=1)
-        self.opaque_index = frame_index[opaque]
-        self.opaque_rgb = black[touched[opaque]]
+        # Byte positions (RGB of each pixel) in the flat RGBA frame: 1-D take/put
+        # is several times faster than indexing rows of an (n, 4) view.
+        channels = np.arange(3)
+        self.opaque_index = (frame_index[opaque, None] * 4 + channels).ravel()
+        self.opaque_rgb = black[touched[opaque]].ravel()
         partial = touched[~opaque]
-        self.partial_index = frame_index[~opaque]
-        self.partial_rgb = black[partial].astype(np.uint16) * 255 + 127
-        self.partial_seen = seen[partial]
+        self.partial_index = (frame_index[~opaque, None] * 4 + channels).ravel()
+        self.partial_rgb = black[partial].astype(np.uint16).ravel() * 255 + 127
+        self.partial_seen = seen[partial].ravel()
 
     def __len__(self):
-        return len(self.opaque_index) + len(self.partial_index)
+        return (len(self.opaque_index) + len(self.partial_index)) // 3
 
     def composite(self, pixels):
         """Draw the overlay onto ``pixels`` ``(height, width, 4)`` (opaque) in place."""
-        flat = pixels.reshape(-1, 4)
+        flat = pixels.reshape(-1)
         if len(self.partial_index):
-            below = flat[self.partial_index, :3] * self.partial_seen
-            flat[self.partial_index, :3] = (below + self.partial_rgb) // 255
+            below = flat.take(self.partial_index) * self.partial_seen
+            below += self.partial_rgb
+            below //= 255
+            flat.put(self.partial_index, below)
         if len(self.opaque_index):
-            flat[self.opaque_index, :3] = self.opaque_rgb
+            flat.put(self.opaque_index, self.opaque_rgb)
 
 
 def pixel_box(figure, artists, shape, *, margin=10):
@@ -213,14 +218,11 @@ def pixel_box(figure, artists, shape, *, margin=10):
     boxes = []
     for artist in artists:
         try:
-            box = artist.get_window_extent(renderer)
+            box = artist.get_tightbbox(renderer)  # what it draws, within its clip box
         except Exception:  # an artist without a usable extent: take the whole frame
             return slice(0, height), slice(0, width)
-        clip = artist.get_clip_box() if artist.get_clip_on() else None
-        if clip is not None:
-            box = Bbox.intersection(box, clip)
-            if box is None:
-                continue
+        if box is None:
+            continue
         if not np.all(np.isfinite(box.extents)):
             return slice(0, height), slice(0, width)
         boxes.append(box)
@@ -256,6 +258,9 @@ def blit_draw_order(figure, changing):
             continue
         lowest = min(child.get_zorder() for child in own)
         skipped = {id(ax.patch), id(ax.title), id(ax._left_title), id(ax._right_title)}
+        # The axes' ticks and labels stay in the background: drawing them (twice)
+        # into overlays costs a fifth of a second per render for a few pixels
+        # where a tick meets a spine (blended in another order than a full draw).
         above = [child for child in children
                  if id(child) not in changing_ids and id(child) not in skipped
                  and not isinstance(child, Axis) and child.get_visible()

@@ -220,7 +220,7 @@ MEDIA_ARGUMENTS = (
                          "or --preset)"}),
     ("--preset", {"choices": tuple(PRESETS),
                   "help": "size for a destination: readme (880 px wide), article (1400), "
-                          "slide (1920), phone (720); sets the figure width and the dpi"}),
+                          "slide (1920), phone (1080); sets the figure width and the dpi"}),
     ("--hold-last", {"type": float, "default": 0.0, "metavar": "SECONDS",
                      "help": "keep the last frame of an .mp4/.gif on screen this many "
                              "seconds longer (default 0)"}),

@@ -6,19 +6,19 @@ next to the panels and the dpi how many pixels that takes. ``width=``
 keeps the figure's inches and picks the dpi that gives the width; a
 :data:`PRESETS` entry also sets the figure's width in inches (its height
 follows the scene's aspect ratio), so that the text stays legible at the
-destination's width.
+destination's width (the five-panel figure needs about 11 inches for its
+labels; a narrower figure would clip them).
 
-========== ======== ============ =====================================================
-preset     width    figure width destination
-========== ======== ============ =====================================================
-``readme`` 880 px   11 in (80)   a GitHub README or docs page (the column is ~880 px)
-``article`` 1400 px 12 in (117)  a blog or Medium article: a 700 px column, sharp at 2x
-``slide``  1920 px  16 in (120)  a full-HD slide, full width
-``phone``  720 px   9 in (80)    a chat message or a phone screen (360 pt at 2x)
-========== ======== ============ =====================================================
+- ``readme``: 880 px wide, 11 in (dpi 80): a GitHub README or docs page
+  (the column is about 880 px);
+- ``article``: 1400 px, 12 in (dpi 117): a blog or Medium article, a 700 px
+  column sharp on 2x screens;
+- ``slide``: 1920 px, 16 in (dpi 120): a full-HD slide, full width;
+- ``phone``: 1080 px, 12 in (dpi 90): a chat message or a phone screen.
 
-The measured sizes (pixels, bytes, render time) of the part-1 figure and
-the showdown under each preset are printed by ``scripts/bench_media.py``.
+For the 12 x 6 inch five-panel figure that is 880 x 440, 1400 x 700,
+1920 x 960 and 1080 x 540 pixels; ``scripts/bench_media.py`` measures the
+bytes and render time of each.
 """
 
 from dataclasses import dataclass
@@ -53,7 +53,7 @@ PRESETS = {preset.name: preset for preset in (
     SizePreset("readme", 880, 11.0, "a GitHub README or docs page"),
     SizePreset("article", 1400, 12.0, "a blog or Medium article (700 px column at 2x)"),
     SizePreset("slide", 1920, 16.0, "a full-HD slide"),
-    SizePreset("phone", 720, 9.0, "a chat message or a phone screen"),
+    SizePreset("phone", 1080, 12.0, "a chat message or a phone screen (1080 px across)"),
 )}
 
 

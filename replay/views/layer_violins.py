@@ -12,6 +12,12 @@ a good initializer keeps them spread.
 The violins are drawn once as polygons and only their vertices change per
 frame, from a binned Gaussian kernel density estimate (cost linear in the
 number of values), so animating is cheap.
+
+A quantity the recorder stored as a **summary** (a wide layer under the
+size budget, see :mod:`replay.io.storage`) is drawn from it: the stored
+histogram is the one the estimate bins the raw values into, and the
+per-unit moments give the standard deviation, so its violin and
+``std_per_layer()`` are those of the raw values.
 """
 
 import numpy as np
@@ -21,6 +27,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from replay.errors import LayerNotFoundError, OptionError
 from replay.io import schema
+from replay.io.storage import Summary
 from replay.views.base import View
 from replay.views.ranges import iter_snapshots, padded_range
 from replay.views.registry import QUANTITY, SOURCE, register
@@ -44,8 +51,9 @@ INPUTS_COLOR = "#999999"
 #: Output ranges of bounded activations: their violins get these fixed limits.
 ACTIVATION_RANGES = {"sigmoid": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0),
                      "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0)}
-#: Bins of the density estimate and points along each violin's outline.
-DENSITY_BINS = 256
+#: Bins of the density estimate (those of a stored summary's histogram) and
+#: points along each violin's outline.
+DENSITY_BINS = schema.SUMMARY_BINS
 OUTLINE_POINTS = 80
 
 
@@ -56,20 +64,30 @@ def violin_outline(values, position, *, width=0.8, points=OUTLINE_POINTS):
     ``matplotlib.axes.Axes.violinplot``) evaluated between the smallest and
     the largest value, computed on a histogram so that it costs O(n); the
     widest point of the violin is ``width`` wide. Values that are all equal
-    give a flat line of that width.
+    give a flat line of that width. ``values`` may also be a
+    :class:`replay.io.storage.Summary`: its histogram is that same binning.
     """
-    values = np.asarray(values, dtype=np.float64).ravel()
-    values = values[np.isfinite(values)]
     half = width / 2
-    if values.size == 0:
-        return np.full((2, 2), [position, np.nan])
-    low, high = values.min(), values.max()
+    if isinstance(values, Summary):
+        low, high, size, std = values.low, values.high, values.size, values.pooled_std
+        counts = values.histogram
+        if size == 0 or not np.isfinite(low):
+            return np.full((2, 2), [position, np.nan])
+    else:
+        values = np.asarray(values, dtype=np.float64).ravel()
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            return np.full((2, 2), [position, np.nan])
+        low, high, size, std = values.min(), values.max(), values.size, values.std()
+        counts = None
     if high - low <= 1e-12 * max(1.0, abs(low)):
         return np.array([[position - half, low], [position + half, low],
                          [position + half, high], [position - half, high]])
-    counts, edges = np.histogram(values, bins=DENSITY_BINS, range=(low, high))
+    if counts is None:
+        counts, _ = np.histogram(values, bins=DENSITY_BINS, range=(low, high))
+    edges = np.linspace(low, high, DENSITY_BINS + 1)
     bin_width = edges[1] - edges[0]
-    bandwidth = values.std() * values.size ** (-1 / 5)
+    bandwidth = std * size ** (-1 / 5)
     sigma_bins = max(bandwidth / bin_width, 0.5)
     reach = int(np.ceil(4 * sigma_bins))
     offsets = np.arange(-reach, reach + 1)
@@ -197,12 +215,12 @@ class LayerViolins(View):
         group = self._recorded
         if self.quantity == "activations":
             if info.hidden:
-                return [schema.activations(self.source, name)]
+                return [self._stored(schema.activations(self.source, name))]
             if name == run.layers[-1].name:
                 return [schema.outputs(self.source)]
         elif self.quantity == "preactivations":
-            path = schema.preactivations(self.source, name)
-            if info.hidden and path in group:
+            path = self._stored(schema.preactivations(self.source, name))
+            if info.hidden and (path in group or isinstance(path, SummaryPath)):
                 return [path]
             raise LayerNotFoundError(
                 f"Run {run.name!r} has no recorded z-values of layer {name!r} on "
@@ -223,8 +241,13 @@ class LayerViolins(View):
             if not names:
                 raise LayerNotFoundError(f"Layer {name!r} has no weights.")
             path_of = schema.weights if self.quantity == "weights" else schema.gradients
-            paths = [path_of(name, weight) for weight in names]
-            missing = [path for path in paths if path not in group]
+            paths = [self._stored(path_of(name, weight)) for weight in names]
+            if len(paths) > 1 and any(isinstance(path, SummaryPath) for path in paths):
+                raise OptionError(
+                    f"The weights of layer {name!r} are stored as summaries, which cannot be "
+                    "pooled; pass weight='kernel' (or another weight) to show one.")
+            missing = [path for path in paths
+                       if path not in group and not isinstance(path, SummaryPath)]
             if missing:
                 hint = (" Record with Recorder(..., gradients=True)."
                         if self.quantity == "gradients" else "")
@@ -236,6 +259,13 @@ class LayerViolins(View):
             f"layers are {', '.join(run.hidden_layers)} and the output layer is "
             f"{run.layers[-1].name!r}."
         )
+
+    def _stored(self, path):
+        """``path``, or a :class:`SummaryPath` when the run stores it as a summary only."""
+        group = self._recorded
+        if path not in group and schema.summary(path, "histogram") in group:
+            return SummaryPath(path)
+        return path
 
     def _check_ylim(self, ylim):
         if ylim is None:
@@ -255,12 +285,18 @@ class LayerViolins(View):
         return (low, high)
 
     def values(self, epoch):
-        """Return the values of every violin at snapshot ``epoch``: a list of 1-D arrays."""
+        """Return the values of every violin at snapshot ``epoch``.
+
+        A list of 1-D arrays; a :class:`replay.io.storage.Summary` for a
+        quantity the run stores as a summary.
+        """
         epoch = self.check_epoch(epoch)
         result = []
         for paths in self._datasets:
             if paths is None:
                 result.append(np.asarray(self.run.inputs(self.source), dtype=np.float64).ravel())
+            elif isinstance(paths[0], SummaryPath):
+                result.append(paths[0].read(self.run, epoch))
             else:
                 result.append(np.concatenate(
                     [np.asarray(self.run.series(path, [epoch])[0]).ravel() for path in paths]))
@@ -277,6 +313,9 @@ class LayerViolins(View):
                 inputs = np.asarray(self.run.inputs(self.source), dtype=np.float64)
                 stds[:, column], lows[:, column], highs[:, column] = (
                     inputs.std(), inputs.min(), inputs.max())
+                continue
+            if isinstance(paths[0], SummaryPath):
+                stds[:, column], lows[:, column], highs[:, column] = paths[0].scan(self.run)
                 continue
             start = 0
             for chunks in zip(*(iter_snapshots(self.run, path) for path in paths)):
@@ -360,6 +399,11 @@ class LayerViolins(View):
         segments, means = [], []
         for column, (body, data) in enumerate(zip(self.bodies_, values)):
             body.set_xy(violin_outline(data, column))
+            if isinstance(data, Summary):
+                segments.append([(column, data.low), (column, data.high)])
+                means.append(data.pooled_mean)
+                self.std_[column] = data.pooled_std
+                continue
             finite = data[np.isfinite(data)]
             if finite.size:
                 segments.append([(column, finite.min()), (column, finite.max())])
@@ -373,8 +417,10 @@ class LayerViolins(View):
         for text, std in zip(self.std_texts_, self.std_):
             text.set_text(f"\u03c3={std:.2g}")
         if self.ylim == "frame":
-            lows = [data.min() for data in values if data.size]
-            highs = [data.max() for data in values if data.size]
+            lows = [data.low if isinstance(data, Summary) else data.min()
+                    for data in values if isinstance(data, Summary) or data.size]
+            highs = [data.high if isinstance(data, Summary) else data.max()
+                     for data in values if isinstance(data, Summary) or data.size]
             if lows:
                 self.ax_.set_ylim(*self._limits(min(lows), max(highs)))
         index = self.check_epoch(epoch)
@@ -383,3 +429,28 @@ class LayerViolins(View):
                 finding.tag for finding in self.findings
                 if finding.covers(index) and finding.concerns(label))))
         return [*self.bodies_, self.ranges_, self.means_, *self.std_texts_, *self.tags_]
+
+
+class SummaryPath(str):
+    """A dataset path the run stores as a summary (:func:`replay.io.schema.summary`) only."""
+
+    def read(self, run, epoch):
+        """The :class:`replay.io.storage.Summary` of snapshot ``epoch``."""
+        return Summary(*(run.series(schema.summary(self, statistic), [epoch])[0]
+                         for statistic in schema.SUMMARY_STATISTICS))
+
+    def scan(self, run):
+        """Per-snapshot ``(pooled std, low, high)`` over the run, a few snapshots at a time."""
+        parts = [[], [], []]
+        chunks = zip(*(iter_snapshots(run, schema.summary(self, statistic))
+                       for statistic in ("mean", "std", "range")))
+        for means, stds, ranges in chunks:
+            means = np.asarray(means, dtype=np.float64).reshape(len(means), -1)
+            stds = np.asarray(stds, dtype=np.float64).reshape(len(stds), -1)
+            pooled = means.mean(axis=1)
+            second = np.mean(stds ** 2 + means ** 2, axis=1)
+            parts[0].append(np.sqrt(np.maximum(second - pooled ** 2, 0.0)))
+            ranges = np.asarray(ranges, dtype=np.float64).reshape(len(ranges), 2)
+            parts[1].append(ranges[:, 0])
+            parts[2].append(ranges[:, 1])
+        return tuple(np.concatenate(part) for part in parts)

@@ -65,16 +65,43 @@ def region_colors(outputs, *, alpha=REGION_ALPHA, cells=False):
         outputs = 0.25 * (outputs[:-1, :-1] + outputs[1:, :-1]
                           + outputs[:-1, 1:] + outputs[1:, 1:])
     if is_binary(outputs):
-        colors = probability_cmap()(np.clip(outputs[..., 0], 0.0, 1.0))
-    else:
-        palette = np.array([to_rgba(class_color(label))
-                            for label in range(outputs.shape[-1])])
-        colors = palette[outputs.argmax(axis=-1)]
-    # Blend with white into opaque colours: translucent cells leave visible
-    # seams where neighbours overlap, and bent meshes fold over themselves.
+        # The colormap's own lookup (as Colormap.__call__ indexes it), into
+        # its table already blended with white: the same colours, without
+        # re-blending every cell of every frame.
+        table = blended_probability_table(alpha)
+        levels = len(table) - 3  # the colormap's N; then under, over, bad
+        position = np.clip(outputs[..., 0], 0.0, 1.0) * levels
+        position[position == levels] = levels - 1
+        bad = np.isnan(position)
+        index = np.where(bad, 0, position).astype(int)
+        index[bad] = levels + 2
+        return table.take(index, axis=0)
+    palette = np.array([to_rgba(class_color(label))
+                        for label in range(outputs.shape[-1])])
+    colors = palette[outputs.argmax(axis=-1)]
+    return blend_with_white(colors, alpha)
+
+
+def blend_with_white(colors, alpha):
+    """Blend RGBA ``colors`` with white into opaque colours (in place; returned).
+
+    Translucent cells would leave visible seams where neighbours overlap, and
+    bent meshes fold over themselves.
+    """
     colors[..., :3] = 1.0 - alpha * (1.0 - colors[..., :3])
     colors[..., 3] = 1.0
     return colors
+
+
+@functools.lru_cache(maxsize=8)
+def blended_probability_table(alpha):
+    """The lookup table of :func:`probability_cmap` (with its under, over and bad
+    entries) blended with white at ``alpha``; read only."""
+    cmap = probability_cmap()
+    cmap._ensure_inited()  # builds cmap._lut: N colours, then under, over, bad
+    table = blend_with_white(np.array(cmap._lut, dtype=np.float64), alpha)
+    table.flags.writeable = False
+    return table
 
 
 def mesh_image(ax, mesh, *, zorder=0.5):
@@ -160,13 +187,14 @@ class RegionImage(AxesImage):
                (width - shift_x) / scale_x, (height - shift_y) / scale_y)
         if box[0] < 0 or box[1] < 0 or box[2] > A.shape[1] or box[3] > A.shape[0]:
             return None
-        levels = np.asarray(A[..., :3], dtype=np.float32) * np.float32(255)
-        output = np.empty((height, width, 4), dtype=np.uint8)
-        for channel in range(3):  # float resizes, truncated to bytes as matplotlib does
-            source = Image.fromarray(np.ascontiguousarray(levels[..., channel]), "F")
-            output[..., channel] = source.resize((width, height), Image.Resampling.BILINEAR,
-                                                 box=box)
-        output[..., 3] = 255
+        # Bytes truncated as matplotlib truncates its float result; the padding
+        # byte of RGBX stays 255 (opaque) through the resize.
+        source = np.full((*A.shape[:2], 4), 255, dtype=np.uint8)
+        source[..., :3] = np.asarray(A[..., :3]) * 255
+        resized = Image.fromarray(source, "RGBX").resize((width, height),
+                                                          Image.Resampling.BILINEAR, box=box)
+        output = np.frombuffer(bytearray(resized.tobytes()), dtype=np.uint8)
+        output = output.reshape(height, width, 4)
         return output, grid.x0 / magnification, grid.y0 / magnification, transform
 
 

@@ -1,0 +1,280 @@
+"""Benchmark: what recording costs at four scales, with the default Recorder.
+
+The runs (JAX, ``Recorder(path, run, inputs, targets)`` and nothing else):
+
+- ``part1``: the part-1 sigmoid net (2 → 2 → 1), 2,000 parabola samples and the
+  probe grid and mesh, 150 epochs of batch 16;
+- ``part5``: the 8 × 8 digits nets of experiment 5 (64 → 64 → 64 → 10), 1,437
+  training and 360 validation images, 30 epochs; the size is the whole
+  file of its six activations, the times are those of the relu run;
+- ``mlp``: 784 → 512 → 512 → 10 (relu, softmax) on 10,000 synthetic
+  784-feature images (scikit-learn's 8 × 8 digits upsampled to 28 × 28,
+  shifted by up to two pixels, plus noise: no download), 5 epochs of batch 32;
+- ``cnn``: Conv2D(8, 3, relu) → max pooling → Dense(2) → Dense(10, softmax) on
+  the 1,797 digits, 20 epochs of batch 32.
+
+For each: the bytes per snapshot (run file size / snapshots); the fit-time
+ratio recorded / plain, in alternating pairs after a warm-up (the median,
+and the range over the pairs); the ratio of the **first** recorded run of
+a fresh Python process (which compiles the snapshot function and starts
+the writer process); and the peak resident memory of the trainer plus the
+writer child, against a plain fit, each in a fresh process. Every scale
+runs in its own Python process. 2 cores shared with others make the times
+noisy: read the ranges.
+
+The **last line** is a one-line summary.
+
+Usage:
+    python scripts/bench_scale.py [--pairs 3] [--only part1 mlp]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+SCRIPTS = Path(__file__).resolve().parent
+SCALES = ("part1", "part5", "mlp", "cnn")
+
+
+# -- the four trainings ---------------------------------------------------------------------
+
+
+def digits_images():
+    """The 1,797 digits as ``(N, 8, 8, 1)`` images in [0, 1] and their labels."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return (digits.images / 16.0).astype(np.float32)[..., None], digits.target
+
+
+def synthetic_mnist(n=10_000, seed=0):
+    """``n`` 784-feature images: digits upsampled (bilinear) to 28 × 28, shifted, noisy."""
+    import numpy as np
+
+    images, labels = digits_images()
+    rng = np.random.default_rng(seed)
+    chosen = rng.integers(0, len(images), n)
+    grid = np.linspace(0, 7, 24)
+    low = np.floor(grid).astype(int).clip(0, 6)
+    weight = grid - low
+    small = images[chosen, ..., 0]
+    rows = small[:, low, :] * (1 - weight)[None, :, None] + small[:, low + 1, :] * weight[
+        None, :, None]
+    up = rows[:, :, low] * (1 - weight)[None, None, :] + rows[:, :, low + 1] * weight[
+        None, None, :]
+    canvas = np.zeros((n, 28, 28), np.float32)
+    shifts = rng.integers(0, 5, (n, 2))
+    for index, (dy, dx) in enumerate(shifts):
+        canvas[index, dy:dy + 24, dx:dx + 24] = up[index]
+    canvas = np.clip(canvas + rng.normal(0.0, 0.05, canvas.shape), 0.0, 1.0)
+    return canvas.reshape(n, 784).astype(np.float32), np.eye(10, dtype=np.float32)[
+        labels[chosen]]
+
+
+class Scale:
+    """One of the four runs: its data, its model and how it trains."""
+
+    def __init__(self, name):
+        import keras
+
+        self.name = name
+        self.keras = keras
+        self.validation = None
+        if name == "part1":
+            from replay.datasets import parabola
+
+            self.inputs, self.targets = parabola(1000)
+            self.epochs, self.batch_size = 150, 16
+        elif name == "part5":
+            sys.path.insert(0, str(SCRIPTS))
+            from part5_digits_activations import split_data
+
+            (self.inputs, self.targets), self.validation = split_data(42)
+            self.epochs, self.batch_size = 30, 32
+        elif name == "mlp":
+            self.inputs, self.targets = synthetic_mnist()
+            self.epochs, self.batch_size = 5, 32
+        elif name == "cnn":
+            self.inputs, self.targets = digits_images()
+            self.epochs, self.batch_size = 20, 32
+        else:
+            raise SystemExit(f"unknown scale {name!r}; choose from {', '.join(SCALES)}")
+
+    def model(self, activation=None):
+        keras = self.keras
+        if self.name == "part1":
+            sys.path.insert(0, str(SCRIPTS))
+            from part1_activation_functions import build_model
+
+            return build_model(activation or "sigmoid")
+        if self.name == "part5":
+            from part5_digits_activations import build_model
+
+            return build_model(activation or "relu")
+        keras.utils.set_random_seed(3)
+        if self.name == "mlp":
+            model = keras.Sequential([
+                keras.Input((784,)), keras.layers.Dense(512, activation="relu", name="hidden_1"),
+                keras.layers.Dense(512, activation="relu", name="hidden_2"),
+                keras.layers.Dense(10, activation="softmax", name="output")])
+            model.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy",
+                          metrics=["accuracy"])
+            return model
+        model = keras.Sequential([
+            keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3, activation="relu", name="conv"),
+            keras.layers.MaxPooling2D(), keras.layers.Flatten(),
+            keras.layers.Dense(2, name="latent"),
+            keras.layers.Dense(10, activation="softmax", name="output")])
+        model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+
+    def fit(self, path=None, *, run=None, activation=None, epochs=None):
+        """Train once, recording into ``path`` (``None``: plain); return the seconds."""
+        from replay import Recorder
+
+        model = self.model(activation)
+        callbacks = []
+        if path is not None:
+            callbacks = [Recorder(path, run or activation or self.name, self.inputs,
+                                  self.targets, validation_data=self.validation,
+                                  overwrite=True)]
+        start = time.perf_counter()
+        model.fit(self.inputs, self.targets, validation_data=self.validation,
+                  epochs=epochs or self.epochs, batch_size=self.batch_size, verbose=0,
+                  shuffle=True, callbacks=callbacks)
+        return time.perf_counter() - start
+
+
+# -- measuring one scale (in its own process) -------------------------------------------------
+
+
+def measure_times(name, pairs, folder):
+    """Size, cold ratio and alternating pairs of one scale; a dict."""
+    from replay import Run
+
+    scale = Scale(name)
+    scale.fit(epochs=2)  # JAX and XLA warm, the training step compiled once
+    plain = scale.fit()
+    cold_path = Path(folder) / f"{name}_cold.h5"
+    cold = scale.fit(cold_path)
+    ratios, timings = [], []
+    for pair in range(pairs):
+        path = Path(folder) / f"{name}_{pair}.h5"
+        times = {}
+        for record in ((False, True) if pair % 2 == 0 else (True, False)):
+            times[record] = scale.fit(path if record else None)
+        ratios.append(times[True] / times[False])
+        timings.append(times)
+    with Run(cold_path) as run:
+        snapshots = run.n_snapshots
+    result = {"name": name, "cold_ratio": cold / plain, "ratios": ratios,
+              "plain_seconds": statistics.median(times[False] for times in timings),
+              "snapshots": snapshots, "run_bytes": cold_path.stat().st_size}
+    result["bytes_per_snapshot"] = result["run_bytes"] / snapshots
+    if name == "part5":  # the experiment's file: six activations
+        sys.path.insert(0, str(SCRIPTS))
+        from part5_digits_activations import ACTIVATIONS
+
+        path = Path(folder) / "part5_all.h5"
+        for activation in ACTIVATIONS:
+            scale.fit(path, activation=activation)
+        result["file_bytes"] = path.stat().st_size
+    if name == "part1":
+        path = Path(folder) / "part1_all.h5"
+        for activation in ("sigmoid", "tanh", "relu"):
+            scale.fit(path, activation=activation)
+        result["file_bytes"] = path.stat().st_size
+    return result
+
+
+def measure_memory(name, record, folder):
+    """Peak resident MB of this process (and of the writer child) after one fit."""
+    from replay.io import writer_process
+
+    scale = Scale(name)
+    scale.fit(Path(folder) / "memory.h5" if record else None)
+    writer = 0.0
+    for _, process in writer_process._IDLE:  # the writer child, idle after the run
+        writer = max(writer, _peak_mb(process.pid))
+    return {"trainer": _peak_mb("self"), "writer": writer}
+
+
+def _peak_mb(pid):
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def child(arguments):
+    """Run one measurement in this (fresh) process and print it as JSON."""
+    warnings.simplefilter("ignore")
+    kind, name = arguments[0], arguments[1]
+    with tempfile.TemporaryDirectory() as folder:
+        if kind == "times":
+            result = measure_times(name, int(arguments[2]), folder)
+        else:
+            result = measure_memory(name, arguments[2] == "1", folder)
+    print("RESULT " + json.dumps(result))
+
+
+def in_process(*arguments):
+    completed = subprocess.run([sys.executable, __file__, "--child", *map(str, arguments)],
+                               capture_output=True, text=True)
+    for line in completed.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"{' '.join(map(str, arguments))} failed:\n{completed.stderr[-3000:]}")
+
+
+def _bytes(size):
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.2f} {unit}"
+        size /= 1000
+    return f"{size:.2f} GB"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=3, help="alternating pairs per scale")
+    parser.add_argument("--only", nargs="+", choices=SCALES, default=list(SCALES))
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child)
+        return 0
+    summary = []
+    for name in args.only:
+        times = in_process("times", name, args.pairs)
+        plain = in_process("memory", name, 0)
+        recorded = in_process("memory", name, 1)
+        ratios = times["ratios"]
+        ram = (recorded["trainer"] + recorded["writer"]) / plain["trainer"]
+        whole = (f", whole file {_bytes(times['file_bytes'])}" if "file_bytes" in times
+                 else "")
+        print(f"{name}: {_bytes(times['bytes_per_snapshot'])} per snapshot "
+              f"({times['snapshots']} snapshots, run {_bytes(times['run_bytes'])}{whole}); "
+              f"fit time recorded / plain {statistics.median(ratios):.2f} "
+              f"(pairs {min(ratios):.2f}-{max(ratios):.2f}, plain "
+              f"{times['plain_seconds']:.1f} s), first recorded run of a process "
+              f"{times['cold_ratio']:.2f}; peak RAM trainer {recorded['trainer']:.0f} MB + "
+              f"writer {recorded['writer']:.0f} MB vs plain {plain['trainer']:.0f} MB "
+              f"(x{ram:.2f})", flush=True)
+        summary.append(f"{name} {_bytes(times.get('file_bytes', times['run_bytes']))} "
+                       f"x{statistics.median(ratios):.2f} (first x{times['cold_ratio']:.2f}) "
+                       f"RAM x{ram:.2f}")
+    print("scale summary: " + "; ".join(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
