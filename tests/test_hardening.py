@@ -259,7 +259,7 @@ def test_compact_gives_back_the_space_of_overwritten_runs(tmp_path, capsys):
     grown = path.stat().st_size
     before = Run(path, "keep").outputs(2)
     assert main(["compact", str(path)]) == 0
-    assert path.stat().st_size < 0.7 * grown
+    assert path.stat().st_size < 0.8 * grown  # three dead copies of 'redo' are gone
     with Run(path, "keep") as run:
         np.testing.assert_array_equal(run.outputs(2), before)
     with Run(path, "redo") as run:
