@@ -479,6 +479,11 @@ class Run:
         """The dataset ``name`` with one row per snapshot, checked, or a clear error."""
         group = self._group
         if name not in group:
+            if schema.summary(name, "histogram") in group:
+                raise LayerNotFoundError(
+                    f"Run {self.name!r} of '{self.path}' keeps its {what} as summaries only "
+                    "(the recorder's size budget): LayerViolins and std_per_layer() read them. "
+                    "Record with Recorder(..., max_snapshot_bytes=None) to store the values.")
             raise LayerNotFoundError(f"Run {self.name!r} of '{self.path}' has no {what}.")
         dataset = group[name]
         shape = tuple(dataset.shape)

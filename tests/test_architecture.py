@@ -150,7 +150,8 @@ def test_no_dataset_path_is_spelled_outside_the_schema():
     # Every run-file path is built by replay.io.schema; an f-string such as
     # f"weights/{layer}/..." elsewhere would be a second copy of the layout.
     prefixes = ("inputs/", "targets/", "outputs/", "loss/", "activations/",
-                "preactivations/", "weights/", "gradients/", "history/", "snapshots/")
+                "preactivations/", "weights/", "gradients/", "history/", "snapshots/",
+                "samples/", "summaries/")
     offenders = []
     for name, path in MODULES.items():
         if name == "replay.io.schema":

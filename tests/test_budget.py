@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import record_part1
 
-from replay import BudgetWarning, OptionError, RecordingError, Run
+from replay import BudgetWarning, LayerNotFoundError, OptionError, RecordingError, Run
 from replay.cli import main
 from replay.io import schema
 from replay.io.storage import HALF_PRECISION_MIN_VALUES, Summary, summarize, to_storage
@@ -300,6 +300,8 @@ def test_summaries_feed_layer_violins_and_std_per_layer(tmp_path):
         wide_run(tmp_path / "small.h5", max_snapshot_bytes=250_000, gradients=False)
     wide_run(tmp_path / "full.h5", max_snapshot_bytes=None, gradients=False)
     small, full = Run(tmp_path / "small.h5", "run"), Run(tmp_path / "full.h5", "run")
+    with pytest.raises(LayerNotFoundError, match="as summaries only .*max_snapshot_bytes=None"):
+        small.activations("h1", 0)
     for quantity in ("activations", "preactivations"):
         summarized = LayerViolins(small, quantity, layers=["h1", "h2"])
         raw = LayerViolins(full, quantity, layers=["h1", "h2"])

@@ -120,7 +120,7 @@ def test_same_shaped_models_share_one_compiled_capture(tmp_path):
     path = tmp_path / "sweep.h5"
     first, first_recorder = record(path, "seed0", epochs=2, seed=0)
     second, second_recorder = record(path, "seed1", epochs=2, seed=1)
-    assert second_recorder._capture._compiled is first_recorder._capture._compiled
+    assert second_recorder._capture.compiled is first_recorder._capture.compiled
     for model, name in ((first, "seed0"), (second, "seed1")):
         run = Run(path, name)
         np.testing.assert_allclose(run.outputs(-1), model.predict(run.inputs(), verbose=0),

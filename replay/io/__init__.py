@@ -6,6 +6,9 @@
 - :mod:`replay.io.writer_process`: the child process the recorder writes through;
 - :mod:`replay.io.store`: the storage behind :class:`replay.Run` (a run group,
   or datasets in memory, read from disk or computed on demand);
+- :mod:`replay.io.storage`: how a snapshot's arrays are stored (float16 for
+  large activations, summaries instead of raw values);
+- :mod:`replay.io.recompute`: datasets a run recomputes from its weights;
 - :mod:`replay.io.deepreplay`: reading files of the old DeepReplay package;
 - :mod:`replay.io.memory`: runs built from arrays (``Run.from_arrays``).
 

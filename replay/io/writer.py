@@ -31,10 +31,10 @@ import numpy as np
 from replay.io import schema
 
 #: Largest chunk of a growable dataset in bytes (uncompressed): a snapshot of
-#: a larger array is one chunk by itself. Small: a chunk is allocated whole
-#: (a short run's small arrays take no more than this each), and a compressed
-#: partial chunk is compressed again at every flush.
-CHUNK_BYTES = 16 * 1024
+#: a larger array is one chunk by itself. A chunk is allocated whole (a short
+#: run's small arrays take this much each), and a compressed partial chunk is
+#: compressed again at every flush.
+CHUNK_BYTES = 64 * 1024
 
 
 def compression_filter(compression):

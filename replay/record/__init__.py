@@ -4,7 +4,9 @@
 - :mod:`replay.record.capture`: which tensors a snapshot records, and the
   TensorFlow/PyTorch capture;
 - :mod:`replay.record.capture_jax`: the fused, compiled JAX capture;
-- :mod:`replay.record.gradients`: gradients on TensorFlow and PyTorch.
+- :mod:`replay.record.gradients`: gradients on TensorFlow and PyTorch;
+- :mod:`replay.record.budget`: what a snapshot keeps (recipes, the size
+  budget, the sample subset).
 
 The probe grid and mesh over 2-D inputs are :mod:`replay.io.probes`: the
 replay side computes them too (for DeepReplay files and ``Run.from_arrays``).

@@ -12,7 +12,7 @@ import numpy as np
 
 from replay.errors import BudgetWarning, OptionError, RecordingError
 from replay.io import probes as probe_points_module
-from replay.io import runfile, schema
+from replay.io import runfile, schema, writer_process
 from replay.io.storage import check_storage_dtype
 from replay.io.writer import RunWriter
 from replay.io.writer_process import WriterProcess
@@ -273,8 +273,14 @@ class Recorder(keras.callbacks.Callback):
             batch_size=int(batch_size or 0),
             n_train_samples=int(n_train) if n_train is not None else -1,
         )
+        # A writer that cannot open the file (e.g. one another recorder
+        # holds) fails now, not epochs later.
         self._sink.sync()
         if n_snapshots == 0:
+            # Captured now (the weights before the first batch); computed and
+            # written on the writer thread, where its first call compiles the
+            # capture beside Keras compiling the training step (one core
+            # each) instead of before it.
             self._snapshot(epoch=0.0)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -383,6 +389,8 @@ class Recorder(keras.callbacks.Callback):
                 f"model ({model.name!r}). Use a new Recorder (another run name) for it."
             )
         if self._plan is None or self._plan.model is not model:
+            if not in_process and self.writer == "process":
+                writer_process.prestart()  # starts up while the capture is built
             plan = CapturePlan(model, layers=self.layers, quantities=self.quantities)
             self._check_inputs(model)
             self._loss = ModelLoss(model)

@@ -136,6 +136,11 @@ class FusedJaxCapture:
             arrays[name] = buffers[buffer][offset:offset + size].reshape(shape)
         return to_storage(arrays, self.storage_dtype)
 
+    @property
+    def compiled(self):
+        """The compiled snapshot function (the storage dtype's variant), once compiled."""
+        return self._compiled.get(self._half)
+
     def _run(self, half, arguments):
         """The compiled variant's two buffers (float32, float16) as numpy arrays."""
         if half not in self._compiled:

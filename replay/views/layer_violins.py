@@ -29,7 +29,7 @@ from replay.errors import LayerNotFoundError, OptionError
 from replay.io import schema
 from replay.io.storage import Summary
 from replay.views.base import View
-from replay.views.ranges import iter_snapshots, padded_range
+from replay.views.ranges import chunk_size_of, iter_snapshots, padded_range
 from replay.views.registry import QUANTITY, SOURCE, register
 from replay.views.style import ERROR_COLOR
 
@@ -318,7 +318,9 @@ class LayerViolins(View):
                 stds[:, column], lows[:, column], highs[:, column] = paths[0].scan(self.run)
                 continue
             start = 0
-            for chunks in zip(*(iter_snapshots(self.run, path) for path in paths)):
+            size = chunk_size_of(self.run, paths)
+            for chunks in zip(*(iter_snapshots(self.run, path, chunk_size=size)
+                                for path in paths)):
                 block = np.concatenate([chunk.reshape(len(chunk), -1) for chunk in chunks],
                                        axis=1).astype(np.float64)
                 stop = start + len(block)
@@ -442,8 +444,9 @@ class SummaryPath(str):
     def scan(self, run):
         """Per-snapshot ``(pooled std, low, high)`` over the run, a few snapshots at a time."""
         parts = [[], [], []]
-        chunks = zip(*(iter_snapshots(run, schema.summary(self, statistic))
-                       for statistic in ("mean", "std", "range")))
+        paths = [schema.summary(self, statistic) for statistic in ("mean", "std", "range")]
+        size = chunk_size_of(run, paths)
+        chunks = zip(*(iter_snapshots(run, path, chunk_size=size) for path in paths))
         for means, stds, ranges in chunks:
             means = np.asarray(means, dtype=np.float64).reshape(len(means), -1)
             stds = np.asarray(stds, dtype=np.float64).reshape(len(stds), -1)

@@ -7,21 +7,35 @@ array at once: these helpers read ``chunk_size`` snapshots per HDF5 call.
 
 import numpy as np
 
-#: Snapshots read per HDF5 call when scanning a whole run.
+#: Snapshots read per HDF5 call when scanning a whole run...
 CHUNK_SIZE = 64
+#: ... and at most this many bytes of them (a wide layer's snapshot is megabytes).
+CHUNK_BYTES = 32 << 20
 
 
-def iter_snapshots(run, dataset, *, chunk_size=CHUNK_SIZE):
+def iter_snapshots(run, dataset, *, chunk_size=None):
     """Yield arrays ``(k, ...)`` of consecutive snapshots of ``dataset``.
 
     Args:
         run: a :class:`replay.Run`.
         dataset: a dataset path of the run (:mod:`replay.io.schema`), e.g. ``schema.outputs("train")``.
-        chunk_size: snapshots per chunk.
+        chunk_size: snapshots per chunk; ``None`` for :func:`chunk_size_of` the
+            dataset. Datasets read side by side (``zip``) need the same one.
     """
+    if chunk_size is None:
+        chunk_size = chunk_size_of(run, [dataset])
     for start in range(0, run.n_snapshots, chunk_size):
         stop = min(start + chunk_size, run.n_snapshots)
         yield run.series(dataset, range(start, stop))
+
+
+def chunk_size_of(run, datasets):
+    """Snapshots per chunk for reading ``datasets`` together: :data:`CHUNK_SIZE`, fewer
+    when their snapshots would take more than :data:`CHUNK_BYTES`."""
+    if not run.n_snapshots:
+        return CHUNK_SIZE
+    row_bytes = sum(run.series(dataset, [0]).nbytes for dataset in datasets)
+    return int(max(1, min(CHUNK_SIZE, CHUNK_BYTES // max(row_bytes, 1))))
 
 
 def padded_range(low, high, padding=0.05):
@@ -35,7 +49,7 @@ def padded_range(low, high, padding=0.05):
     return low - padding * span, high + padding * span
 
 
-def max_count(run, dataset, histogram, *, per_row=False, chunk_size=CHUNK_SIZE):
+def max_count(run, dataset, histogram, *, per_row=False, chunk_size=None):
     """Return the largest bar a per-snapshot ``histogram`` reaches over the run.
 
     Args:
