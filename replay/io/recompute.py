@@ -131,6 +131,7 @@ class RecomputedDatasets:
         self._cache = OrderedDict()
         self._cached_bytes = 0
         self._shapes = {}
+        self._resolving = set()
 
     @classmethod
     def from_attribute(cls, store, value):
@@ -140,7 +141,16 @@ class RecomputedDatasets:
         if isinstance(value, bytes):
             value = value.decode()
         try:
-            recipes = json.loads(value) if isinstance(value, str) else dict(value)
+            recipes = json.loads(value) if isinstance(value, str) else value
+            if not isinstance(recipes, dict) or not all(
+                    isinstance(recipe, dict) and recipe.get("op") == "dense"
+                    and isinstance(recipe.get("input"), str)
+                    and isinstance(recipe.get("kernel"), str)
+                    and isinstance(recipe.get("bias"), (str, type(None)))
+                    and recipe.get("activation", None) in (None, *ACTIVATIONS)
+                    and isinstance(recipe.get("options", {}), dict)
+                    for recipe in recipes.values()):
+                raise ValueError("not a mapping of dataset paths to dense recipes")
         except (TypeError, ValueError) as error:
             raise RunFileError(
                 f"The {schema.RECOMPUTED_ATTRIBUTE!r} attribute of run {store.run!r} in "
@@ -153,11 +163,26 @@ class RecomputedDatasets:
     def shape(self, path):
         """The full shape ``(n_snapshots, *source shape, units)`` of a recomputed dataset."""
         if path not in self._shapes:
-            recipe = self.recipes[path]
-            kernel = self.store[recipe["kernel"]]
-            source_shape = self._input_shape(recipe)[:-1]
-            self._shapes[path] = (kernel.shape[0], *source_shape, kernel.shape[-1])
+            if path in self._resolving:
+                raise self._damaged(path, "its recipe depends on itself")
+            self._resolving.add(path)
+            try:
+                recipe = self.recipes[path]
+                kernel = self.store[recipe["kernel"]]
+                source_shape = self._input_shape(recipe)
+                if len(kernel.shape) != 3 or not source_shape \
+                        or source_shape[-1] != kernel.shape[1]:
+                    raise self._damaged(path, f"its kernel {tuple(kernel.shape)} does not fit "
+                                              f"its input {tuple(source_shape)}")
+            finally:
+                self._resolving.discard(path)
+            self._shapes[path] = (kernel.shape[0], *source_shape[:-1], kernel.shape[-1])
         return self._shapes[path]
+
+    def _damaged(self, path, why):
+        return RunFileError(
+            f"The recomputed {path!r} of run {self.store.run!r} in '{self.store.path}' cannot "
+            f"be computed: {why}; the file is damaged.")
 
     def _input_shape(self, recipe):
         """The per-row shape of a recipe's input: ``(*source shape, d)``."""

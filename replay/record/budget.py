@@ -226,16 +226,23 @@ def apply_budget(plan, counts, probes, *, limit, itemsize, gradients, samples_fi
     heavy = sorted(sizes, key=lambda name: -sizes[name][0])
     weights_summarized = []
     for name in heavy:
-        if estimate() <= limit:
+        current = estimate()
+        if current <= limit:
             break
+        saved = _modes(plan), dict(plan.weights), dict(plan.gradients)
         changed = False
         for table in (plan.weights, plan.gradients):
             if table.get(name) == "raw":
                 table[name] = "summary"
                 changed = True
         if changed:
-            plan.resolve()
-            weights_summarized.append(name)
+            plan.resolve()  # what was recomputed from these weights is stored now
+            if estimate() < current:
+                weights_summarized.append(name)
+            else:
+                _restore(plan, saved[0])
+                plan.weights.update(saved[1])
+                plan.gradients.update(saved[2])
     if weights_summarized:
         dropped.append(f"the weights (and gradients) of {', '.join(map(repr, weights_summarized))} "
                        "as summaries")

@@ -41,6 +41,15 @@ class Recorder(keras.callbacks.Callback):
     probe points (grid lines and a mesh over the padded input range), so the
     replay can bend the grid and colour decision regions without Keras.
 
+    What the weights already say is not stored: a Dense layer whose input is
+    recorded keeps its weights, and :class:`replay.Run` recomputes its
+    z-values, activations and outputs when read (``recompute=``). Large
+    activation arrays are stored as float16 (``storage_dtype=``). A snapshot
+    that would exceed ``max_snapshot_bytes`` records less (z-values of wide
+    layers as summaries, a sample subset, summaries of the widest layers)
+    and says so once, in a :class:`replay.BudgetWarning`; ``layers=``,
+    ``quantities=`` and ``max_samples=`` choose by hand.
+
     The file is opened in ``on_train_begin``, flushed after every snapshot and
     closed in ``on_train_end``; a run interrupted by ``EarlyStopping``, an
     exception or a killed process keeps every completed snapshot.
@@ -782,7 +791,7 @@ COMPRESSIONS = (None, "auto", "gzip", "lzf")
 #: (2 cores): what remains of a snapshot after recomputing and float16 are
 #: large float16 activations, which lzf shrinks by 1.0-1.2x and gzip by
 #: 1.1-1.5x for 11-26 ms of the writer's CPU per MB; on the digits CNN that
-#: took its fit from x1.08 to x1.23 (lzf) and x1.44 (gzip-1) of a plain fit.
+#: took its fit from x1.12 to x1.25 (lzf) and x1.31 (gzip-1) of a plain fit.
 AUTO_COMPRESSION = None
 #: ... and for the static arrays (inputs, targets: written once, before training).
 AUTO_STATIC_COMPRESSION = "lzf"
