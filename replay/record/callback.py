@@ -286,11 +286,13 @@ class Recorder(keras.callbacks.Callback):
         # holds) fails now, not epochs later.
         self._sink.sync()
         if n_snapshots == 0:
-            # Captured now (the weights before the first batch); computed and
-            # written on the writer thread, where its first call compiles the
-            # capture beside Keras compiling the training step (one core
-            # each) instead of before it.
+            # Captured now (the weights before the first batch), computed on
+            # the writer thread (its first call compiles the capture).
             self._snapshot(epoch=0.0)
+            # The README promises snapshot 0 on disk before the first batch:
+            # wait for it (the capture compiles here, before Keras' step).
+            self._wait()
+            self._sink.sync()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_in_fit = epoch
