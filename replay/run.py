@@ -193,6 +193,7 @@ class Run:
         self.n_snapshots = int(epochs.shape[0])
         self._history = None
         self._source_shapes = None
+        self._checked = set()  # per-snapshot datasets whose shape was checked
 
     # -- file handling -------------------------------------------------------
 
@@ -476,8 +477,13 @@ class Run:
         return dataset[np.asarray(indices)] if indices else dataset[:0]
 
     def _per_snapshot(self, name, what):
-        """The dataset ``name`` with one row per snapshot, checked, or a clear error."""
+        """The dataset ``name`` with one row per snapshot, checked, or a clear error.
+
+        Checked once per name: animations read the same datasets frame after frame.
+        """
         group = self._group
+        if name in self._checked:
+            return group[name]
         if name not in group:
             if schema.summary(name, "histogram") in group:
                 raise LayerNotFoundError(
@@ -498,6 +504,7 @@ class Run:
                 f"{name!r} of run {self.name!r} in '{self.path}' has shape {shape}; each "
                 f"snapshot should start with {expected} (its source's samples or points). "
                 "The file is damaged.")
+        self._checked.add(name)
         return dataset
 
     def _rows_of(self, name):

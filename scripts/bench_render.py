@@ -49,26 +49,10 @@ LONG_RUN, LONG_EPOCHS = "long", 1000
 
 def ensure_part1_runs(path, epochs=150, names=("sigmoid", "tanh", "relu")):
     """Record the part-1 runs ``names`` into ``path`` unless complete ones are there."""
-    from replay import Run
-    from replay.errors import ReplayError
-
-    missing = []
-    for name in names:
-        try:
-            with Run(path, name) as run:
-                if run.complete and run.n_snapshots == epochs + 1:
-                    continue
-        except ReplayError:
-            pass
-        missing.append(name)
-    if not missing:
-        return
     sys.path.insert(0, str(SCRIPTS))
-    from part1_activation_functions import train
+    from part1_activation_functions import ensure_runs
 
-    for name in missing:
-        print(f"recording a {epochs}-epoch part-1 {name} run into {path} ...", flush=True)
-        train(path, name, epochs=epochs)
+    ensure_runs(path, names, epochs)
 
 
 def ensure_long_run(path, epochs=LONG_EPOCHS):

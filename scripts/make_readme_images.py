@@ -26,20 +26,10 @@ MAX_BYTES = 200 * 1024
 
 def ensure_run(path, name="sigmoid", epochs=150):
     """Record the part-1 run ``name`` into ``path`` unless a complete one is there."""
-    from replay import Run
-    from replay.errors import ReplayError
-
-    try:
-        with Run(path, name) as run:
-            if run.complete and run.n_snapshots == epochs + 1:
-                return
-    except ReplayError:
-        pass
     sys.path.insert(0, str(SCRIPTS))
-    from part1_activation_functions import train
+    from part1_activation_functions import ensure_runs
 
-    print(f"recording the {epochs}-epoch part-1 {name} run into {path} ...", flush=True)
-    train(path, name, epochs=epochs)
+    ensure_runs(path, (name,), epochs)
 
 
 def save_small_png(figure, path, dpi):

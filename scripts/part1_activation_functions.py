@@ -58,6 +58,28 @@ def train(path, activation, *, epochs=150, batch_size=16, seed=42, record=True,
                      callbacks=callbacks, verbose=verbose, shuffle=True)
 
 
+def ensure_runs(path, names=ACTIVATIONS, epochs=150):
+    """Train into ``path`` every part-1 run of ``names`` that is missing or incomplete.
+
+    The one "record unless already there" of the scripts that need part-1 runs
+    (benchmarks, image makers, the showdown).
+    """
+    from replay import Run
+    from replay.errors import ReplayError
+
+    for name in names:
+        try:
+            with Run(path, name) as run:
+                if run.complete and run.n_snapshots == epochs + 1:
+                    continue
+        except ReplayError:
+            pass
+        start = time.perf_counter()
+        print(f"recording the {epochs}-epoch part-1 {name} run into {path} ...", flush=True)
+        train(path, name, epochs=epochs)
+        print(f"  done in {time.perf_counter() - start:.1f} s", flush=True)
+
+
 def first_perfect_epoch(accuracy):
     """Return the first 1-based epoch with accuracy 1.0, or None."""
     hits = np.flatnonzero(np.asarray(accuracy) >= 1.0)

@@ -18,7 +18,6 @@ Usage:
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -29,24 +28,11 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
 
 def ensure_runs(path, names, epochs):
-    """Train (into ``path``) every part-1 run of ``names`` that is missing or incomplete."""
-    from replay import Run
-    from replay.errors import ReplayError
+    """Train every part-1 run of ``names`` that is missing or incomplete (see part 1's script)."""
+    sys.path.insert(0, str(SCRIPTS))
+    from part1_activation_functions import ensure_runs as ensure
 
-    for name in names:
-        try:
-            with Run(path, name) as run:
-                if run.complete and run.n_snapshots == epochs + 1:
-                    continue
-        except ReplayError:
-            pass
-        sys.path.insert(0, str(SCRIPTS))
-        from part1_activation_functions import train
-
-        start = time.perf_counter()
-        print(f"training the {epochs}-epoch part-1 {name} net into {path} ...", flush=True)
-        train(path, name, epochs=epochs)
-        print(f"  done in {time.perf_counter() - start:.1f} s", flush=True)
+    ensure(path, names, epochs)
 
 
 def main(argv=None):

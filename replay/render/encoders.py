@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from replay.errors import EncodingError, OptionError
+from replay.render.sizes import check_frame_size
 
 #: Extensions of animations, and the ffmpeg settings of each kind.
 VIDEO_KINDS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".gif": "gif"}
@@ -248,10 +249,7 @@ class VideoEncoder:
         """Queue one frame ``(height, width, 4)`` uint8 (copied)."""
         if self._error is not None:
             raise self._error
-        height, width = frame.shape[:2]
-        if (width, height) != self.size:
-            raise OptionError(f"Frame of {width}x{height} pixels; the video is "
-                              f"{self.size[0]}x{self.size[1]}.")
+        check_frame_size(frame, self.size, "video")
         self._last = np.ascontiguousarray(frame).tobytes()
         self._queue.put(self._last)
 

@@ -40,6 +40,7 @@ import numpy as np
 from PIL import GifImagePlugin, Image
 
 from replay.errors import EncodingError, OptionError
+from replay.render.sizes import check_frame_size
 
 #: Frames sampled to build the palette of an animation.
 PALETTE_SAMPLES = 16
@@ -450,10 +451,7 @@ class GifWriter:
         """Queue one RGBA frame ``(height, width, 4)`` uint8 (copied)."""
         if self._error is not None:
             raise self._error
-        height, width = frame.shape[:2]
-        if (width, height) != self.size:
-            raise OptionError(f"Frame of {width}x{height} pixels; the GIF is "
-                              f"{self.size[0]}x{self.size[1]}.")
+        check_frame_size(frame, self.size, "GIF")
         self._queue.put(np.array(frame, copy=True, order="C"))
 
     def close(self):

@@ -119,3 +119,11 @@ def apply_size(source, *, dpi=None, width=None, preset_name=None):
             inches = source.figsize
         width = chosen.width
     return dpi_for_width(check_width(width), inches[0])
+
+
+def check_frame_size(frame, size, what):
+    """Raise :class:`OptionError` unless ``frame`` is ``size`` = ``(width, height)`` pixels."""
+    height, width = frame.shape[:2]
+    if (width, height) != tuple(size):
+        raise OptionError(f"Frame of {width}x{height} pixels; the {what} is "
+                          f"{size[0]}x{size[1]}.")
