@@ -6,12 +6,15 @@ from matplotlib.collections import LineCollection
 from replay.errors import OptionError
 from replay.views.base import View
 from replay.views.reader import SnapshotReader
-from replay.views.regions import BOUNDARY_COLOR, boundary_segments, mesh_image, region_colors
+from replay.views.regions import (
+    boundary_segments,
+    check_region_style,
+    mesh_image,
+    region_colors,
+    region_legend,
+)
 from replay.views.registry import SOURCE, register
-from replay.views.style import class_color
-
-#: Colour of the input grid lines.
-GRID_COLOR = "#777777"
+from replay.views.style import BOUNDARY_COLOR, GRID_COLOR, class_color, style_axes
 
 
 @register("decision-boundary", options=(SOURCE,), short_title="input space")
@@ -20,13 +23,20 @@ class DecisionBoundary(View):
 
     The regions come from the model's outputs on the recorded probe mesh, so
     the run must have 2-D inputs recorded with probe points (the default of
-    :class:`replay.Recorder` for 2-D inputs).
+    :class:`replay.Recorder` for 2-D inputs). The regions are the mesh
+    outputs interpolated between the mesh points; the boundary is their
+    p = 0.5 contour, interpolated within the cells (smooth). A legend below
+    the axes names the classes, the boundary and the shading.
 
     Args:
         run: the :class:`replay.Run`.
         source: the samples to show, ``"train"`` or ``"validation"``.
         grid: draw the input grid lines (the ones :class:`FeatureSpace` bends).
         point_size: marker diameter of the samples, in points.
+        regions: ``"probability"`` (default; shade = how sure the model is)
+            or ``"hard"`` (DeepReplay's hard cut, one flat colour per
+            predicted class).
+        legend: draw the legend below the axes.
         ax: the axes to draw into; ``None`` makes a new figure.
 
     Example:
@@ -37,7 +47,8 @@ class DecisionBoundary(View):
     title = "Decision boundary in the input space"
     blit_safe = True
 
-    def __init__(self, run, *, source="train", grid=True, point_size=2.5, ax=None):
+    def __init__(self, run, *, source="train", grid=True, point_size=2.5,
+                 regions="probability", legend=True, ax=None):
         super().__init__(run, ax=ax)
         if "mesh" not in run.sources:
             raise OptionError(
@@ -49,6 +60,8 @@ class DecisionBoundary(View):
         self.reader = SnapshotReader(run)
         self.grid = grid
         self.point_size = float(point_size)
+        self.region_style = check_region_style(regions) or "probability"
+        self.show_legend = legend
 
     def draw_static(self):
         ax = self.ax_
@@ -70,9 +83,15 @@ class DecisionBoundary(View):
             ax.plot(inputs[labels == label, 0], inputs[labels == label, 1], "o",
                     markersize=self.point_size, markeredgewidth=0, color=class_color(label),
                     zorder=2)
+        style_axes(ax)
+        self.legend_ = None
+        if self.show_legend:
+            self.legend_ = region_legend(ax, np.unique(labels),
+                                         binary=self.run.outputs(0, source="mesh").shape[-1] == 1,
+                                         style=self.region_style, point_size=self.point_size)
 
     def update(self, epoch):
         outputs = self.reader.probabilities("mesh", epoch)
-        self.regions_.set_data(region_colors(outputs))
+        self.regions_.set_data(region_colors(outputs, style=self.region_style))
         self.boundary_.set_segments(boundary_segments(self.mesh_x_, self.mesh_y_, outputs))
         return [self.regions_, self.boundary_]

@@ -5,9 +5,9 @@ import numpy as np
 from replay.errors import OptionError
 from replay.views.base import View
 from replay.views.reader import SnapshotReader
-from replay.views.regions import BOUNDARY_COLOR, boundary_segments, mesh_image, region_colors
+from replay.views.regions import boundary_segments, mesh_image, region_colors
 from replay.views.registry import SOURCE, register
-from replay.views.style import ERROR_COLOR, class_colors
+from replay.views.style import BOUNDARY_COLOR, ERROR_COLOR, class_colors
 
 #: Width of the red ring around misclassified samples, in points.
 RING_WIDTH = 1.0

@@ -9,22 +9,23 @@ from replay.views.base import View
 from replay.views.ranges import iter_snapshots, padded_range
 from replay.views.reader import SnapshotReader
 from replay.views.regions import (
-    BOUNDARY_COLOR,
     boundary_segments,
+    check_region_style,
     region_colors,
+    region_legend,
     thinned_indices,
 )
 from replay.views.registry import LAYER, SOURCE, register
-from replay.views.style import class_color
+from replay.views.style import BOUNDARY_COLOR, GRID_COLOR, class_color, style_axes
 
 #: Colour map of the samples of a regression run, by target value.
 TARGET_CMAP = "viridis"
-#: Colour of the (bent) input grid lines.
-GRID_COLOR = "#555555"
 #: At most this many probe-mesh points per side are drawn as regions.
 MESH_DRAW_LIMIT = 60
 #: At most this many points per grid line are drawn.
 GRID_DRAW_LIMIT = 200
+#: Margin around the samples and the bent grid, as a fraction of their span.
+LIMIT_PADDING = 0.04
 
 
 @register("feature-space", options=(LAYER, SOURCE), short_title="feature space")
@@ -41,7 +42,18 @@ class FeatureSpace(View):
     When the run has probe points (2-D inputs), the view also draws the grid
     lines of the input space and the decision regions of the probe mesh, both
     carried into the hidden space, with the decision boundary (p = 0.5) as a
-    line for binary models.
+    line for binary models. The regions are shaded smoothly between the
+    mesh points (Gouraud shading of the bent mesh), and the boundary is the
+    p = 0.5 contour interpolated within the mesh cells, then carried through
+    the layer: no staircase. A legend below the axes names the classes, the
+    boundary and the shading.
+
+    **Limits.** ``limits="fixed"`` (the default) keeps one pair of axis
+    limits for the whole run: the smallest box that holds the samples *and*
+    the whole bent input grid at every snapshot, plus 4 % on each side, so
+    nothing is ever cut off and no frame rescales. ``limits="epoch"`` fits
+    the limits to each snapshot's samples and grid instead (no empty panel
+    early in a run whose activations grow, at the price of moving axes).
 
     Args:
         run: the :class:`replay.Run`.
@@ -49,9 +61,13 @@ class FeatureSpace(View):
             hidden layer (see :func:`default_layer`).
         source: the samples to show, ``"train"`` or ``"validation"``.
         limits: ``"fixed"`` (default) keeps the axis limits of the whole run;
-            ``"epoch"`` fits them to each epoch's points.
+            ``"epoch"`` fits them to each epoch's points and grid.
         grid: draw the bent grid lines.
-        regions: draw the decision regions and boundary.
+        regions: draw the decision regions and boundary: ``True`` or
+            ``"probability"`` (shade = how sure the model is), ``"hard"``
+            (DeepReplay's hard cut: one flat colour per predicted class), or
+            ``False``.
+        legend: draw the legend below the axes.
         point_size: marker diameter of the samples, in points.
         ax: the axes to draw into; ``None`` makes a new figure.
 
@@ -59,7 +75,8 @@ class FeatureSpace(View):
         points_: ``{class label: Line2D}``, the samples of each class (drawn
             as markers: much faster than a scatter of per-point colours).
         grid_lines_: ``LineCollection`` of the bent grid (or ``None``).
-        regions_: ``QuadMesh`` of the decision regions (or ``None``).
+        regions_: ``QuadMesh`` of the decision regions, Gouraud-shaded (or ``None``).
+        legend_: the legend (or ``None``).
         boundary_: ``LineCollection`` of the decision boundary (or ``None``).
         projection_: ``(mean, components)`` of the PCA, ``None`` for 2 units.
 
@@ -71,7 +88,7 @@ class FeatureSpace(View):
     figsize = (5.5, 5.0)
 
     def __init__(self, run, layer=None, *, source="train", limits="fixed", grid=True,
-                 regions=True, point_size=2.5, ax=None):
+                 regions=True, legend=True, point_size=2.5, ax=None):
         super().__init__(run, ax=ax)
         if limits not in ("fixed", "epoch"):
             raise OptionError(f"limits must be 'fixed' or 'epoch'. Got {limits!r}.")
@@ -107,7 +124,9 @@ class FeatureSpace(View):
         self.classes = np.unique(self.labels)
         has_probes = "grid" in run.sources and "mesh" in run.sources
         self.show_grid = grid and has_probes
-        self.show_regions = regions and has_probes and not self.regression
+        self.region_style = check_region_style(regions)
+        self.show_regions = self.region_style is not None and has_probes and not self.regression
+        self.show_legend = legend
         self.projection_ = self._fit_projection()
         if self.units == 2:
             self.title = f"Feature space of layer '{layer}'"
@@ -143,12 +162,20 @@ class FeatureSpace(View):
         return (activations - mean) @ components.T
 
     def _run_limits(self):
+        """The fixed limits: the box of the samples and the bent grid over all snapshots."""
         low, high = np.full(2, np.inf), np.full(2, -np.inf)
-        for chunk in iter_snapshots(self.run, schema.activations(self.source, self.layer)):
-            points = self.project(chunk).reshape(-1, 2)
-            low = np.minimum(low, points.min(axis=0))
-            high = np.maximum(high, points.max(axis=0))
-        return [padded_range(low[axis], high[axis]) for axis in range(2)]
+        datasets = [schema.activations(self.source, self.layer)]
+        if self.show_grid:
+            datasets.append(schema.activations("grid", self.layer))
+        for dataset in datasets:
+            for chunk in iter_snapshots(self.run, dataset):
+                points = self.project(chunk).reshape(-1, 2)
+                points = points[np.isfinite(points).all(axis=1)]
+                if len(points):
+                    low = np.minimum(low, points.min(axis=0))
+                    high = np.maximum(high, points.max(axis=0))
+        return [padded_range(low[axis], high[axis], padding=LIMIT_PADDING)
+                for axis in range(2)]
 
     # -- drawing -------------------------------------------------------------
 
@@ -169,9 +196,10 @@ class FeatureSpace(View):
             self._mesh_rows = thinned_indices(mesh_shape[0], MESH_DRAW_LIMIT)
             self._mesh_columns = thinned_indices(mesh_shape[1], MESH_DRAW_LIMIT)
             shape = (len(self._mesh_rows), len(self._mesh_columns))
-            self.regions_ = ax.pcolormesh(np.zeros(shape), np.zeros(shape),
-                                          np.zeros((shape[0] - 1, shape[1] - 1)),
-                                          shading="flat", zorder=0.5, antialiased=False)
+            # Gouraud shading: colours interpolated between the mesh points, so
+            # the regions have no cell edges (the mesh moves with the layer).
+            self.regions_ = ax.pcolormesh(np.zeros(shape), np.zeros(shape), np.zeros(shape),
+                                          shading="gouraud", zorder=0.5, antialiased=False)
             self.regions_.set_array(None)
             self.boundary_ = LineCollection([], colors=BOUNDARY_COLOR, linewidths=1.5,
                                             zorder=1.5)
@@ -200,6 +228,15 @@ class FeatureSpace(View):
             x_limits, y_limits = self._run_limits()
             ax.set_xlim(*x_limits)
             ax.set_ylim(*y_limits)
+        style_axes(ax)
+        self.legend_ = None
+        if self.show_legend and not self.regression:
+            binary = self.show_regions and self.run.outputs(0, source="mesh").shape[-1] == 1
+            self.legend_ = region_legend(ax, self.classes, binary=binary,
+                                         style=self.region_style or "probability",
+                                         regions=self.show_regions,
+                                         boundary=self.show_regions,
+                                         point_size=self.point_size)
 
     def update(self, epoch):
         read = self.reader.read
@@ -222,10 +259,13 @@ class FeatureSpace(View):
             rows, columns = np.ix_(self._mesh_rows, self._mesh_columns)
             set_mesh_coordinates(self.regions_, mesh[rows, columns])
             self.regions_.set_facecolor(
-                region_colors(outputs[rows, columns], cells=True).reshape(-1, 4))
+                region_colors(outputs[rows, columns], style=self.region_style).reshape(-1, 4))
             artists = [self.regions_, self.boundary_, *artists]
         if self.limits == "epoch":
-            x_limits, y_limits = (padded_range(points[:, axis].min(), points[:, axis].max())
+            shown = points if self.grid_lines_ is None else np.concatenate(
+                [points, self.project(grid).reshape(-1, 2)])
+            x_limits, y_limits = (padded_range(np.nanmin(shown[:, axis]),
+                                               np.nanmax(shown[:, axis]), padding=LIMIT_PADDING)
                                   for axis in range(2))
             self.ax_.set_xlim(*x_limits)
             self.ax_.set_ylim(*y_limits)

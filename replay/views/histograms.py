@@ -9,15 +9,24 @@ from replay.views.base import View
 from replay.views.ranges import iter_snapshots, max_count, padded_range
 from replay.views.reader import SnapshotReader
 from replay.views.registry import BINS, SOURCE, register
-from replay.views.style import ERROR_COLOR, class_color
+from replay.views.style import (
+    ERROR_COLOR,
+    HEADROOM,
+    LEGEND_SIZE,
+    NEUTRAL_COLOR,
+    NOTE_COLOR,
+    add_note,
+    class_color,
+    despine,
+    headroom_limits,
+    style_axes,
+)
 
-#: Colour of correctly classified samples when classes are not told apart.
-NEUTRAL_COLOR = "#7F7F7F"
+__all__ = ["Bars", "LossHistogram", "ProbabilityHistogram", "SmallBarMarks", "despine"]
 
-
-def despine(ax):
-    """Hide the top and right spines: a cleaner histogram, and fewer lines per frame."""
-    ax.spines[["top", "right"]].set_visible(False)
+#: Bars lower than this fraction of the axes' height get a mark above them,
+#: so that a handful of samples (2 misclassified of 1,437) stays visible.
+SMALL_BAR = 0.025
 
 
 def _check_bins(bins):
@@ -36,8 +45,10 @@ class Bars:
         ax: the axes.
         edges: the bin edges, ``(n_bins + 1,)``.
         colors: one colour, or one per bar.
-        fill: fraction of the bin width the bar covers.
+        fill: fraction of the bin width the bars of a bin cover.
         zorder: stacking order.
+        slot: ``(index, count)``: draw this row of bars as the ``index``-th of
+            ``count`` rows side by side in each bin (``(0, 1)``: the whole bin).
 
     Attributes:
         collection: the ``PolyCollection``.
@@ -45,10 +56,12 @@ class Bars:
         bottoms: the current bar bottoms ``(n_bins,)``.
     """
 
-    def __init__(self, ax, edges, colors, *, fill=0.9, zorder=1):
+    def __init__(self, ax, edges, colors, *, fill=0.9, zorder=1, slot=(0, 1)):
         edges = np.asarray(edges, dtype=np.float64)
         margin = 0.5 * (1.0 - fill) * np.diff(edges)
-        self.left, self.right = edges[:-1] + margin, edges[1:] - margin
+        width = fill * np.diff(edges) / slot[1]
+        self.left = edges[:-1] + margin + slot[0] * width
+        self.right = self.left + width
         self.heights = np.zeros(len(self.left))
         self.bottoms = np.zeros(len(self.left))
         self.collection = PolyCollection(self._verts(), facecolors=colors, linewidths=0,
@@ -70,6 +83,34 @@ class Bars:
         self.collection.set_verts(self._verts())
 
 
+class SmallBarMarks:
+    """Marks above bars too low to see (a few samples on an axis of hundreds).
+
+    One ``Line2D`` of downward triangles, moved per frame: a bar shorter than
+    :data:`SMALL_BAR` of the axes' height, but not empty, gets a triangle
+    just above it.
+
+    Args:
+        ax: the axes (its y-limits must be set before :meth:`update`).
+        centers: the bar centres.
+        color: the marks' colour.
+    """
+
+    def __init__(self, ax, centers, color=NOTE_COLOR):
+        self.ax = ax
+        self.centers = np.asarray(centers, dtype=np.float64)
+        (self.line,) = ax.plot([], [], linestyle="none", marker="v", markersize=5,
+                               color=color, zorder=3)
+
+    def update(self, tops):
+        """Mark the non-empty bars lower than :data:`SMALL_BAR` (``tops``: their tops)."""
+        tops = np.asarray(tops, dtype=np.float64)
+        low, high = self.ax.get_ylim()
+        small = (tops > 0) & (tops < low + SMALL_BAR * (high - low))
+        self.line.set_data(self.centers[small], tops[small] + 0.03 * (high - low))
+        return self.line
+
+
 @register("probability-histogram", options=(SOURCE, BINS), share_y=True)
 class ProbabilityHistogram(View):
     """Histograms of predicted probabilities, negatives and positives on two axes.
@@ -83,10 +124,12 @@ class ProbabilityHistogram(View):
 
     The y-axes are fixed over the whole run at the largest bar of any epoch:
     one limit for both axes of a binary model (the classes stay comparable),
-    one per axes for a multiclass model (the misclassified samples, often a
-    handful, stay visible next to the correctly classified). Each axes also
-    tells its count: how many of its samples are misclassified (binary), or
-    how many samples it holds (multiclass).
+    one per axes for a multiclass model. Non-empty bars too low to see get a
+    small triangle above them (:class:`SmallBarMarks`), so two misclassified
+    samples are not lost on an axis of a thousand. Each axes also tells its
+    count, in a band kept free above the bars (never over them): how many of
+    its samples are misclassified (binary), or how many samples it holds
+    (multiclass). The dashed threshold line stops below that band.
 
     Args:
         run: the :class:`replay.Run`.
@@ -100,6 +143,7 @@ class ProbabilityHistogram(View):
         edges_: the bin edges.
         bars_: the two :class:`Bars`.
         texts_: the two count texts.
+        marks_: the two :class:`SmallBarMarks`.
 
     Example:
         >>> ProbabilityHistogram(run).plot(60).savefig("probabilities.png")  # doctest: +SKIP
@@ -173,21 +217,21 @@ class ProbabilityHistogram(View):
                          per_row=True)
         if self.binary:
             tops = np.full(2, tops.max())
-        self.bars_, self.texts_ = [], []
+        self.bars_, self.texts_, self.marks_ = [], [], []
         for ax, title, bar_colors, top in zip(self.axes_, titles, colors, tops):
             self.bars_.append(Bars(ax, self.edges_, list(bar_colors)))
-            self.texts_.append(ax.text(0.5, 0.97, "", transform=ax.transAxes, ha="center",
-                                       va="top", fontsize="small", color="#333333", zorder=3,
-                                       bbox={"facecolor": "white", "edgecolor": "none",
-                                             "pad": 1.5}))
+            self.texts_.append(add_note(ax))
             if self.binary:
-                ax.axvline(self.threshold, color="#333333", linewidth=0.8,
-                           linestyle="--", zorder=2)
+                # Up to the top of the bars' room: not through the note above it.
+                ax.axvline(self.threshold, ymax=1.0 - HEADROOM, color=NOTE_COLOR,
+                           linewidth=0.8, linestyle="--", zorder=2)
             despine(ax)
             ax.set_title(title)
             ax.set_xlabel(xlabel)
             ax.set_xlim(0.0, 1.0)
-            ax.set_ylim(0.0, max(int(top), 1) * 1.05)
+            ax.set_ylim(*headroom_limits(0.0, max(int(top), 1)))
+            self.marks_.append(SmallBarMarks(ax, centers))
+            style_axes(ax)
         self.axes_[0].set_ylabel("samples")
 
     def update(self, epoch):
@@ -198,18 +242,21 @@ class ProbabilityHistogram(View):
             bars.set_heights(counts)
         for text, line in zip(self.texts_, self._summaries(axes_index, wrong)):
             text.set_text(line)
-        return [bars.collection for bars in self.bars_] + self.texts_
+        marks = [mark.update(counts) for mark, counts in zip(self.marks_, self.counts_)]
+        return [bars.collection for bars in self.bars_] + self.texts_ + marks
 
 
 @register("loss-histogram", options=(SOURCE, BINS), short_title="per-sample losses",
           share_y=True)
 class LossHistogram(View):
-    """Histogram of the per-sample losses, stacked by class, bins fixed over the run.
+    """Histogram of the per-sample losses by class, bins fixed over the run.
 
     The bins span 0 to the largest per-sample loss of any epoch, and the
-    y-axis the largest bar of any epoch, so frames are comparable. The loss
-    is the model's own (any Keras loss), as recorded. With more than two
-    classes a legend names the class colours.
+    y-axis the largest bar of any epoch (plus a band for the legend), so
+    frames are comparable. The loss is the model's own (any Keras loss), as
+    recorded. Two classes are drawn side by side in each bin (so the axis
+    fits the larger class's bar, not the sum of both); more classes are
+    stacked, with a legend right of the axes naming their colours.
 
     Args:
         run: the :class:`replay.Run`.
@@ -221,7 +268,9 @@ class LossHistogram(View):
     Attributes:
         counts_: ``(n_groups, bins)`` bar heights of the epoch shown last.
         edges_: the bin edges.
-        bars_: one :class:`Bars` per class (stacked in class order).
+        bars_: one :class:`Bars` per class (side by side for two, else
+            stacked in class order).
+        stacked: whether the bars are stacked.
 
     Example:
         >>> LossHistogram(run).plot(60).savefig("losses.png")   # doctest: +SKIP
@@ -242,6 +291,7 @@ class LossHistogram(View):
             [np.ones(len(labels), dtype=bool)]
         self.group_colors = ([class_color(label) for label in self.classes]
                              if by_class else [NEUTRAL_COLOR])
+        self.stacked = len(self.groups) > 2
         self.edges_ = np.linspace(0.0, self._largest_loss(), self.bins + 1)
         self.counts_ = np.zeros((len(self.groups), self.bins), dtype=np.int64)
 
@@ -261,28 +311,43 @@ class LossHistogram(View):
 
     def draw_static(self):
         ax = self.ax_
-        self.bars_ = [Bars(ax, self.edges_, color) for color in self.group_colors]
+        count = len(self.groups)
+        self.bars_ = [Bars(ax, self.edges_, color,
+                           slot=(0, 1) if self.stacked else (index, count))
+                      for index, color in enumerate(self.group_colors)]
         top = max_count(self.run, schema.loss(self.source),
-                        lambda losses: self.histograms(losses).sum(axis=0))
+                        lambda losses: self.histograms(losses).sum(axis=0) if self.stacked
+                        else self.histograms(losses).max(axis=0))
         despine(ax)
         ax.set_title(self.title)
-        ax.set_xlabel(f"loss ({self.run.attrs.get('loss') or 'per sample'})")
+        loss = self.run.attrs.get("loss")
+        ax.set_xlabel(str(loss).replace("_", " ") if loss else "loss per sample")
         ax.set_ylabel("samples")
         ax.set_xlim(self.edges_[0], self.edges_[-1])
-        ax.set_ylim(0.0, max(top, 1) * 1.05)
-        if self.classes is not None and len(self.classes) > 2:
-            # Two classes share their colours with the feature space and the
-            # probability panels; more need a key.
+        ax.set_ylim(*headroom_limits(0.0, max(top, 1)))
+        style_axes(ax)
+        if self.classes is not None:
             handles = [bars.collection for bars in self.bars_]
-            ax.legend(handles, [f"class {label}" for label in self.classes], title="stacked by",
-                      loc="upper right", fontsize="x-small", title_fontsize="x-small",
-                      ncol=2 if len(self.classes) > 5 else 1, frameon=False,
-                      handlelength=1.0, columnspacing=0.8)
+            labels = [f"class {label}" for label in self.classes]
+            if self.stacked:
+                # Right of the axes: a legend inside would cover the bars.
+                ax.legend(handles, [str(label) for label in self.classes],
+                          title="class", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                          fontsize=LEGEND_SIZE, title_fontsize=LEGEND_SIZE,
+                          ncol=2 if len(self.classes) > 5 else 1, frameon=False,
+                          handlelength=0.9, columnspacing=0.6, handletextpad=0.3,
+                          borderaxespad=0.0)
+            else:
+                # In the band above the bars (headroom_limits keeps it free).
+                ax.legend(handles, labels, loc="upper right", ncol=len(labels),
+                          fontsize=LEGEND_SIZE, frameon=False, handlelength=0.9,
+                          columnspacing=0.8, handletextpad=0.3, borderaxespad=0.1)
 
     def update(self, epoch):
         self.counts_ = self.histograms(self.reader.read(schema.loss(self.source), epoch))
         bottoms = np.zeros(self.bins)
         for bars, counts in zip(self.bars_, self.counts_):
             bars.set_heights(counts, bottoms)
-            bottoms = bottoms + counts
+            if self.stacked:
+                bottoms = bottoms + counts
         return [bars.collection for bars in self.bars_]

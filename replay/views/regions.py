@@ -1,9 +1,17 @@
 """Decision regions and boundaries, shared by the feature space and the input space.
 
-The colours come from the model's recorded outputs on the probe mesh: a
-binary model (one sigmoid output) shades each cell from the negative class
-colour through white (p = 0.5) to the positive class colour; a multiclass
-model colours each cell by its predicted class.
+The colours come from the model's recorded outputs on the probe mesh. A
+binary model (one sigmoid output) gets one of two region styles:
+
+- ``"probability"`` (the default): each point is tinted with the colour of
+  the class it is predicted as, stronger the surer the model is; at
+  p = 0.5 the tint is still :data:`~replay.views.style.REGION_MIN_ALPHA`, so
+  both regions stay visible right up to the boundary;
+- ``"hard"``: DeepReplay's hard cut, one flat colour per predicted class.
+
+A multiclass model colours each point by its predicted class. The
+boundary is the ``p = 0.5`` contour of the mesh outputs, interpolated
+within the mesh cells (marching squares), so it is smooth, not a staircase.
 """
 
 import functools
@@ -12,15 +20,40 @@ import contourpy
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap, to_rgba
 from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.transforms import Affine2D, Bbox
 from PIL import Image
 
-from replay.views.style import class_color
+from replay.errors import OptionError
+from replay.views.style import (
+    BOUNDARY_COLOR,
+    LEGEND_SIZE,
+    REGION_ALPHA,
+    REGION_MIN_ALPHA,
+    class_color,
+)
 
-#: Opacity of the decision regions, so points and grid lines stay readable.
-REGION_ALPHA = 0.35
-#: Colour of the decision boundary line (p = threshold).
-BOUNDARY_COLOR = "#222222"
+#: The region styles of a binary model (see the module docstring).
+REGION_STYLES = ("probability", "hard")
+#: Entries of the probability lookup table (as a colormap's N).
+TABLE_SIZE = 256
+
+__all__ = ["BOUNDARY_COLOR", "REGION_ALPHA", "REGION_STYLES", "boundary_segments",
+           "check_region_style", "mesh_image", "region_colors", "region_legend", "region_table",
+           "thinned_indices"]
+
+
+def check_region_style(regions):
+    """Return the region style of a ``regions`` option: ``True`` → ``"probability"``,
+    ``False``/``None`` → ``None``; raise :class:`OptionError` for anything else."""
+    if regions is True:
+        return "probability"
+    if regions is False or regions is None:
+        return None
+    if regions in REGION_STYLES:
+        return regions
+    raise OptionError(f"regions must be True, False, 'probability' or 'hard'. Got {regions!r}.")
 
 
 def thinned_indices(n_points, limit):
@@ -36,7 +69,10 @@ def thinned_indices(n_points, limit):
 
 @functools.cache
 def probability_cmap():
-    """Return the colormap of p(class 1): negative colour → white → positive colour."""
+    """Return the colormap of p(class 1): negative colour → white → positive colour.
+
+    For colour keys; the regions themselves use :func:`region_colors`.
+    """
     return LinearSegmentedColormap.from_list(
         "replay_probability", [class_color(0), "#FFFFFF", class_color(1)]
     )
@@ -47,8 +83,8 @@ def is_binary(outputs):
     return np.shape(outputs)[-1] == 1
 
 
-def region_colors(outputs, *, alpha=REGION_ALPHA, cells=False):
-    """Return the RGBA colours of decision regions from mesh outputs.
+def region_colors(outputs, *, alpha=REGION_ALPHA, cells=False, style="probability"):
+    """Return the opaque RGBA colours of decision regions from mesh outputs.
 
     Args:
         outputs: model outputs on the mesh, ``(n_y, n_x, n_outputs)``.
@@ -56,6 +92,8 @@ def region_colors(outputs, *, alpha=REGION_ALPHA, cells=False):
             result is opaque).
         cells: colour the ``(n_y - 1, n_x - 1)`` cells between mesh points
             (value = mean of the four corners) instead of the points.
+        style: ``"probability"`` or ``"hard"`` (binary models; see the
+            module docstring).
 
     Returns:
         Array ``(n_y, n_x, 4)`` (or one less per side with ``cells``).
@@ -65,16 +103,15 @@ def region_colors(outputs, *, alpha=REGION_ALPHA, cells=False):
         outputs = 0.25 * (outputs[:-1, :-1] + outputs[1:, :-1]
                           + outputs[:-1, 1:] + outputs[1:, 1:])
     if is_binary(outputs):
-        # The colormap's own lookup (as Colormap.__call__ indexes it), into
-        # its table already blended with white: the same colours, without
-        # re-blending every cell of every frame.
-        table = blended_probability_table(alpha)
-        levels = len(table) - 3  # the colormap's N; then under, over, bad
+        # A lookup into a table already blended with white: the same colours
+        # every frame, without re-blending every point.
+        table = region_table(alpha, style)
+        levels = TABLE_SIZE
         position = np.clip(outputs[..., 0], 0.0, 1.0) * levels
         position[position == levels] = levels - 1
         bad = np.isnan(position)
         index = np.where(bad, 0, position).astype(int)
-        index[bad] = levels + 2
+        index[bad] = levels  # the last entry: white
         return table.take(index, axis=0)
     palette = np.array([to_rgba(class_color(label))
                         for label in range(outputs.shape[-1])])
@@ -85,21 +122,37 @@ def region_colors(outputs, *, alpha=REGION_ALPHA, cells=False):
 def blend_with_white(colors, alpha):
     """Blend RGBA ``colors`` with white into opaque colours (in place; returned).
 
-    Translucent cells would leave visible seams where neighbours overlap, and
-    bent meshes fold over themselves.
+    ``alpha`` is one strength or one per colour. Translucent cells would
+    leave visible seams where neighbours overlap, and bent meshes fold over
+    themselves.
     """
+    alpha = np.asarray(alpha, dtype=np.float64)[..., None] if np.ndim(alpha) else alpha
     colors[..., :3] = 1.0 - alpha * (1.0 - colors[..., :3])
     colors[..., 3] = 1.0
     return colors
 
 
 @functools.lru_cache(maxsize=8)
-def blended_probability_table(alpha):
-    """The lookup table of :func:`probability_cmap` (with its under, over and bad
-    entries) blended with white at ``alpha``; read only."""
-    cmap = probability_cmap()
-    cmap._ensure_inited()  # builds cmap._lut: N colours, then under, over, bad
-    table = blend_with_white(np.array(cmap._lut, dtype=np.float64), alpha)
+def region_table(alpha, style="probability"):
+    """The :data:`TABLE_SIZE` region colours of p(class 1) from 0 to 1, then white
+    (for NaN); opaque, read only.
+
+    ``"probability"``: the predicted class's colour at a strength from
+    :data:`REGION_MIN_ALPHA` (p = 0.5) to ``alpha`` (p = 0 or 1);
+    ``"hard"``: the predicted class's colour at ``alpha``.
+    """
+    if style not in REGION_STYLES:
+        raise OptionError(f"region style must be one of {', '.join(REGION_STYLES)}. "
+                          f"Got {style!r}.")
+    probability = (np.arange(TABLE_SIZE) + 0.5) / TABLE_SIZE
+    positive = probability > 0.5
+    colors = np.array([to_rgba(class_color(int(p))) for p in positive])
+    if style == "hard":
+        strength = np.full(TABLE_SIZE, float(alpha))
+    else:
+        sureness = np.abs(probability - 0.5) * 2.0
+        strength = REGION_MIN_ALPHA + (alpha - REGION_MIN_ALPHA) * sureness
+    table = np.vstack([blend_with_white(colors, strength), [1.0, 1.0, 1.0, 1.0]])
     table.flags.writeable = False
     return table
 
@@ -220,3 +273,48 @@ def boundary_segments(x, y, outputs, threshold=0.5):
         line_type=contourpy.LineType.Separate,
     )
     return [line for line in generator.lines(threshold) if len(line) > 1]
+
+
+def region_legend(ax, classes, *, binary, style="probability", regions=True, boundary=True,
+                  point_size=2.5, ncol=None):
+    """Draw the key of a regions panel below the axes; return the ``Legend``.
+
+    Entries: one marker per class, the boundary line (binary models) and,
+    with regions, what the shading means. The legend sits below the x label,
+    outside the data (the layout makes room for it), and is drawn once.
+
+    Args:
+        ax: the axes.
+        classes: the class labels shown.
+        binary: whether the model has one sigmoid output (a p = 0.5 boundary).
+        style: the region style (``"probability"`` or ``"hard"``).
+        regions: whether the panel shades regions.
+        boundary: whether the panel draws the boundary line.
+        point_size: the samples' marker size, in points.
+        ncol: legend columns; ``None`` to fit the entries.
+    """
+    handles = [Line2D([], [], linestyle="none", marker="o",
+                      markersize=max(point_size * 2.0, 5.0), markeredgewidth=0,
+                      color=class_color(label), label=f"class {label}")
+               for label in classes]
+    if boundary and binary:
+        handles.append(Line2D([], [], color=BOUNDARY_COLOR, linewidth=1.5,
+                              label="boundary p = 0.5"))
+    if regions and binary:
+        table = region_table(REGION_ALPHA, style)
+        if style == "hard":
+            labels = ("predicted 0", "predicted 1")
+            faces = (table[0], table[-2])
+        else:
+            labels = ("predicted 0, shade = sureness", "predicted 1")
+            faces = (table[0], table[-2])
+        handles += [Patch(facecolor=face, edgecolor="#BBBBBB", linewidth=0.5, label=label)
+                    for face, label in zip(faces, labels)]
+    elif regions:
+        handles.append(Patch(facecolor="#EEEEEE", edgecolor="#BBBBBB", linewidth=0.5,
+                             label="shade: predicted class"))
+    if ncol is None:
+        ncol = min(len(handles), 5 if len(classes) > 2 else 3)
+    return ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1),
+                     ncol=ncol, fontsize=LEGEND_SIZE, frameon=False, handlelength=1.4,
+                     columnspacing=1.0, handletextpad=0.4, borderaxespad=0.0)

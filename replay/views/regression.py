@@ -5,10 +5,11 @@ import numpy as np
 from replay.errors import OptionError
 from replay.io import schema
 from replay.views.base import View
-from replay.views.histograms import Bars, despine
+from replay.views.histograms import Bars
 from replay.views.ranges import iter_snapshots, max_count, padded_range
 from replay.views.reader import SnapshotReader
 from replay.views.registry import BINS, SOURCE, register
+from replay.views.style import despine
 
 #: Colour of the samples and of the residual bars; of the identity line.
 SAMPLE_COLOR = "#0072B2"

@@ -1,7 +1,23 @@
-"""Shared look: class colours and the colour of mistakes, the same in every view."""
+"""The visual style of every view, in one place: colour roles, font sizes, notes, spines.
+
+Each colour or size a view uses is named here once (see ``docs/style.md``):
+
+- **classes**: :data:`CLASS_COLORS` (Okabe-Ito), blue = class 0, orange = class 1;
+- **runs** (curve charts comparing runs): :data:`RUN_COLORS`, dark or muted
+  colours that are none of the class colours, each with its own marker
+  (:data:`RUN_MARKERS`) as a second cue;
+- **decision boundary**: :data:`BOUNDARY_COLOR` (near black), the ``p = 0.5`` line;
+- **errors**: :data:`ERROR_COLOR` (red), misclassified samples and bars;
+- **curves of one run**: :data:`LOSS_COLOR` and :data:`METRIC_COLOR`.
+
+Notes (counts, ``σ = ...``) sit in a band reserved above the data
+(:data:`HEADROOM`, :func:`headroom_limits`, :func:`add_note`), never on it.
+"""
 
 import numpy as np
 from matplotlib.colors import ListedColormap
+
+# -- colour roles ---------------------------------------------------------------
 
 #: Class colours, index = class label (0 = negative, 1 = positive, ...).
 #: Colour-blind safe (Okabe-Ito), blue/orange first like the articles' figures.
@@ -9,6 +25,46 @@ CLASS_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
                 "#D55E00", "#F0E442", "#000000", "#999999", "#882255"]
 #: Colour of wrongly classified samples / bars.
 ERROR_COLOR = "#D62728"
+#: Colour of the decision boundary line (p = 0.5) and of its legend entry.
+BOUNDARY_COLOR = "#222222"
+#: Colour of the input grid lines (bent by the hidden layers in the feature space).
+GRID_COLOR = "#555555"
+#: Colour of bars when classes are not told apart (correctly classified, regression).
+NEUTRAL_COLOR = "#7F7F7F"
+#: Colours of the loss and metric curves of one run (not class colours).
+LOSS_COLOR = "#222222"
+METRIC_COLOR = "#7B3294"
+#: Colour of notes and reference lines (counts, thresholds).
+NOTE_COLOR = "#333333"
+#: Colours of runs in charts comparing runs: Paul Tol's muted/dark hues, none of
+#: them a class colour, far from the class colours blue and orange for normal
+#: vision and simulated deuteranopia, protanopia and tritanopia (CIELAB distance
+#: >= 13, runs from each other >= 11; checked by tests/test_style.py).
+RUN_COLORS = ["#332288", "#117733", "#AA3377", "#44AA99", "#999933", "#661100",
+              "#DDCC77", "#6699CC"]
+#: Markers of the runs (a cue that does not depend on colour), one per run colour.
+RUN_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+#: Strength of the decision-region colours over white (points and grid stay readable).
+REGION_ALPHA = 0.35
+#: Smallest strength of a region colour, at p = 0.5: the regions stay visible
+#: right up to the boundary (a region is never white).
+REGION_MIN_ALPHA = 0.14
+
+# -- fonts ---------------------------------------------------------------------
+
+#: Font sizes in points. The floor, :data:`FONT_FLOOR`, is 8 pt: 8.9 pixels
+#: high at dpi 80, the smallest dpi the scripts write.
+FONT_FLOOR = 8.0
+NOTE_SIZE = 8.5
+LEGEND_SIZE = 8.0
+TICK_SIZE = 8.5
+LABEL_SIZE = 9.5
+TITLE_SIZE = 10.5
+
+# -- notes, spines, grids --------------------------------------------------------
+
+#: Fraction of an axes' height above the data kept for notes and legends.
+HEADROOM = 0.18
 
 
 def class_color(label):
@@ -21,6 +77,53 @@ def class_colors(labels):
     return np.array([class_color(label) for label in np.asarray(labels).ravel()])
 
 
+def run_color(index):
+    """Return the line colour of the ``index``-th run (distinct for the first eight)."""
+    return RUN_COLORS[index % len(RUN_COLORS)]
+
+
+def run_marker(index):
+    """Return the marker of the ``index``-th run."""
+    return RUN_MARKERS[index % len(RUN_MARKERS)]
+
+
 def region_cmap(n_classes):
     """Return a colormap of ``n_classes`` entries for decision regions."""
     return ListedColormap([class_color(label) for label in range(max(2, n_classes))])
+
+
+def headroom_limits(low, high, fraction=HEADROOM):
+    """Return y-limits that keep the data in ``[low, high]`` below a band for notes.
+
+    The data take the lower ``1 - fraction`` of the axes; notes and legends
+    placed above ``1 - fraction`` (axes coordinates) never cover them.
+    """
+    low, high = float(low), float(high)
+    if not high > low:
+        high = low + 1.0
+    return low, low + (high - low) / (1.0 - fraction)
+
+
+def add_note(ax, text="", *, x=0.5, ha="center", color=NOTE_COLOR, **kwargs):
+    """Write a note in the band above the data (see :func:`headroom_limits`); return it."""
+    return ax.text(x, 0.985, text, transform=ax.transAxes, ha=ha, va="top",
+                   fontsize=NOTE_SIZE, color=color, zorder=3, **kwargs)
+
+
+def despine(ax):
+    """Hide the top and right spines: a cleaner chart, and fewer lines per frame."""
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def light_grid(ax, axis="both"):
+    """A light grid behind the data."""
+    ax.grid(True, axis=axis, color="#E5E5E5", linewidth=0.6)
+    ax.set_axisbelow(True)
+
+
+def style_axes(ax):
+    """The fonts of an axes' title, labels and ticks (the sizes above)."""
+    ax.title.set_fontsize(TITLE_SIZE)
+    ax.xaxis.label.set_fontsize(LABEL_SIZE)
+    ax.yaxis.label.set_fontsize(LABEL_SIZE)
+    ax.tick_params(labelsize=TICK_SIZE)
