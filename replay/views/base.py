@@ -85,6 +85,10 @@ class View:
     #: of the figure once and redraw only those artists per frame. Views
     #: that rescale their axes per epoch leave it False (full redraws).
     blit_safe = False
+    #: True for charts of the whole history (curves against epochs): a still
+    #: picture of the last snapshot (:meth:`plot`) is then not titled
+    #: "Epoch N", which would only repeat the x-axis' end.
+    shows_history = False
 
     def __init__(self, run, *, ax=None):
         self.run = run
@@ -94,6 +98,7 @@ class View:
         self.axes_ = []
         self._requested_ax = ax
         self._epoch_text = None
+        self._still = False
         self.divergence_note_ = None
 
     # -- setting up ----------------------------------------------------------
@@ -162,7 +167,11 @@ class View:
         """Draw snapshot ``epoch`` (default: the last) and return the figure."""
         epoch = self.check_epoch(epoch)
         self.attach(ax)
-        self.frame(epoch)
+        self._still = True
+        try:
+            self.frame(epoch)
+        finally:
+            self._still = False
         return self.figure_
 
     def animate(self, epochs=None, *, interval=100, blit=False, **kwargs):
@@ -209,7 +218,14 @@ class View:
         return artists
 
     def figure_title(self, epoch):
-        """The title of the view's own figure at snapshot ``epoch`` (``"Epoch N"``)."""
+        """The title of the view's own figure at snapshot ``epoch`` (``"Epoch N"``).
+
+        Empty for a still picture (:meth:`plot`) of the last snapshot of a
+        view that :attr:`shows_history`: the whole run is on the x-axis.
+        """
+        if self._still and self.shows_history and \
+                self.run.snapshot_index(epoch) == self.run.n_snapshots - 1:
+            return ""
         return epoch_title(self.run, epoch)
 
 

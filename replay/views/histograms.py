@@ -20,6 +20,7 @@ from replay.views.style import (
     despine,
     headroom_limits,
     style_axes,
+    ticks_below_band,
 )
 
 __all__ = ["Bars", "LossHistogram", "ProbabilityHistogram", "SmallBarMarks", "despine"]
@@ -230,6 +231,7 @@ class ProbabilityHistogram(View):
             ax.set_xlabel(xlabel)
             ax.set_xlim(0.0, 1.0)
             ax.set_ylim(*headroom_limits(0.0, max(int(top), 1)))
+            ticks_below_band(ax.yaxis)
             self.marks_.append(SmallBarMarks(ax, centers))
             style_axes(ax)
         self.axes_[0].set_ylabel("samples")
@@ -325,6 +327,7 @@ class LossHistogram(View):
         ax.set_ylabel("samples")
         ax.set_xlim(self.edges_[0], self.edges_[-1])
         ax.set_ylim(*headroom_limits(0.0, max(top, 1)))
+        ticks_below_band(ax.yaxis)
         style_axes(ax)
         if self.classes is not None:
             handles = [bars.collection for bars in self.bars_]

@@ -16,6 +16,7 @@ Notes (counts, ``σ = ...``) sit in a band reserved above the data
 
 import numpy as np
 from matplotlib.colors import ListedColormap
+from matplotlib.ticker import MaxNLocator
 
 # -- colour roles ---------------------------------------------------------------
 
@@ -102,6 +103,32 @@ def headroom_limits(low, high, fraction=HEADROOM):
     if not high > low:
         high = low + 1.0
     return low, low + (high - low) / (1.0 - fraction)
+
+
+class BelowBandLocator(MaxNLocator):
+    """Ticks of the data's part of an axis only: none in the band above it for notes.
+
+    Args:
+        fraction: the band's share of the axis (:data:`HEADROOM`).
+        **kwargs: passed to ``MaxNLocator`` (default ``nbins="auto"``).
+    """
+
+    def __init__(self, fraction=HEADROOM, **kwargs):
+        kwargs.setdefault("nbins", "auto")
+        super().__init__(**kwargs)
+        self.fraction = fraction
+
+    def __call__(self):
+        low, high = self.axis.get_view_interval()
+        top = low + (high - low) * (1.0 - self.fraction)
+        ticks = self.tick_values(low, top)
+        tolerance = 1e-9 * max(abs(high - low), 1e-300)
+        return ticks[(ticks >= low - tolerance) & (ticks <= top + tolerance)]
+
+
+def ticks_below_band(axis, fraction=HEADROOM):
+    """Give ``axis`` (e.g. ``ax.yaxis``) a :class:`BelowBandLocator`."""
+    axis.set_major_locator(BelowBandLocator(fraction))
 
 
 def add_note(ax, text="", *, x=0.5, ha="center", color=NOTE_COLOR, **kwargs):
