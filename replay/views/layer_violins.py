@@ -31,7 +31,14 @@ from replay.io.storage import Summary
 from replay.views.base import View
 from replay.views.ranges import chunk_size_of, iter_snapshots, padded_range
 from replay.views.registry import QUANTITY, SOURCE, register
-from replay.views.style import ERROR_COLOR
+from replay.views.style import (
+    ERROR_COLOR,
+    NOTE_COLOR,
+    NOTE_SIZE,
+    headroom_limits,
+    style_axes,
+    ticks_below_band,
+)
 
 #: Accepted names of the quantity → canonical name.
 QUANTITIES = {
@@ -44,7 +51,10 @@ QUANTITIES = {
 #: Panel titles of the quantities.
 TITLES = {"activations": "Activations", "preactivations": "Z-values (pre-activations)",
           "weights": "Weights", "gradients": "Gradients of the loss"}
-#: Violin colours of the quantities (Okabe-Ito, as the class colours).
+#: The y-axis label of each quantity.
+VALUE_LABELS = {"activations": "activation", "preactivations": "z-value",
+                "weights": "weight", "gradients": "gradient"}
+#: Violin colours of the quantities (Okabe-Ito; violin figures show no classes).
 COLORS = {"activations": "#0072B2", "preactivations": "#009E73",
           "weights": "#E69F00", "gradients": "#CC79A7"}
 INPUTS_COLOR = "#999999"
@@ -356,6 +366,10 @@ class LayerViolins(View):
         ax = self.ax_
         n = len(self.labels)
         ax.set_title(self.title)
+        ax.set_ylabel(VALUE_LABELS[self.quantity])
+        # What the marks mean, where a legend would cover violins.
+        ax.set_xlabel("layer \u2014 white dot: mean, line: min to max"
+                      + (", \u03c3: standard deviation" if self.show_std else ""))
         ax.set_xlim(-0.6, n - 0.4)
         ax.set_xticks(range(n), self.labels, rotation=30 if n > 6 else 0,
                       ha="right" if n > 6 else "center")
@@ -377,7 +391,7 @@ class LayerViolins(View):
         if self.show_std:
             transform = blended_transform_factory(ax.transData, ax.transAxes)
             self.std_texts_ = [ax.text(column, 0.985, "", transform=transform, ha="center",
-                                       va="top", fontsize="x-small", color="#333333")
+                                       va="top", fontsize=NOTE_SIZE, color=NOTE_COLOR)
                                for column in range(n)]
         self.tags_ = []
         if self.findings:
@@ -385,6 +399,9 @@ class LayerViolins(View):
             self.tags_ = [ax.text(column, 0.015, "", transform=transform, ha="center",
                                   va="bottom", fontsize="xx-small", color=ERROR_COLOR)
                           for column in range(n)]
+        style_axes(ax)
+        if self.show_std:
+            ticks_below_band(ax.yaxis)
         if isinstance(self.ylim, tuple):
             ax.set_ylim(*self.ylim)
         elif self.ylim == "run":
@@ -392,9 +409,9 @@ class LayerViolins(View):
             ax.set_ylim(*self._limits(np.nanmin(lows), np.nanmax(highs)))
 
     def _limits(self, low, high):
-        # Room above the data for the standard deviations.
+        # The standard deviations go in a band above the data (style.HEADROOM).
         low, high = padded_range(low, high)
-        return low, high + (0.12 * (high - low) if self.show_std else 0.0)
+        return headroom_limits(low, high) if self.show_std else (low, high)
 
     def update(self, epoch):
         values = self.values(epoch)
@@ -417,7 +434,7 @@ class LayerViolins(View):
         self.ranges_.set_segments(segments)
         self.means_.set_data(np.arange(len(values)), means)
         for text, std in zip(self.std_texts_, self.std_):
-            text.set_text(f"\u03c3={std:.2g}")
+            text.set_text(f"\u03c3 = {std:.2g}")
         if self.ylim == "frame":
             lows = [data.low if isinstance(data, Summary) else data.min()
                     for data in values if isinstance(data, Summary) or data.size]
