@@ -87,12 +87,12 @@ def test_violins_are_drawn_and_animated_by_moving_vertices(small_run):
         violins.std_,
         [small_run.weights(name, -1)["kernel"].std() for name in ("hidden", "output")],
         rtol=1e-5)
-    assert violins.std_texts_[0].get_text().startswith("\u03c3=")
+    assert violins.std_texts_[0].get_text().startswith("\u03c3 = ")
 
 
 def test_bounded_activations_get_their_range_and_ylim_options(part1_run):
     low, high = LayerViolins(part1_run, "activations").plot(0).axes[0].get_ylim()
-    assert -0.1 < low < 0.0 < 1.0 < high < 1.25  # sigmoid: [0, 1], room for σ
+    assert -0.1 < low < 0.0 < 1.0 < high < 1.3  # sigmoid: [0, 1], a band for σ
     frame = LayerViolins(part1_run, "weights", ylim="frame")
     assert not frame.blit_safe
     fixed = LayerViolins(part1_run, "weights", ylim=(-3, 3))

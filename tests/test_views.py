@@ -20,7 +20,7 @@ from replay.views import (  # noqa: E402
     ProbabilityHistogram,
 )
 from replay.views.regions import region_colors  # noqa: E402
-from replay.views.style import ERROR_COLOR, class_color  # noqa: E402
+from replay.views.style import ERROR_COLOR, class_color, headroom_limits  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -82,8 +82,10 @@ def test_feature_space_grid_and_regions_follow_the_probes(part1_run):
     np.testing.assert_allclose(segments[3], grid[3], rtol=1e-6)
     mesh = part1_run.activations("hidden", 7, source="mesh")
     np.testing.assert_allclose(view.regions_.get_coordinates(), mesh, rtol=1e-6)
-    expected = region_colors(part1_run.outputs(7, source="mesh"), cells=True).reshape(-1, 4)
+    # One colour per mesh point (Gouraud shading), not per cell.
+    expected = region_colors(part1_run.outputs(7, source="mesh")).reshape(-1, 4)
     np.testing.assert_allclose(view.regions_.get_facecolor(), expected)
+    assert view.regions_._shading == "gouraud"
     # The boundary (p = 0.5) is the line between the mesh colours. At epoch 12 the
     # mesh holds both classes, so the line is drawn: through every point where
     # the outputs cross 0.5 between neighbouring mesh points (carried into the
@@ -244,7 +246,8 @@ def test_probability_histogram_axes_limits(part1_run, wide_multiclass_run):
     largest = np.max([view.histograms(outputs) for outputs in run.series("outputs/train")],
                      axis=(0, 2))
     for ax, top in zip(view.axes_, largest):
-        assert ax.get_ylim()[1] == pytest.approx(max(top, 1) * 1.05)
+        # The largest bar, and a band above it for the count note.
+        assert ax.get_ylim()[1] == pytest.approx(headroom_limits(0, max(top, 1))[1])
 
 
 # -- LossHistogram ------------------------------------------------------------------
@@ -264,9 +267,10 @@ def test_loss_histogram_heights_are_numpy_histograms(part1_run):
         for label in (0, 1):
             expected = np.histogram(losses[labels == label], bins=edges)[0]
             np.testing.assert_array_equal(view.counts_[label], expected)
-        # Stacked: the second class's bars sit on the first's.
-        np.testing.assert_array_equal(view.bars_[1].bottoms, view.counts_[0])
+        # Two classes side by side in each bin (not stacked): both from 0.
+        np.testing.assert_array_equal(view.bars_[1].bottoms, 0)
         np.testing.assert_array_equal(view.bars_[1].heights, view.counts_[1])
+        assert np.all(view.bars_[0].right <= view.bars_[1].left + 1e-12)
     # Two classes share their colours with the other panels: no legend.
     assert view.ax_.get_legend() is None
 
@@ -286,13 +290,24 @@ def test_loss_histogram_names_the_class_colours_of_many_classes(wide_multiclass_
 def test_curves_hold_the_history_up_to_the_epoch(part1_run):
     view = LossAndMetric(part1_run)
     history = part1_run.history
+    # Epoch 0 (before training) comes from snapshot 0: the mean per-sample
+    # loss, and the accuracy of the recorded outputs.
+    first_loss = part1_run.per_sample_loss(0).mean()
+    first_accuracy = np.mean(part1_run.predicted_labels(0) == part1_run.labels())
     for epoch in (0, 1, 7, 12):
         view.plot(epoch)
         loss, accuracy = view.lines_["loss"], view.lines_["accuracy"]
-        np.testing.assert_array_equal(loss.get_xdata(), np.arange(1, epoch + 1))
-        np.testing.assert_allclose(loss.get_ydata(), history["loss"][:epoch])
-        np.testing.assert_allclose(accuracy.get_ydata(), history["accuracy"][:epoch])
-    assert view.metric_ax_.get_ylim() == (0.0, 1.02)
+        np.testing.assert_array_equal(loss.get_xdata(), np.arange(0, epoch + 1))
+        np.testing.assert_allclose(loss.get_ydata(), [first_loss, *history["loss"][:epoch]],
+                                   rtol=1e-6)
+        np.testing.assert_allclose(accuracy.get_ydata(),
+                                   [first_accuracy, *history["accuracy"][:epoch]])
+    # The metric axis fits the values, with a band above them for the legend.
+    low, high = view.metric_ax_.get_ylim()
+    values = np.r_[first_accuracy, history["accuracy"]]
+    assert low <= values.min() and low >= 0.0
+    assert values.max() <= low + (high - low) * 0.85
+    assert high - low < 1.0 or values.min() == 0
     assert view.ax_.get_xlim() == (0.0, 12.0)
 
 
@@ -316,7 +331,7 @@ def drew_wide_feature_space(view, run, epoch):
     np.testing.assert_allclose(view.regions_.get_coordinates(), mesh, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
         view.regions_.get_facecolor(),
-        region_colors(run.outputs(epoch, source="mesh"), cells=True).reshape(-1, 4))
+        region_colors(run.outputs(epoch, source="mesh")).reshape(-1, 4))
     segments = view.grid_lines_.get_segments()
     grid = (run.activations("wide", epoch, source="grid") - mean) @ components.T
     assert len(segments) == len(grid)
@@ -362,8 +377,8 @@ def drew_loss_histogram(view, run, epoch):
 def drew_loss_and_metric(view, run, epoch):
     for key in ("loss", "accuracy"):
         x, y = view.lines_[key].get_data()
-        np.testing.assert_array_equal(x, np.arange(1, epoch + 1))
-        np.testing.assert_allclose(y, run.history[key][:epoch])
+        np.testing.assert_array_equal(x, np.arange(0, epoch + 1))  # epoch 0 from snapshot 0
+        np.testing.assert_allclose(y[1:], run.history[key][:epoch])
     assert view.lines_["accuracy"].axes is view.metric_ax_
 
 

@@ -10,6 +10,7 @@ from replay.views.registry import METRIC, register
 from replay.views.style import (
     HEADROOM,
     LEGEND_SIZE,
+    LEGEND_ZORDER,
     LOSS_COLOR,
     METRIC_COLOR,
     NOTE_COLOR,
@@ -201,14 +202,15 @@ class LossAndMetric(View):
             style_axes(self.metric_ax_)
         if self.show_legend:
             handles = [self.lines_[key] for key in self.keys["loss"] + self.keys["metric"]]
-            # In the band above the curves; on the twin (drawn last) so that
-            # nothing is drawn over it.
-            target = self.metric_ax_ if self.metric_ax_ is not None else ax
-            self.legend_ = target.legend(handles=handles, loc="upper center",
-                                         ncol=len(handles), fontsize=LEGEND_SIZE,
-                                         frameon=False, handlelength=1.6,
-                                         columnspacing=0.9, handletextpad=0.4,
-                                         borderaxespad=0.1)
+            # In the band above the curves, and below them in drawing order:
+            # blitted frames (curves drawn over a static background) and full
+            # redraws then look the same even in a figure too small for the band.
+            self.legend_ = ax.legend(handles=handles, loc="upper center",
+                                     ncol=len(handles), fontsize=LEGEND_SIZE,
+                                     frameon=False, handlelength=1.6,
+                                     columnspacing=0.9, handletextpad=0.4,
+                                     borderaxespad=0.1)
+            self.legend_.set_zorder(LEGEND_ZORDER)
 
     def _metric_limits(self):
         """The metric axis: fitted to the values (or [0, 1]), with the legend's band above."""

@@ -25,7 +25,7 @@ MESH_DRAW_LIMIT = 60
 #: At most this many points per grid line are drawn.
 GRID_DRAW_LIMIT = 200
 #: Margin around the samples and the bent grid, as a fraction of their span.
-LIMIT_PADDING = 0.04
+LIMIT_PADDING = 0.05
 
 
 @register("feature-space", options=(LAYER, SOURCE), short_title="feature space")
@@ -50,7 +50,7 @@ class FeatureSpace(View):
 
     **Limits.** ``limits="fixed"`` (the default) keeps one pair of axis
     limits for the whole run: the smallest box that holds the samples *and*
-    the whole bent input grid at every snapshot, plus 4 % on each side, so
+    the whole bent input grid at every snapshot, plus 5 % on each side, so
     nothing is ever cut off and no frame rescales. ``limits="epoch"`` fits
     the limits to each snapshot's samples and grid instead (no empty panel
     early in a run whose activations grow, at the price of moving axes).

@@ -10,6 +10,7 @@ from replay.views.ranges import iter_snapshots, max_count, padded_range
 from replay.views.reader import SnapshotReader
 from replay.views.registry import BINS, SOURCE, register
 from replay.views.style import (
+    BAR_ZORDER,
     ERROR_COLOR,
     HEADROOM,
     LEGEND_SIZE,
@@ -57,7 +58,7 @@ class Bars:
         bottoms: the current bar bottoms ``(n_bins,)``.
     """
 
-    def __init__(self, ax, edges, colors, *, fill=0.9, zorder=1, slot=(0, 1)):
+    def __init__(self, ax, edges, colors, *, fill=0.9, zorder=BAR_ZORDER, slot=(0, 1)):
         edges = np.asarray(edges, dtype=np.float64)
         margin = 0.5 * (1.0 - fill) * np.diff(edges)
         width = fill * np.diff(edges) / slot[1]
@@ -329,22 +330,16 @@ class LossHistogram(View):
         ax.set_ylim(*headroom_limits(0.0, max(top, 1)))
         ticks_below_band(ax.yaxis)
         style_axes(ax)
-        if self.classes is not None:
-            handles = [bars.collection for bars in self.bars_]
-            labels = [f"class {label}" for label in self.classes]
-            if self.stacked:
-                # Right of the axes: a legend inside would cover the bars.
-                ax.legend(handles, [str(label) for label in self.classes],
-                          title="class", loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                          fontsize=LEGEND_SIZE, title_fontsize=LEGEND_SIZE,
-                          ncol=2 if len(self.classes) > 5 else 1, frameon=False,
-                          handlelength=0.9, columnspacing=0.6, handletextpad=0.3,
-                          borderaxespad=0.0)
-            else:
-                # In the band above the bars (headroom_limits keeps it free).
-                ax.legend(handles, labels, loc="upper right", ncol=len(labels),
-                          fontsize=LEGEND_SIZE, frameon=False, handlelength=0.9,
-                          columnspacing=0.8, handletextpad=0.3, borderaxespad=0.1)
+        if self.stacked and self.classes is not None:
+            # More classes than the other panels name: a key, right of the
+            # axes (inside, it would cover bars). Two classes share their
+            # colours with the feature space's legend.
+            ax.legend([bars.collection for bars in self.bars_],
+                      [f"class {label}" for label in self.classes],
+                      loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                      fontsize=LEGEND_SIZE, ncol=2 if len(self.classes) > 5 else 1,
+                      frameon=False, handlelength=0.9, columnspacing=0.6,
+                      handletextpad=0.3, borderaxespad=0.0)
 
     def update(self, epoch):
         self.counts_ = self.histograms(self.reader.read(schema.loss(self.source), epoch))

@@ -37,14 +37,15 @@ LOSS_COLOR = "#222222"
 METRIC_COLOR = "#7B3294"
 #: Colour of notes and reference lines (counts, thresholds).
 NOTE_COLOR = "#333333"
-#: Colours of runs in charts comparing runs: Paul Tol's muted/dark hues, none of
-#: them a class colour, far from the class colours blue and orange for normal
-#: vision and simulated deuteranopia, protanopia and tritanopia (CIELAB distance
-#: >= 13, runs from each other >= 11; checked by tests/test_style.py).
+#: Colours of runs in charts comparing runs: mostly Paul Tol's muted and dark
+#: hues, none of them a class colour, far from the class colours blue and orange
+#: for normal vision and simulated deuteranopia, protanopia and tritanopia
+#: (CIELAB distance >= 13), and from each other (>= 11); see docs/style.md and
+#: tests/test_style.py.
 RUN_COLORS = ["#332288", "#117733", "#AA3377", "#44AA99", "#999933", "#661100",
-              "#DDCC77", "#6699CC"]
+              "#DDCC77", "#6699CC", "#CC6677", "#3A3A3A"]
 #: Markers of the runs (a cue that does not depend on colour), one per run colour.
-RUN_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+RUN_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
 #: Strength of the decision-region colours over white (points and grid stay readable).
 REGION_ALPHA = 0.35
 #: Smallest strength of a region colour, at p = 0.5: the regions stay visible
@@ -66,6 +67,13 @@ TITLE_SIZE = 10.5
 
 #: Fraction of an axes' height above the data kept for notes and legends.
 HEADROOM = 0.18
+#: Drawing order of moving bars: above the axes' spines and ticks (2.5), as
+#: blitted frames draw them, so that full redraws look the same.
+BAR_ZORDER = 2.6
+#: Drawing order of legends inside an axes: under the data (which stays below
+#: the band anyway), so blitted frames, whose moving artists are drawn over
+#: a static background, equal full redraws.
+LEGEND_ZORDER = 0.9
 
 
 def class_color(label):
@@ -79,7 +87,7 @@ def class_colors(labels):
 
 
 def run_color(index):
-    """Return the line colour of the ``index``-th run (distinct for the first eight)."""
+    """Return the line colour of the ``index``-th run (distinct for the first ten)."""
     return RUN_COLORS[index % len(RUN_COLORS)]
 
 
@@ -133,8 +141,9 @@ def ticks_below_band(axis, fraction=HEADROOM):
 
 def add_note(ax, text="", *, x=0.5, ha="center", color=NOTE_COLOR, **kwargs):
     """Write a note in the band above the data (see :func:`headroom_limits`); return it."""
+    # Clipped to its axes: a note never spills into the next panel.
     return ax.text(x, 0.985, text, transform=ax.transAxes, ha=ha, va="top",
-                   fontsize=NOTE_SIZE, color=color, zorder=3, **kwargs)
+                   fontsize=NOTE_SIZE, color=color, zorder=3, clip_on=True, **kwargs)
 
 
 def despine(ax):
