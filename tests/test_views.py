@@ -19,7 +19,7 @@ from replay.views import (  # noqa: E402
     LossHistogram,
     ProbabilityHistogram,
 )
-from replay.views.regions import region_colors  # noqa: E402
+from replay.views.regions import filled_regions, region_colors  # noqa: E402
 from replay.views.style import ERROR_COLOR, class_color, headroom_limits  # noqa: E402
 
 
@@ -81,11 +81,17 @@ def test_feature_space_grid_and_regions_follow_the_probes(part1_run):
     assert len(segments) == len(grid)
     np.testing.assert_allclose(segments[3], grid[3], rtol=1e-6)
     mesh = part1_run.activations("hidden", 7, source="mesh")
-    np.testing.assert_allclose(view.regions_.get_coordinates(), mesh, rtol=1e-6)
-    # One colour per mesh point (Gouraud shading), not per cell.
-    expected = region_colors(part1_run.outputs(7, source="mesh")).reshape(-1, 4)
-    np.testing.assert_allclose(view.regions_.get_facecolor(), expected)
-    assert view.regions_._shading == "gouraud"
+    # The regions are the filled contours of the mesh outputs, carried into
+    # the hidden space: inside the bent mesh, in the colours of their bands.
+    paths, colors = filled_regions(mesh[..., 0], mesh[..., 1],
+                                   part1_run.outputs(7, source="mesh"))
+    drawn = view.regions_.get_paths()
+    assert len(drawn) == len(paths) > 0
+    for path, expected in zip(drawn, paths):
+        np.testing.assert_allclose(path.vertices, expected.vertices, rtol=1e-6)
+        assert np.all(path.vertices >= mesh.reshape(-1, 2).min(axis=0) - 1e-6)
+        assert np.all(path.vertices <= mesh.reshape(-1, 2).max(axis=0) + 1e-6)
+    np.testing.assert_allclose(view.regions_.get_facecolor(), colors)
     # The boundary (p = 0.5) is the line between the mesh colours. At epoch 12 the
     # mesh holds both classes, so the line is drawn: through every point where
     # the outputs cross 0.5 between neighbouring mesh points (carried into the
@@ -331,7 +337,7 @@ def drew_wide_feature_space(view, run, epoch):
     np.testing.assert_allclose(view.regions_.get_coordinates(), mesh, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
         view.regions_.get_facecolor(),
-        region_colors(run.outputs(epoch, source="mesh")).reshape(-1, 4))
+        region_colors(run.outputs(epoch, source="mesh"), cells=True).reshape(-1, 4))
     segments = view.grid_lines_.get_segments()
     grid = (run.activations("wide", epoch, source="grid") - mean) @ components.T
     assert len(segments) == len(grid)

@@ -1,7 +1,7 @@
 """The feature space: the data, the input grid and the decision regions as a hidden layer bends them."""
 
 import numpy as np
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PathCollection
 
 from replay.errors import LayerNotFoundError, OptionError
 from replay.io import schema
@@ -11,6 +11,7 @@ from replay.views.reader import SnapshotReader
 from replay.views.regions import (
     boundary_segments,
     check_region_style,
+    filled_regions,
     region_colors,
     region_legend,
     thinned_indices,
@@ -42,10 +43,10 @@ class FeatureSpace(View):
     When the run has probe points (2-D inputs), the view also draws the grid
     lines of the input space and the decision regions of the probe mesh, both
     carried into the hidden space, with the decision boundary (p = 0.5) as a
-    line for binary models. The regions are shaded smoothly between the
-    mesh points (Gouraud shading of the bent mesh), and the boundary is the
-    p = 0.5 contour interpolated within the mesh cells, then carried through
-    the layer: no staircase. A legend below the axes names the classes, the
+    line for binary models. The regions of a binary model are filled
+    contours of its outputs on the bent mesh (interpolated within the mesh
+    cells, banded by how sure the model is), and the boundary is their
+    p = 0.5 contour: smooth curves, no staircase of mesh cells. A legend below the axes names the classes, the
     boundary and the shading.
 
     **Limits.** ``limits="fixed"`` (the default) keeps one pair of axis
@@ -75,7 +76,10 @@ class FeatureSpace(View):
         points_: ``{class label: Line2D}``, the samples of each class (drawn
             as markers: much faster than a scatter of per-point colours).
         grid_lines_: ``LineCollection`` of the bent grid (or ``None``).
-        regions_: ``QuadMesh`` of the decision regions, Gouraud-shaded (or ``None``).
+        regions_: the decision regions (or ``None``): a ``PathCollection`` of
+            filled contours (binary models, see
+            :func:`replay.views.regions.filled_regions`), or a ``QuadMesh``
+            coloured by predicted class (multiclass).
         legend_: the legend (or ``None``).
         boundary_: ``LineCollection`` of the decision boundary (or ``None``).
         projection_: ``(mean, components)`` of the PCA, ``None`` for 2 units.
@@ -196,11 +200,19 @@ class FeatureSpace(View):
             self._mesh_rows = thinned_indices(mesh_shape[0], MESH_DRAW_LIMIT)
             self._mesh_columns = thinned_indices(mesh_shape[1], MESH_DRAW_LIMIT)
             shape = (len(self._mesh_rows), len(self._mesh_columns))
-            # Gouraud shading: colours interpolated between the mesh points, so
-            # the regions have no cell edges (the mesh moves with the layer).
-            self.regions_ = ax.pcolormesh(np.zeros(shape), np.zeros(shape), np.zeros(shape),
-                                          shading="gouraud", zorder=0.5, antialiased=False)
-            self.regions_.set_array(None)
+            self._binary = self.run.outputs(0, source="mesh").shape[-1] == 1
+            if self._binary:
+                # Filled contours of the outputs on the bent mesh: smooth edges,
+                # and a few paths that are cheap to draw; set per frame.
+                self.regions_ = PathCollection([], linewidths=0, antialiaseds=True,
+                                               zorder=0.5, transform=ax.transData)
+                ax.add_collection(self.regions_, autolim=False)
+            else:
+                # Multiclass: each cell in the colour of its predicted class.
+                self.regions_ = ax.pcolormesh(np.zeros(shape), np.zeros(shape),
+                                              np.zeros((shape[0] - 1, shape[1] - 1)),
+                                              shading="flat", zorder=0.5, antialiased=False)
+                self.regions_.set_array(None)
             self.boundary_ = LineCollection([], colors=BOUNDARY_COLOR, linewidths=1.5,
                                             zorder=1.5)
             ax.add_collection(self.boundary_)
@@ -256,10 +268,16 @@ class FeatureSpace(View):
             mesh = self.project(read(schema.activations("mesh", self.layer), epoch))
             outputs = self.reader.probabilities("mesh", epoch)
             self.boundary_.set_segments(boundary_segments(mesh[..., 0], mesh[..., 1], outputs))
-            rows, columns = np.ix_(self._mesh_rows, self._mesh_columns)
-            set_mesh_coordinates(self.regions_, mesh[rows, columns])
-            self.regions_.set_facecolor(
-                region_colors(outputs[rows, columns], style=self.region_style).reshape(-1, 4))
+            if self._binary:
+                paths, colors = filled_regions(mesh[..., 0], mesh[..., 1], outputs,
+                                               style=self.region_style)
+                self.regions_.set_paths(paths)
+                self.regions_.set_facecolor(colors)
+            else:
+                rows, columns = np.ix_(self._mesh_rows, self._mesh_columns)
+                set_mesh_coordinates(self.regions_, mesh[rows, columns])
+                self.regions_.set_facecolor(
+                    region_colors(outputs[rows, columns], cells=True).reshape(-1, 4))
             artists = [self.regions_, self.boundary_, *artists]
         if self.limits == "epoch":
             shown = points if self.grid_lines_ is None else np.concatenate(

@@ -22,6 +22,7 @@ from matplotlib.colors import LinearSegmentedColormap, to_rgba
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.path import Path
 from matplotlib.transforms import Affine2D, Bbox
 from PIL import Image
 
@@ -40,7 +41,7 @@ REGION_STYLES = ("probability", "hard")
 TABLE_SIZE = 256
 
 __all__ = ["BOUNDARY_COLOR", "REGION_ALPHA", "REGION_STYLES", "boundary_segments",
-           "check_region_style", "mesh_image", "region_colors", "region_legend", "region_table",
+           "check_region_style", "filled_regions", "mesh_image", "region_colors", "region_legend", "region_table",
            "thinned_indices"]
 
 
@@ -318,3 +319,53 @@ def region_legend(ax, classes, *, binary, style="probability", regions=True, bou
     return ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1),
                      ncol=ncol, fontsize=LEGEND_SIZE, frameon=False, handlelength=1.4,
                      columnspacing=1.0, handletextpad=0.4, borderaxespad=0.0)
+
+
+#: The probability levels of the filled regions of a binary model: nested
+#: regions ``p < level`` (class 0 side) and ``p >= level`` (class 1 side), each
+#: drawn over the last, coloured like the band just inside its level.
+SURENESS_LEVELS = (0.5, 0.4, 0.3, 0.2, 0.1)
+
+
+def filled_regions(x, y, outputs, *, style="probability", alpha=REGION_ALPHA):
+    """Return the decision regions of a binary model as filled contours: ``(paths, colors)``.
+
+    The regions are the contours of the mesh outputs (interpolated within the
+    mesh cells, so their edges are smooth on any bent mesh), nested: first
+    everything on the class 0 side (p < 0.5), then p < 0.4 over it, and so
+    on; then the class 1 side the same way. Drawn in order, each band shows
+    how sure the model is; ``style="hard"`` keeps only the two sides
+    (DeepReplay's hard cut). Nested regions overlap their neighbours, so no
+    seam shows between bands.
+
+    Args:
+        x, y: coordinates of the mesh points, ``(n_y, n_x)`` each (a bent
+            mesh, e.g. the mesh as a hidden layer maps it).
+        outputs: the binary model's outputs on the mesh, ``(n_y, n_x, 1)``.
+        style: ``"probability"`` or ``"hard"``.
+        alpha: strength of the strongest colour over white.
+
+    Returns:
+        A list of ``matplotlib.path.Path`` and an ``(n_paths, 4)`` array of
+        their opaque colours, in drawing order.
+    """
+    table = region_table(alpha, style)
+    levels = SURENESS_LEVELS if style == "probability" else SURENESS_LEVELS[:1]
+    generator = contourpy.contour_generator(
+        np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64),
+        np.asarray(outputs, dtype=np.float64)[..., 0], fill_type=contourpy.FillType.OuterCode)
+    paths, colors = [], []
+    step = levels[0] - levels[1] if len(levels) > 1 else 0.5
+    for side in (0, 1):
+        for level in levels:
+            # The band just inside this level: p in [level - step, level) on the
+            # class 0 side, [1 - level, 1 - level + step) on the class 1 side.
+            inner = level - 0.5 * step if side == 0 else 1.0 - level + 0.5 * step
+            lower, upper = (-np.inf, level) if side == 0 else (1.0 - level, np.inf)
+            points, codes = generator.filled(lower, upper)
+            color = table[min(int(np.clip(inner, 0.0, 1.0) * TABLE_SIZE), TABLE_SIZE - 1)]
+            for vertices, kinds in zip(points, codes):
+                if len(vertices) > 2:
+                    paths.append(Path(vertices, kinds))
+                    colors.append(color)
+    return paths, np.array(colors).reshape(-1, 4)

@@ -50,7 +50,7 @@ RUN_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
 REGION_ALPHA = 0.35
 #: Smallest strength of a region colour, at p = 0.5: the regions stay visible
 #: right up to the boundary (a region is never white).
-REGION_MIN_ALPHA = 0.14
+REGION_MIN_ALPHA = 0.18
 
 # -- fonts ---------------------------------------------------------------------
 
