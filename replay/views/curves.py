@@ -222,7 +222,9 @@ class LossAndMetric(View):
         elif finite.size:
             low, high = padded_range(finite.min(), finite.max())
             if bounded:
+                # Not below 0 nor (much) above 1: no tick at 1.05 on an accuracy.
                 low = max(low, 0.0) if finite.min() >= 0 else low
+                high = min(high, 1.0) if finite.max() <= 1.0 else high
         else:
             low, high = 0.0, 1.0
         # The data keep below the band; pad a little so 1.0 is off the top line.
