@@ -369,3 +369,14 @@ def test_legend_colours_are_class_colours(wide_multiclass_run):
     figure.canvas.draw()
     # Right of the axes, not over the bars.
     assert display_box(legend).x0 >= display_box(view.ax_).x1
+
+
+def test_a_still_curves_scene_of_the_last_epoch_has_no_epoch_title(part1_file):
+    from replay.compare import ComparisonScene
+
+    scene = ComparisonScene.curves([Run(part1_file, "sigmoid"), Run(part1_file, "relu")],
+                                   ["loss"], title_prefix="Part 1")
+    scene.plot(-1)
+    assert scene.title_text == "Part 1"
+    scene.frame(5)  # an animation's frame
+    assert scene.title_text == "Part 1 \u2014 Epoch 5"

@@ -180,6 +180,28 @@ class ComparisonScene(Scene):
             scene.cells[("all", key)] = view
         return scene
 
+    def plot(self, epoch=-1):
+        """Draw snapshot ``epoch`` and return the figure (see :meth:`Scene.plot`).
+
+        A still picture of the last epoch of charts of the whole history
+        (:meth:`curves`) is titled by its prefix only: "Epoch N" would only
+        repeat where the x-axes end. Frames of animations keep it.
+        """
+        figure = super().plot(epoch)
+        last = self.epoch_ == self.clock.n_snapshots - 1
+        if last and all(getattr(view, "shows_history", False) for view in self.views):
+            self._epoch_title = self.title_.get_text()
+            self.title_.set_text(self.title_prefix)
+            self.epoch_label_.set_text("")
+        return figure
+
+    def frame(self, epoch):
+        """Move every view to snapshot ``epoch`` (see :meth:`Scene.frame`), titled "Epoch N"."""
+        if getattr(self, "_epoch_title", None) is not None:
+            self.title_.set_text(self._epoch_title)
+            self._epoch_title = None
+        return super().frame(epoch)
+
     def attach(self):
         """Create the figure (see :meth:`Scene.attach`), title the panels by run, share limits."""
         if self.figure_ is not None:
