@@ -380,3 +380,25 @@ def test_a_still_curves_scene_of_the_last_epoch_has_no_epoch_title(part1_file):
     assert scene.title_text == "Part 1"
     scene.frame(5)  # an animation's frame
     assert scene.title_text == "Part 1 \u2014 Epoch 5"
+
+
+def test_grow_limits_fill_the_panel_early_and_only_widen(part1_file):
+    run = Run(part1_file, "relu")
+    view = FeatureSpace(run, "hidden", limits="grow")
+    assert not view.blit_safe
+    view.plot(0)
+    low, high = view.snapshot_boxes()
+    previous = None
+    for epoch in (0, 3, 12):
+        view.plot(epoch)
+        (x0, x1), (y0, y1) = view.ax_.get_xlim(), view.ax_.get_ylim()
+        # Everything of snapshots 0 .. epoch is in view, with a 5 % margin.
+        assert x0 < low[: epoch + 1, 0].min() and high[: epoch + 1, 0].max() < x1
+        assert y0 < low[: epoch + 1, 1].min() and high[: epoch + 1, 1].max() < y1
+        span = high[: epoch + 1, 0].max() - low[: epoch + 1, 0].min()
+        assert x1 - x0 == pytest.approx(1.1 * span)
+        if previous is not None:
+            assert x0 <= previous[0] and x1 >= previous[1]
+        previous = (x0, x1)
+    with pytest.raises(OptionError, match="'fixed', 'grow' or 'epoch'"):
+        FeatureSpace(run, "hidden", limits="tight")

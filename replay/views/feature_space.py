@@ -52,9 +52,14 @@ class FeatureSpace(View):
     **Limits.** ``limits="fixed"`` (the default) keeps one pair of axis
     limits for the whole run: the smallest box that holds the samples *and*
     the whole bent input grid at every snapshot, plus 5 % on each side, so
-    nothing is ever cut off and no frame rescales. ``limits="epoch"`` fits
-    the limits to each snapshot's samples and grid instead (no empty panel
-    early in a run whose activations grow, at the price of moving axes).
+    nothing is ever cut off and no frame rescales (frames can be blitted:
+    the fastest to render). A layer whose activations grow tenfold during
+    training (relu) then fills the panel only late in the run; for it,
+    ``limits="grow"`` fits each snapshot's limits to the box of the samples
+    and grid of every snapshot **up to** it: the panel is filled from the
+    first frame, the axes only ever widen, and nothing is cut off.
+    ``limits="epoch"`` fits each snapshot alone (the axes may shrink again).
+    Both redraw whole frames (slower to render than ``"fixed"``).
 
     Args:
         run: the :class:`replay.Run`.
@@ -62,7 +67,8 @@ class FeatureSpace(View):
             hidden layer (see :func:`default_layer`).
         source: the samples to show, ``"train"`` or ``"validation"``.
         limits: ``"fixed"`` (default) keeps the axis limits of the whole run;
-            ``"epoch"`` fits them to each epoch's points and grid.
+            ``"grow"`` widens them as the run goes (see above); ``"epoch"``
+            fits them to each epoch's points and grid.
         grid: draw the bent grid lines.
         regions: draw the decision regions and boundary: ``True`` or
             ``"probability"`` (shade = how sure the model is), ``"hard"``
@@ -94,8 +100,8 @@ class FeatureSpace(View):
     def __init__(self, run, layer=None, *, source="train", limits="fixed", grid=True,
                  regions=True, legend=True, point_size=2.5, ax=None):
         super().__init__(run, ax=ax)
-        if limits not in ("fixed", "epoch"):
-            raise OptionError(f"limits must be 'fixed' or 'epoch'. Got {limits!r}.")
+        if limits not in ("fixed", "grow", "epoch"):
+            raise OptionError(f"limits must be 'fixed', 'grow' or 'epoch'. Got {limits!r}.")
         layer = default_layer(run) if layer is None else layer
         info = run.layer(layer)
         if not info.hidden:
@@ -165,20 +171,29 @@ class FeatureSpace(View):
         mean, components = self.projection_
         return (activations - mean) @ components.T
 
-    def _run_limits(self):
-        """The fixed limits: the box of the samples and the bent grid over all snapshots."""
-        low, high = np.full(2, np.inf), np.full(2, -np.inf)
+    def snapshot_boxes(self):
+        """``(low, high)``, each ``(n_snapshots, 2)``: the box of the samples and the
+        bent grid at every snapshot (NaN-free; inf where a snapshot has no finite point)."""
+        n = self.run.n_snapshots
+        low, high = np.full((n, 2), np.inf), np.full((n, 2), -np.inf)
         datasets = [schema.activations(self.source, self.layer)]
         if self.show_grid:
             datasets.append(schema.activations("grid", self.layer))
         for dataset in datasets:
+            start = 0
             for chunk in iter_snapshots(self.run, dataset):
-                points = self.project(chunk).reshape(-1, 2)
-                points = points[np.isfinite(points).all(axis=1)]
-                if len(points):
-                    low = np.minimum(low, points.min(axis=0))
-                    high = np.maximum(high, points.max(axis=0))
-        return [padded_range(low[axis], high[axis], padding=LIMIT_PADDING)
+                points = self.project(chunk).reshape(len(chunk), -1, 2)
+                finite = np.isfinite(points).all(axis=2, keepdims=True)
+                rows = slice(start, start + len(chunk))
+                low[rows] = np.minimum(low[rows], np.where(finite, points, np.inf).min(axis=1))
+                high[rows] = np.maximum(high[rows], np.where(finite, points, -np.inf).max(axis=1))
+                start += len(chunk)
+        return low, high
+
+    def _run_limits(self):
+        """The fixed limits: the box of the samples and the bent grid over all snapshots."""
+        low, high = self.snapshot_boxes()
+        return [padded_range(low[:, axis].min(), high[:, axis].max(), padding=LIMIT_PADDING)
                 for axis in range(2)]
 
     # -- drawing -------------------------------------------------------------
@@ -240,6 +255,10 @@ class FeatureSpace(View):
             x_limits, y_limits = self._run_limits()
             ax.set_xlim(*x_limits)
             ax.set_ylim(*y_limits)
+        elif self.limits == "grow":
+            # The box of every snapshot up to each one: limits that only widen.
+            low, high = self.snapshot_boxes()
+            self._grown = (np.minimum.accumulate(low), np.maximum.accumulate(high))
         style_axes(ax)
         self.legend_ = None
         if self.show_legend and not self.regression:
@@ -279,7 +298,11 @@ class FeatureSpace(View):
                 self.regions_.set_facecolor(
                     region_colors(outputs[rows, columns], cells=True).reshape(-1, 4))
             artists = [self.regions_, self.boundary_, *artists]
-        if self.limits == "epoch":
+        if self.limits == "grow":
+            low, high = (bound[epoch] for bound in self._grown)
+            self.ax_.set_xlim(*padded_range(low[0], high[0], padding=LIMIT_PADDING))
+            self.ax_.set_ylim(*padded_range(low[1], high[1], padding=LIMIT_PADDING))
+        elif self.limits == "epoch":
             shown = points if self.grid_lines_ is None else np.concatenate(
                 [points, self.project(grid).reshape(-1, 2)])
             x_limits, y_limits = (padded_range(np.nanmin(shown[:, axis]),
