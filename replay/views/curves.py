@@ -206,7 +206,8 @@ class LossAndMetric(View):
             # blitted frames (curves drawn over a static background) and full
             # redraws then look the same even in a figure too small for the band.
             self.legend_ = ax.legend(handles=handles, loc="upper center",
-                                     ncol=len(handles), fontsize=LEGEND_SIZE,
+                                     ncol=len(handles) if len(handles) <= 2 else 2,
+                                     fontsize=LEGEND_SIZE,
                                      frameon=False, handlelength=1.6,
                                      columnspacing=0.9, handletextpad=0.4,
                                      borderaxespad=0.1)

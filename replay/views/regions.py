@@ -316,9 +316,11 @@ def region_legend(ax, classes, *, binary, style="probability", regions=True, bou
                              label="shade: predicted class"))
     if ncol is None:
         ncol = min(len(handles), 5 if len(classes) > 2 else 3)
-    return ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1),
+    # Below the tick labels and the x label, whatever the axes' size: the
+    # gap is in font sizes (3.4 legend font sizes, about 27 points).
+    return ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
                      ncol=ncol, fontsize=LEGEND_SIZE, frameon=False, handlelength=1.4,
-                     columnspacing=1.0, handletextpad=0.4, borderaxespad=0.0)
+                     columnspacing=1.0, handletextpad=0.4, borderaxespad=3.4)
 
 
 #: The probability levels of the filled regions of a binary model: nested
