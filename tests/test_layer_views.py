@@ -87,7 +87,7 @@ def test_violins_are_drawn_and_animated_by_moving_vertices(small_run):
         violins.std_,
         [small_run.weights(name, -1)["kernel"].std() for name in ("hidden", "output")],
         rtol=1e-5)
-    assert violins.std_texts_[0].get_text().startswith("\u03c3 = ")
+    assert violins.std_texts_[0].get_text().startswith("\u03c3=")
 
 
 def test_bounded_activations_get_their_range_and_ylim_options(part1_run):

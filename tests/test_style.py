@@ -342,6 +342,9 @@ def test_violins_explain_their_marks(part1_run):
     assert view.ax_.get_ylabel() == "activation"
     assert "white dot: mean" in view.ax_.get_xlabel()
     assert view.std_texts_[0].get_fontsize() >= FONT_FLOOR
+    from replay.views.layer_violins import std_label
+    assert [std_label(value) for value in (0.0312, 1.6e-11, 2.0, 0.0)] == [
+        "\u03c3=0.031", "\u03c3=2e-11", "\u03c3=2", "\u03c3=0"]
 
 
 def test_a_still_picture_of_a_whole_history_chart_has_no_epoch_title(part1_run):

@@ -67,6 +67,14 @@ DENSITY_BINS = schema.SUMMARY_BINS
 OUTLINE_POINTS = 80
 
 
+def std_label(std):
+    """The note above a violin: ``"σ=0.031"``; tiny or huge values in short
+    scientific notation (``"σ=2e-11"``), so neighbouring notes do not collide."""
+    if np.isfinite(std) and std != 0 and not 1e-3 <= abs(std) < 1e4:
+        return f"\u03c3={std:.0e}"
+    return f"\u03c3={std:.2g}"
+
+
 def violin_outline(values, position, *, width=0.8, points=OUTLINE_POINTS):
     """Return the ``(2 * points, 2)`` polygon of one violin centred on x = ``position``.
 
@@ -368,8 +376,7 @@ class LayerViolins(View):
         ax.set_title(self.title)
         ax.set_ylabel(VALUE_LABELS[self.quantity])
         # What the marks mean, where a legend would cover violins.
-        ax.set_xlabel("layer \u2014 white dot: mean, line: min to max"
-                      + (", \u03c3: standard deviation" if self.show_std else ""))
+        ax.set_xlabel("layer \u00b7 white dot: mean \u00b7 line: min to max")
         ax.set_xlim(-0.6, n - 0.4)
         ax.set_xticks(range(n), self.labels, rotation=30 if n > 6 else 0,
                       ha="right" if n > 6 else "center")
@@ -434,7 +441,7 @@ class LayerViolins(View):
         self.ranges_.set_segments(segments)
         self.means_.set_data(np.arange(len(values)), means)
         for text, std in zip(self.std_texts_, self.std_):
-            text.set_text(f"\u03c3 = {std:.2g}")
+            text.set_text(std_label(std))
         if self.ylim == "frame":
             lows = [data.low if isinstance(data, Summary) else data.min()
                     for data in values if isinstance(data, Summary) or data.size]
