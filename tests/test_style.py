@@ -179,13 +179,17 @@ def test_feature_space_legend_names_classes_boundary_and_shading(part1_run):
     view.plot(6)
     legend = view.legend_
     texts = [text.get_text() for text in legend.get_texts()]
-    assert texts[:3] == ["class 0", "class 1", "boundary p = 0.5"]
-    assert any("predicted 0" in text for text in texts)
-    assert any("predicted 1" in text for text in texts)
-    handles = legend.legend_handles
-    assert to_hex(handles[0].get_color()) == class_color(0).lower()
-    assert to_hex(handles[1].get_color()) == class_color(1).lower()
-    assert to_hex(handles[2].get_color()) == BOUNDARY_COLOR.lower()
+    # Two columns: class 0, predicted 0, boundary | class 1, predicted 1, pale.
+    assert texts == ["class 0", "predicted 0", "boundary p = 0.5",
+                     "class 1", "predicted 1", "pale: p near 0.5"]
+    handles = dict(zip(texts, legend.legend_handles))
+    assert to_hex(handles["class 0"].get_color()) == class_color(0).lower()
+    assert to_hex(handles["class 1"].get_color()) == class_color(1).lower()
+    assert to_hex(handles["boundary p = 0.5"].get_color()) == BOUNDARY_COLOR.lower()
+    # The region patches wear the regions' colours: strongest, and at p = 0.5.
+    table = region_table(0.35, "probability")
+    np.testing.assert_allclose(handles["predicted 0"].get_facecolor(), table[0])
+    np.testing.assert_allclose(handles["predicted 1"].get_facecolor(), table[-2])
     # Below the axes: it covers no data.
     figure = view.figure_
     figure.canvas.draw()
@@ -196,7 +200,7 @@ def test_decision_boundary_legend(part1_run):
     view = DecisionBoundary(part1_run, regions="hard")
     view.plot(6)
     texts = [text.get_text() for text in view.legend_.get_texts()]
-    assert texts == ["class 0", "class 1", "boundary p = 0.5", "predicted 0", "predicted 1"]
+    assert texts == ["class 0", "predicted 0", "boundary p = 0.5", "class 1", "predicted 1", " "]
 
 
 def test_loss_and_metric_legend_is_above_the_curves(part1_run):

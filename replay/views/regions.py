@@ -277,7 +277,7 @@ def boundary_segments(x, y, outputs, threshold=0.5):
 
 
 def region_legend(ax, classes, *, binary, style="probability", regions=True, boundary=True,
-                  point_size=2.5, ncol=None):
+                  point_size=2.5):
     """Draw the key of a regions panel below the axes; return the ``Legend``.
 
     Entries: one marker per class, the boundary line (binary models) and,
@@ -292,35 +292,43 @@ def region_legend(ax, classes, *, binary, style="probability", regions=True, bou
         regions: whether the panel shades regions.
         boundary: whether the panel draws the boundary line.
         point_size: the samples' marker size, in points.
-        ncol: legend columns; ``None`` to fit the entries.
     """
-    handles = [Line2D([], [], linestyle="none", marker="o",
+    def dot(label):
+        return Line2D([], [], linestyle="none", marker="o",
                       markersize=max(point_size * 2.0, 5.0), markeredgewidth=0,
                       color=class_color(label), label=f"class {label}")
-               for label in classes]
-    if boundary and binary:
-        handles.append(Line2D([], [], color=BOUNDARY_COLOR, linewidth=1.5,
-                              label="boundary p = 0.5"))
-    if regions and binary:
+
+    def patch(face, label):
+        return Patch(facecolor=face, edgecolor="#BBBBBB", linewidth=0.5, label=label)
+
+    if binary and len(classes) <= 2:
+        # Two columns, read across: class 0 | class 1, predicted 0 | predicted 1,
+        # boundary | pale = unsure (a legend fills its columns top to bottom).
         table = region_table(REGION_ALPHA, style)
-        if style == "hard":
-            labels = ("predicted 0", "predicted 1")
-            faces = (table[0], table[-2])
-        else:
-            labels = ("predicted 0, shade = sureness", "predicted 1")
-            faces = (table[0], table[-2])
-        handles += [Patch(facecolor=face, edgecolor="#BBBBBB", linewidth=0.5, label=label)
-                    for face, label in zip(faces, labels)]
-    elif regions:
-        handles.append(Patch(facecolor="#EEEEEE", edgecolor="#BBBBBB", linewidth=0.5,
-                             label="shade: predicted class"))
-    if ncol is None:
-        ncol = min(len(handles), 5 if len(classes) > 2 else 3)
+        left = [dot(classes[0])] if len(classes) else []
+        right = [dot(classes[1])] if len(classes) > 1 else []
+        if regions:
+            left.append(patch(table[0], "predicted 0"))
+            right.append(patch(table[-2], "predicted 1"))
+        if boundary:
+            left.append(Line2D([], [], color=BOUNDARY_COLOR, linewidth=1.5,
+                               label="boundary p = 0.5"))
+        if regions and style == "probability":
+            unsure = table[TABLE_SIZE // 2 - 1]
+            right.append(patch(unsure, "pale: p near 0.5"))
+        while len(right) < len(left):
+            right.append(Line2D([], [], linestyle="none", label=" "))
+        handles, ncol = left + right, 2
+    else:
+        handles = [dot(label) for label in classes]
+        if regions:
+            handles.append(patch("#EEEEEE", "shade: predicted class"))
+        ncol = min(len(handles), 5)
     # Below the tick labels and the x label, whatever the axes' size: the
     # gap is in font sizes (3.4 legend font sizes, about 27 points).
     return ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
                      ncol=ncol, fontsize=LEGEND_SIZE, frameon=False, handlelength=1.4,
-                     columnspacing=1.0, handletextpad=0.4, borderaxespad=3.4)
+                     columnspacing=1.2, handletextpad=0.4, borderaxespad=3.4)
 
 
 #: The probability levels of the filled regions of a binary model: nested
