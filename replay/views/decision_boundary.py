@@ -12,6 +12,7 @@ from replay.views.regions import (
     mesh_image,
     region_colors,
     region_legend,
+    run_is_binary,
 )
 from replay.views.registry import SOURCE, register
 from replay.views.style import BOUNDARY_COLOR, GRID_COLOR, class_color, style_axes
@@ -87,7 +88,7 @@ class DecisionBoundary(View):
         self.legend_ = None
         if self.show_legend:
             self.legend_ = region_legend(ax, np.unique(labels),
-                                         binary=self.run.outputs(0, source="mesh").shape[-1] == 1,
+                                         binary=run_is_binary(self.run),
                                          style=self.region_style, point_size=self.point_size)
 
     def update(self, epoch):

@@ -14,6 +14,7 @@ from replay.views.regions import (
     filled_regions,
     region_colors,
     region_legend,
+    run_is_binary,
     thinned_indices,
 )
 from replay.views.registry import LAYER, SOURCE, register
@@ -215,7 +216,7 @@ class FeatureSpace(View):
             self._mesh_rows = thinned_indices(mesh_shape[0], MESH_DRAW_LIMIT)
             self._mesh_columns = thinned_indices(mesh_shape[1], MESH_DRAW_LIMIT)
             shape = (len(self._mesh_rows), len(self._mesh_columns))
-            self._binary = self.run.outputs(0, source="mesh").shape[-1] == 1
+            self._binary = run_is_binary(self.run)
             if self._binary:
                 # Filled contours of the outputs on the bent mesh: smooth edges,
                 # and a few paths that are cheap to draw; set per frame.
@@ -262,7 +263,7 @@ class FeatureSpace(View):
         style_axes(ax)
         self.legend_ = None
         if self.show_legend and not self.regression:
-            binary = self.show_regions and self.run.outputs(0, source="mesh").shape[-1] == 1
+            binary = self.show_regions and run_is_binary(self.run)
             self.legend_ = region_legend(ax, self.classes, binary=binary,
                                          style=self.region_style or "probability",
                                          regions=self.show_regions,

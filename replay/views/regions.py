@@ -41,8 +41,8 @@ REGION_STYLES = ("probability", "hard")
 TABLE_SIZE = 256
 
 __all__ = ["BOUNDARY_COLOR", "REGION_ALPHA", "REGION_STYLES", "boundary_segments",
-           "check_region_style", "filled_regions", "mesh_image", "region_colors", "region_legend", "region_table",
-           "thinned_indices"]
+           "check_region_style", "filled_regions", "mesh_image", "region_colors",
+           "region_legend", "region_table", "run_is_binary", "thinned_indices"]
 
 
 def check_region_style(regions):
@@ -77,6 +77,15 @@ def probability_cmap():
     return LinearSegmentedColormap.from_list(
         "replay_probability", [class_color(0), "#FFFFFF", class_color(1)]
     )
+
+
+def run_is_binary(run):
+    """Whether ``run``'s model has one output unit, from its attributes when they say
+    (no snapshot read: a run that recomputes its outputs would run a forward pass)."""
+    n_outputs = run.attrs.get("n_outputs")
+    if n_outputs is not None:
+        return int(n_outputs) == 1
+    return run.outputs(0).shape[-1] == 1
 
 
 def is_binary(outputs):
