@@ -132,7 +132,8 @@ def main(argv=None):
         for run in runs:
             stats = Scene.default(run, layer="latent", title_prefix=run.name).save(
                 out / f"{run.name}.mp4", fps=10, progress=False)
-            print(f"wrote {stats.path} ({stats.frames} frames, {stats.fps:.1f} fps)")
+            print(f"wrote {stats.path} ({stats.frames} frames at {stats.video_fps:g} fps; "
+                  f"rendered at {stats.render_rate:.1f} frames/s)")
     return 0
 
 
