@@ -30,23 +30,28 @@ import visual_cases  # noqa: E402
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", help="case names (default: all), e.g. scene-part1")
+    parser.add_argument("--into", default=str(visual_cases.REFERENCES),
+                        help="folder of the references (default: tests/visual/references)")
     args = parser.parse_args(argv)
+    references = Path(args.into)
     cases = visual_cases.cases()
     unknown = sorted(set(args.cases) - set(cases))
     if unknown:
         parser.error(f"no case {', '.join(unknown)}; the cases are: {', '.join(cases)}")
-    visual_cases.REFERENCES.mkdir(parents=True, exist_ok=True)
+    references.mkdir(parents=True, exist_ok=True)
     if not args.cases:
-        for path in visual_cases.REFERENCES.glob("*.png"):
+        for path in references.glob("*.png"):
             if path.stem not in cases:
                 path.unlink()
                 print(f"removed {path} (no such case any more)")
     with tempfile.TemporaryDirectory() as folder:
         runs = visual_cases.open_runs(Path(folder) / "runs.h5")
         for name in args.cases or cases:
-            path = visual_cases.render(cases[name], runs, visual_cases.REFERENCES / f"{name}.png")
+            path = visual_cases.render(cases[name], runs, references / f"{name}.png")
             print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
-    total = sum(path.stat().st_size for path in visual_cases.REFERENCES.glob("*.png"))
+    (references / visual_cases.VERSIONS_FILE).write_text(
+        f"Drawn with {visual_cases.versions()}.\n")
+    total = sum(path.stat().st_size for path in references.glob("*.png"))
     print(f"references: {total / 1e3:.0f} kB")
     return 0
 

@@ -46,7 +46,11 @@ def test_picture_matches_its_reference(name, runs, tmp_path):
         size = result.get("expected_size")
         detail = (f"RMS {result['rms']:.2f} > tolerance {TOLERANCE}" if "rms" in result
                   else f"size {result.get('actual_size')} != reference {size}")
+        recorded = visual_cases.REFERENCES / visual_cases.VERSIONS_FILE
+        drawn_with = recorded.read_text().strip() if recorded.exists() else "(unknown)"
         pytest.fail(f"{name!r} differs from its reference: {detail}.\n"
+                    f"  references: {drawn_with}\n  this run:   drawn with "
+                    f"{visual_cases.versions()}.\n"
                     f"  actual:    {actual}\n  expected:  {expected}\n"
                     f"  diff:      {result.get('diff', '(sizes differ: none)')}\n"
                     f"If the change is meant, run `{REGENERATE}`, look at the new images "
@@ -72,3 +76,23 @@ def test_cases_cover_every_registered_view_and_preset():
 def test_references_stay_small():
     total = sum(path.stat().st_size for path in visual_cases.REFERENCES.glob("*.png"))
     assert 0 < total < 600_000, f"{total} bytes of reference images"
+
+
+def test_the_script_writes_references_the_test_accepts(tmp_path, runs):
+    """``make_visual_references.py`` writes exactly what the comparison then accepts."""
+    import sys
+
+    scripts = visual_cases.REFERENCES.parents[2] / "scripts"
+    sys.path.insert(0, str(scripts))
+    try:
+        import make_visual_references
+    finally:
+        sys.path.remove(str(scripts))
+    (tmp_path / "view-gone.png").write_bytes(b"stale")  # a case that no longer exists
+    assert make_visual_references.main(["--into", str(tmp_path)]) == 0
+    written = sorted(path.stem for path in tmp_path.glob("*.png"))
+    assert written == sorted(visual_cases.cases())
+    assert "matplotlib" in (tmp_path / visual_cases.VERSIONS_FILE).read_text()
+    actual = visual_cases.render(visual_cases.cases()["scene-part1"], runs,
+                                 tmp_path / "again.png")
+    assert compare_images(str(tmp_path / "scene-part1.png"), str(actual), tol=0) is None

@@ -31,6 +31,9 @@ EPOCH = 3
 #: The views drawn on the regression run (the others draw the classification run).
 REGRESSION_VIEWS = ("prediction-scatter", "residual-histogram")
 
+#: The file beside the references naming the library versions that drew them.
+VERSIONS_FILE = "VERSIONS.txt"
+
 #: What the pictures must not depend on: the style, the font and its hinting.
 RC = {
     "font.family": "DejaVu Sans",  # shipped with matplotlib: the same glyphs everywhere
@@ -51,6 +54,16 @@ def pinned_style():
         matplotlib.style.use("default")
         matplotlib.rcParams.update(RC)
         yield
+
+
+def versions():
+    """Return one line naming what decides the pixels: matplotlib, FreeType, numpy, Pillow."""
+    import numpy
+    import PIL
+    from matplotlib import ft2font
+
+    return (f"matplotlib {matplotlib.__version__}, FreeType {ft2font.__freetype_version__}, "
+            f"numpy {numpy.__version__}, Pillow {PIL.__version__}")
 
 
 def write_classification_runs(path):
