@@ -431,10 +431,13 @@ class Run:
         Example:
             >>> run.select("0:150:50")   # doctest: +SKIP
             [0, 50, 100, 150]
-            >>> run.select("0:150:40")   # 151 snapshots; the final one is added
-            [0, 40, 80, 120, 150]        # doctest: +SKIP
-            >>> run.select(slice(0, 150, 40))   # a slice: Python's semantics
-            [0, 40, 80, 120]             # doctest: +SKIP
+            >>> run.select("0:150:40")   # doctest: +SKIP
+            [0, 40, 80, 120, 150]
+            >>> run.select(slice(0, 150, 40))   # doctest: +SKIP
+            [0, 40, 80, 120]
+
+            Of a 150-epoch run (151 snapshots), the string adds the final
+            snapshot its step skips; the slice keeps Python's semantics.
         """
         n = self.n_snapshots
         if epochs is None:
