@@ -64,9 +64,10 @@ def _select_epochs(text, clock, owner):
     """Return the snapshot indices of ``--epochs START:STOP:STEP`` (``None``: all), in the CLI's words."""
     from replay.run import parse_epoch_selection
 
-    selection = None if text is None else parse_epoch_selection(text, name="--epochs")
+    if text is not None:
+        parse_epoch_selection(text, name="--epochs")  # a malformed one, in the CLI's words
     try:
-        return clock.select(selection)
+        return clock.select(text)  # the string: it ends on the final snapshot (Run.select)
     except EmptySelectionError as error:
         n = error.n_snapshots
         raise EmptySelectionError(
@@ -107,7 +108,8 @@ def _save_and_report(scene, args, kind, epoch=None, epochs=None, what=""):
         written = (f"{stats.bytes / 1e6:.2f} MB" if stats.bytes >= 1e5 else
                    f"{stats.bytes / 1e3:.0f} kB")  # decimal units, as file browsers show them
         print(f"wrote {stats.path} ({what}{stats.frames} frames, {stats.size[0]}x"
-              f"{stats.size[1]} pixels, {written}, {stats.seconds:.1f} s, {stats.fps:.1f} fps)")
+              f"{stats.size[1]} pixels, {written}, {stats.video_fps:g} fps video; "
+              f"rendered in {stats.seconds:.1f} s at {stats.render_rate:.1f} frames/s)")
     import matplotlib.pyplot as plt
 
     plt.close(scene.figure_)  # a command line (or a test calling main) keeps no figures

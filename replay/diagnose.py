@@ -377,6 +377,23 @@ class _Scan:
         for start in range(0, self.n, size):
             yield start, np.asarray(self.run.series(path, range(start, min(start + size, self.n))))
 
+    def summarized(self, path):
+        """Whether ``path`` is stored as a summary only (the recorder's size budget)."""
+        return path not in self.recorded and schema.summary(path, "mean") in self.recorded
+
+    def summary_chunks(self, path):
+        """Yield ``(start, mean (k, units), std (k, units))`` of a summarized ``path``."""
+        means = self.chunks(schema.summary(path, "mean"))
+        stds = self.chunks(schema.summary(path, "std"))
+        for (start, mean), (_, std) in zip(means, stds):
+            yield start, mean.astype(np.float64), std.astype(np.float64)
+
+    def values_per_unit(self, path):
+        """How many values a summary's per-unit statistics pool (samples × positions)."""
+        shape = self.recorded[schema.summary(path, "mean")][0]
+        counts = next(self.chunks(schema.summary(path, "histogram")))[1][0]
+        return int(round(float(counts.sum()) / max(int(np.prod(shape[1:])), 1)))
+
     def hidden_layers(self):
         return [layer for layer in self.run.layers if layer.hidden]
 
@@ -615,12 +632,13 @@ def _check_gradients(scan, findings, skipped):
     layers = [layer for layer in scan.hidden_layers() if "kernel" in (
         layer.weights if layer.trainable_weights is None else layer.trainable_weights)]
     paths = [schema.gradients(layer.name, "kernel") for layer in layers]
-    if not any(path in scan.recorded for path in paths):
+    if not any(path in scan.recorded or scan.summarized(path) for path in paths):
         for kind in kinds:
             skipped.append((kind, "no gradients recorded (record with "
                                   "Recorder(..., gradients=True))"))
         return
-    chosen = [(layer, path) for layer, path in zip(layers, paths) if path in scan.recorded]
+    chosen = [(layer, path) for layer, path in zip(layers, paths)
+              if path in scan.recorded or scan.summarized(path)]
     if len(chosen) < 2:
         for kind in kinds:
             skipped.append((kind, "needs at least 2 hidden layers with kernel gradients; "
@@ -629,6 +647,15 @@ def _check_gradients(scan, findings, skipped):
     names = [layer.name for layer, _ in chosen]
     stds = np.full((scan.n, len(chosen)), np.nan)
     for column, (_, path) in enumerate(chosen):
+        if scan.summarized(path):
+            # The pooled std of a summary's per-unit mean and std (each unit
+            # pools the same number of values): the std of every value.
+            for start, mean, std in scan.summary_chunks(path):
+                second = (std ** 2 + mean ** 2).mean(axis=1)
+                with np.errstate(invalid="ignore"):
+                    stds[start:start + len(mean), column] = np.sqrt(
+                        np.maximum(second - mean.mean(axis=1) ** 2, 0.0))
+            continue
         for start, chunk in scan.chunks(path):
             flat = chunk.reshape(len(chunk), -1).astype(np.float64)
             with np.errstate(invalid="ignore"):
@@ -666,18 +693,14 @@ def _check_dead_units(scan, findings, skipped):
     layers = [layer for layer in scan.hidden_layers() if layer.activation in RELU_ACTIVATIONS]
     for layer in layers:
         path = schema.activations(scan.source, layer.name)
-        if path not in scan.recorded:
+        if scan.summarized(path):
+            dead, samples = _dead_from_summary(scan, path)
+        elif path in scan.recorded:
+            dead, samples = _dead_from_values(scan, path)
+        else:
             skipped.append(("dead-units", f"{layer.name}: no activations recorded on "
                                           f"{scan.source!r}"))
             continue
-        dead, samples = None, 0
-        for start, chunk in scan.chunks(path):
-            values = chunk.reshape(len(chunk), -1, chunk.shape[-1])
-            samples = values.shape[1]
-            if dead is None:
-                dead = np.zeros((scan.n, values.shape[2]), dtype=bool)
-            # NaN compares false: a diverged layer is not called dead.
-            dead[start:start + len(chunk)] = (values <= DEAD_ACTIVATION).all(axis=1)
         if dead is None:
             continue
         units = dead.shape[1]
@@ -694,6 +717,33 @@ def _check_dead_units(scan, findings, skipped):
                 f"({_percent(most / units)}) never active: output 0 on all {samples} recorded "
                 f"{scan.source} values ({_which(which, units, scan, first, last, counts)})"
                 f"{_held(first, last, count)}", severity=severity, units=which))
+
+
+def _dead_from_values(scan, path):
+    """``(dead (snapshots, units) or None, values per unit)`` from raw activations."""
+    dead, samples = None, 0
+    for start, chunk in scan.chunks(path):
+        values = chunk.reshape(len(chunk), -1, chunk.shape[-1])
+        samples = values.shape[1]
+        if dead is None:
+            dead = np.zeros((scan.n, values.shape[2]), dtype=bool)
+        # NaN compares false: a diverged layer is not called dead.
+        dead[start:start + len(chunk)] = (values <= DEAD_ACTIVATION).all(axis=1)
+    return dead, samples
+
+
+def _dead_from_summary(scan, path):
+    """As :func:`_dead_from_values`, from a summary's per-unit means.
+
+    Relu outputs are >= 0, so a unit's mean is 0 exactly when every value
+    is: the check needs nothing the summary lost.
+    """
+    dead = None
+    for start, mean, _ in scan.summary_chunks(path):
+        if dead is None:
+            dead = np.zeros((scan.n, mean.shape[1]), dtype=bool)
+        dead[start:start + len(mean)] = mean <= DEAD_ACTIVATION
+    return dead, (scan.values_per_unit(path) if dead is not None else 0)
 
 
 def _unit_list(units, total, limit=8):
@@ -744,6 +794,12 @@ def _check_saturated_units(scan, findings, skipped):
             path, logits = z_path, True
         elif a_path in scan.recorded:
             path, logits = a_path, False
+        elif scan.summarized(z_path) or scan.summarized(a_path):
+            skipped.append(("saturated-units", f"{layer.name}: z-values and activations kept "
+                                               "as summaries (the size budget); the share of "
+                                               "saturated samples needs the values: record "
+                                               "with Recorder(..., max_snapshot_bytes=None)"))
+            continue
         else:
             skipped.append(("saturated-units", f"{layer.name}: no z-values or activations "
                                                f"recorded on {scan.source!r}"))
@@ -822,6 +878,9 @@ def _check_symmetric_units(scan, findings, skipped):
     """Units whose incoming weights and bias are identical."""
     for layer in scan.run.layers:
         kernel_path = schema.weights(layer.name, "kernel")
+        if scan.summarized(kernel_path):
+            skipped.append(("symmetric-units", _summarized_weights(layer)))
+            continue
         if kernel_path not in scan.recorded or layer.units < 2:
             continue
         shape = scan.recorded[kernel_path][0]
@@ -880,6 +939,8 @@ def _check_frozen_weights(scan, findings, skipped):
     for layer in scan.run.layers:
         names = scan.trainable(layer)
         if not names:
+            if any(scan.summarized(schema.weights(layer.name, name)) for name in layer.weights):
+                skipped.append(("frozen-weights", _summarized_weights(layer)))
             continue
         updates = np.zeros(scan.n)  # largest change into each snapshot
         scales = np.zeros(scan.n)  # largest |weight| before it
@@ -921,6 +982,11 @@ def _check_frozen_weights(scan, findings, skipped):
                 f"{moved} from epoch {scan.epochs[first]:g} to {scan.epochs[last]:g} "
                 f"(threshold {FROZEN_TOLERANCE:g} x its largest weight for {width:g} epochs)"
                 f"{gradient}{_held(first, last, count)}"))
+
+
+def _summarized_weights(layer):
+    return (f"{layer.name}: weights kept as summaries (the size budget); comparing "
+            "weights needs the values: record with Recorder(..., max_snapshot_bytes=None)")
 
 
 def _gradient_note(scan, layer, first, last):

@@ -413,7 +413,12 @@ class Run:
             epochs: ``None`` (every snapshot), a ``range``, a ``slice``, a
                 string ``"start:stop:step"`` (parts optional, e.g. ``"::2"``;
                 see :func:`parse_epoch_selection`) or an iterable of epochs
-                (negative ones count from the end).
+                (negative ones count from the end). A string that reaches
+                the end of the run ends on the final snapshot, even when
+                its step skips it (see :func:`selection_with_final`):
+                ``"0:150:2"`` of a 150-epoch run selects 0, 2, ..., 148,
+                150. A ``slice`` or ``range`` keeps Python's semantics
+                exactly, as code slicing a run expects.
 
         Returns:
             A list of indices ``0 .. n_snapshots - 1``, in the order selected.
@@ -425,7 +430,14 @@ class Run:
 
         Example:
             >>> run.select("0:150:50")   # doctest: +SKIP
-            [0, 50, 100]
+            [0, 50, 100, 150]
+            >>> run.select("0:150:40")   # doctest: +SKIP
+            [0, 40, 80, 120, 150]
+            >>> run.select(slice(0, 150, 40))   # doctest: +SKIP
+            [0, 40, 80, 120]
+
+            Of a 150-epoch run (151 snapshots), the string adds the final
+            snapshot its step skips; the slice keeps Python's semantics.
         """
         n = self.n_snapshots
         if epochs is None:
@@ -433,7 +445,8 @@ class Run:
         given = epochs
         if isinstance(epochs, str):
             epochs = parse_epoch_selection(epochs)
-        if isinstance(epochs, slice):
+            selected = selection_with_final(epochs, n)
+        elif isinstance(epochs, slice):
             if epochs.step == 0:
                 raise OptionError(
                     f"The epoch selection {given!r} has a step of 0; use 1 or more.")
@@ -783,6 +796,46 @@ def parse_epoch_selection(text, *, name="epochs"):
             "for every second snapshot."
         )
     return slice(*numbers)
+
+
+def selection_with_final(selection, n_snapshots):
+    """Return the indices of a parsed selection string, ending on the final snapshot.
+
+    A selection string (``--epochs``, ``Scene.save(epochs=...)``) picks the
+    frames of a picture or an animation, and the final state of a training
+    is the one frame a viewer must see. Python's slice semantics would drop
+    it whenever the step does not land on it: ``0:150:2`` of a 150-epoch
+    run (snapshots 0..150) stops at 148. So the rule is: the indices are
+    ``range(*selection.indices(n_snapshots))``, as in Python, and when the
+    selection **reaches the end of the run** -- its stop is omitted or is
+    the final snapshot's index or beyond (``stop >= n_snapshots - 1``) --
+    and its step is positive, the final snapshot ``n_snapshots - 1`` is
+    appended if the step skipped it. A negative stop (``":-1"``) or a stop
+    before the final snapshot keeps Python's meaning (the stop excluded,
+    nothing appended), and so does a negative step.
+
+    Args:
+        selection: a ``slice`` from :func:`parse_epoch_selection`.
+        n_snapshots: the number of snapshots of the run.
+
+    Returns:
+        A list of snapshot indices (empty if the selection selects none).
+
+    Example:
+        >>> selection_with_final(slice(0, 150, 2), 151)[-3:]
+        [146, 148, 150]
+        >>> selection_with_final(slice(0, 150, 2), 150)[-2:]   # 0..149: adds 149
+        [148, 149]
+        >>> selection_with_final(slice(0, 100, 2), 151)[-1]    # stops before the end
+        98
+    """
+    selected = list(range(*selection.indices(n_snapshots)))
+    step = 1 if selection.step is None else selection.step
+    reaches_end = selection.stop is None or selection.stop >= n_snapshots - 1
+    final = n_snapshots - 1
+    if selected and step > 0 and reaches_end and selected[-1] != final:
+        selected.append(final)
+    return selected
 
 
 #: What a run's model can be trained for (:attr:`Run.task`).

@@ -6,9 +6,9 @@ Uses the runs of ``scripts/part1_activation_functions.py`` in ``OUT/part1.h5``
 - ``showdown_epoch<N>.png``: per activation, the feature space of the hidden
   layer on top and the decision boundary in the input space below;
 - ``showdown.mp4``: the same over training, one epoch clock;
-- ``curves.png``: loss and accuracy of the three runs, overlaid, side by side;
-- ``loss_accuracy.png``: each run's loss and accuracy panel, side by side;
-- ``results.md`` / ``results.csv``: the results table, also printed.
+- ``showdown_curves.png``: loss and accuracy of the three runs, overlaid, side by side;
+- ``showdown_loss_accuracy.png``: each run's loss and accuracy panel, side by side;
+- ``showdown_results.md`` / ``showdown_results.csv``: the results table, also printed.
 
 Usage:
     python scripts/part1_showdown.py --out runs/part1
@@ -58,10 +58,10 @@ def main(argv=None):
             out / f"showdown_epoch{epoch}.png", epoch=epoch)
         print(f"wrote {stats.path}")
     stats = ComparisonScene.curves(runs, ["loss", "accuracy"],
-                                   title_prefix="Part 1").save(out / "curves.png")
+                                   title_prefix="Part 1").save(out / "showdown_curves.png")
     print(f"wrote {stats.path}")
     stats = ComparisonScene.grid(runs, ["loss-and-metric"], panel_size=(4.2, 3.2),
-                                 title_prefix="Part 1").save(out / "loss_accuracy.png")
+                                 title_prefix="Part 1").save(out / "showdown_loss_accuracy.png")
     print(f"wrote {stats.path}")
     if not args.no_video:
         stats = ComparisonScene.grid(runs, title_prefix="Part 1 showdown").save(
@@ -69,8 +69,8 @@ def main(argv=None):
         print(f"wrote {stats.path} ({stats.frames} frames, {stats.seconds:.1f} s)")
 
     table = results_table(runs, metrics=["loss", "accuracy"])
-    (out / "results.md").write_text(table.to_markdown() + "\n")
-    table.to_csv(out / "results.csv")
+    (out / "showdown_results.md").write_text(table.to_markdown() + "\n")
+    table.to_csv(out / "showdown_results.csv")
     print()
     print(table.to_markdown())
     return 0

@@ -14,14 +14,14 @@ times the learning rate (``normal-sigmoid-big_lr``, not in the 4 × 4 table).
 
 Writes into ``OUT``:
 
-- ``accuracy.md``: the 4 × 4 table of final training / validation accuracy,
-  and ``results.md`` / ``results.csv``: the full results table (both printed);
-- ``errors.png`` (and ``errors.mp4``): per run, the training points sized by
+- ``part3_accuracy.md``: the 4 × 4 table of final training / validation accuracy,
+  and ``part3_results.md`` / ``part3_results.csv``: the full results table (both printed);
+- ``part3_errors.png`` (and ``part3_errors.mp4``): per run, the training points sized by
   their error (big, red-ringed dots are misclassified) over the decision
   regions, one panel per pair;
-- ``updates_<run>.png``: the parameter-update plot (one panel per weight and
+- ``part3_updates_<run>.png``: the parameter-update plot (one panel per weight and
   bias: w(t+1) − w(t) against epochs) for a few runs and the big learning
-  rate run; ``big_lr.png``: its loss and accuracy against the same pair at
+  rate run; ``part3_big_lr.png``: its loss and accuracy against the same pair at
   the normal learning rate.
 
 Usage:
@@ -129,7 +129,7 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=0.1)
     parser.add_argument("--no-train", action="store_true",
                         help="reuse the runs already in OUT/part3.h5")
-    parser.add_argument("--no-video", action="store_true", help="skip errors.mp4")
+    parser.add_argument("--no-video", action="store_true", help="skip part3_errors.mp4")
     args = parser.parse_args(argv)
 
     import matplotlib.pyplot as plt
@@ -161,21 +161,21 @@ def main(argv=None):
 
     table = results_table(runs, metrics=["loss", "accuracy", "val_loss", "val_accuracy"])
     grid = accuracy_grid(table)
-    (out / "accuracy.md").write_text(
+    (out / "part3_accuracy.md").write_text(
         "Final accuracy in %, training / validation\n\n" + grid + "\n")
-    (out / "results.md").write_text(table.to_markdown() + "\n")
-    table.to_csv(out / "results.csv")
+    (out / "part3_results.md").write_text(table.to_markdown() + "\n")
+    table.to_csv(out / "part3_results.csv")
 
     labels = [name.replace("-", " + ").replace("leaky_relu", "leaky relu") for name in names]
     errors = ComparisonScene.grid(runs, ["error-scatter"], labels=labels, ncols=len(ACTIVATIONS),
                                   panel_size=(3.2, 3.0), title_prefix=ERRORS_TITLE)
-    stats = errors.save(out / "errors.png", epoch=-1, dpi=80)
+    stats = errors.save(out / "part3_errors.png", epoch=-1, dpi=80)
     print(f"wrote {stats.path}")
     if not args.no_video:
         errors = ComparisonScene.grid(runs, ["error-scatter"], labels=labels,
                                       ncols=len(ACTIVATIONS), panel_size=(3.2, 3.0),
                                       title_prefix=ERRORS_TITLE)
-        stats = errors.save(out / "errors.mp4", fps=5, dpi=80, progress=False)
+        stats = errors.save(out / "part3_errors.mp4", fps=5, dpi=80, progress=False)
         print(f"wrote {stats.path} ({stats.frames} frames, {stats.seconds:.1f} s)")
     all_runs = dict(zip(names, runs))
     all_runs[BIG_LR_RUN] = open_runs([BIG_LR_RUN], path=path)[0]
@@ -183,16 +183,16 @@ def main(argv=None):
         run = all_runs[name]
         figure = ParameterUpdates(run).plot(-1)
         figure.suptitle(f"{name}: parameter updates w(t+1) \u2212 w(t)")
-        figure.savefig(out / f"updates_{name}.png", dpi=90)
+        figure.savefig(out / f"part3_updates_{name}.png", dpi=90)
         plt.close(figure)
-        print(f"wrote {out / f'updates_{name}.png'}")
+        print(f"wrote {out / f'part3_updates_{name}.png'}")
     pair = "-".join(BIG_LR_PAIR)
     curves = ComparisonScene.curves([all_runs[pair], all_runs[BIG_LR_RUN]], ["loss", "accuracy"],
                                     labels=[f"{pair}, learning rate {args.learning_rate:g}",
                                             f"{pair}, learning rate "
                                             f"{args.learning_rate * BIG_LR_FACTOR:g}"],
                                     title_prefix="Random normal + sigmoid at two learning rates")
-    print(f"wrote {curves.save(out / 'big_lr.png', dpi=90).path}")
+    print(f"wrote {curves.save(out / 'part3_big_lr.png', dpi=90).path}")
     big_table = results_table([all_runs[pair], all_runs[BIG_LR_RUN]],
                               metrics=["loss", "accuracy", "val_accuracy"])
     print("\nRandom normal + sigmoid at two learning rates\n")

@@ -10,11 +10,11 @@ curves are the ``val_*`` keys. Runs are recorded into ``OUT/part4.h5``.
 
 Writes into ``OUT``:
 
-- ``boundaries.png`` (and ``boundaries.mp4``): per initializer, the decision
+- ``part4_boundaries.png`` (and ``part4_boundaries.mp4``): per initializer, the decision
   boundary in the input space above its loss and accuracy curves;
-- ``curves.png``: the cost (loss, log scale) and accuracy of the three runs
+- ``part4_curves.png``: the cost (loss, log scale) and accuracy of the three runs
   overlaid, test dashed;
-- ``results.md`` / ``results.csv``: the results table (printed).
+- ``part4_results.md`` / ``part4_results.csv``: the results table (printed).
 
 Usage:
     python scripts/part4_circles_initializers.py --out runs/part4
@@ -84,7 +84,7 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=0.05)
     parser.add_argument("--no-train", action="store_true",
                         help="reuse the runs already in OUT/part4.h5")
-    parser.add_argument("--no-video", action="store_true", help="skip boundaries.mp4")
+    parser.add_argument("--no-video", action="store_true", help="skip part4_boundaries.mp4")
     args = parser.parse_args(argv)
 
     from replay.compare import ComparisonScene, open_runs, results_table
@@ -110,19 +110,19 @@ def main(argv=None):
                                     labels=labels, share_limits=False,
                                     panel_size=(4.2, 3.6), title_prefix="Circles")
 
-    stats = boundaries().save(out / "boundaries.png", epoch=-1)
+    stats = boundaries().save(out / "part4_boundaries.png", epoch=-1)
     print(f"wrote {stats.path}")
     if not args.no_video:
-        stats = boundaries().save(out / "boundaries.mp4", fps=15, progress=False)
+        stats = boundaries().save(out / "part4_boundaries.mp4", fps=15, progress=False)
         print(f"wrote {stats.path} ({stats.frames} frames, {stats.seconds:.1f} s)")
     stats = ComparisonScene.curves(runs, ["loss", "accuracy"], labels=labels, validation=True,
                                    yscale={"loss": "log"}, title_prefix="Circles").save(
-        out / "curves.png")
+        out / "part4_curves.png")
     print(f"wrote {stats.path}")
 
     table = results_table(runs, labels=labels)
-    (out / "results.md").write_text(table.to_markdown() + "\n")
-    table.to_csv(out / "results.csv")
+    (out / "part4_results.md").write_text(table.to_markdown() + "\n")
+    table.to_csv(out / "part4_results.csv")
     print()
     print(table.to_markdown())
     return 0

@@ -11,12 +11,12 @@ Runs are recorded into ``OUT/part5.h5``.
 
 Writes into ``OUT``:
 
-- ``curves.png``: validation accuracy and validation loss of all six
+- ``part5_curves.png``: validation accuracy and validation loss of all six
   activations overlaid;
-- ``violins.png``: the activations of both hidden layers per run, at the
+- ``part5_violins.png``: the activations of both hidden layers per run, at the
   last epoch;
-- ``gallery.png``: each activation function and its derivative;
-- ``results.md`` / ``results.csv``: the results table (printed).
+- ``part5_gallery.png``: each activation function and its derivative;
+- ``part5_results.md`` / ``part5_results.csv``: the results table (printed).
 
 Usage:
     python scripts/part5_digits_activations.py --out runs/part5
@@ -117,22 +117,22 @@ def main(argv=None):
 
     stats = ComparisonScene.curves(runs, ["val_accuracy", "val_loss"], labels=labels,
                                    yscale={"val_accuracy": "logit"},  # 0.95 vs 0.98 apart
-                                   title_prefix="Digits 8\u00d78").save(out / "curves.png")
+                                   title_prefix="Digits 8\u00d78").save(out / "part5_curves.png")
     print(f"wrote {stats.path}")
     stats = ComparisonScene.grid(runs, ["layer-violins"], labels=labels, ncols=3,
                                  panel_size=(3.6, 3.0),
                                  title_prefix="Hidden activations").save(
-        out / "violins.png", epoch=-1)
+        out / "part5_violins.png", epoch=-1)
     print(f"wrote {stats.path}")
     figure = activation_gallery()
-    figure.savefig(out / "gallery.png", dpi=100)
+    figure.savefig(out / "part5_gallery.png", dpi=100)
     plt.close(figure)
-    print(f"wrote {out / 'gallery.png'}")
+    print(f"wrote {out / 'part5_gallery.png'}")
 
     table = results_table(runs, labels=labels, metrics=["loss", "accuracy", "val_loss",
                                                         "val_accuracy"])
-    (out / "results.md").write_text(table.to_markdown() + "\n")
-    table.to_csv(out / "results.csv")
+    (out / "part5_results.md").write_text(table.to_markdown() + "\n")
+    table.to_csv(out / "part5_results.csv")
     print()
     print(table.to_markdown())
     return 0

@@ -14,9 +14,9 @@ inputs are not 2-D, so the feature spaces show the samples only).
 
 Writes into ``OUT``:
 
-- ``latent.png``: the latent space of both runs at the first, a middle and
+- ``part6_latent.png``: the latent space of both runs at the first, a middle and
   the last epoch, one row per data set;
-- ``breast_cancer.mp4``, ``wine.mp4``: the default figure of each run.
+- ``part6_breast_cancer.mp4``, ``part6_wine.mp4``: the default figure of each run.
 
 Usage:
     python scripts/part6_latent_space.py --out runs/part6
@@ -125,14 +125,15 @@ def main(argv=None):
                   f"({time.perf_counter() - start:.1f} s)", flush=True)
     runs = [Run(path, name) for name in DATA_SETS]
     figure = latent_figure(runs)
-    figure.savefig(out / "latent.png", dpi=90)
+    figure.savefig(out / "part6_latent.png", dpi=90)
     plt.close(figure)
-    print(f"wrote {out / 'latent.png'}")
+    print(f"wrote {out / 'part6_latent.png'}")
     if not args.no_video:
         for run in runs:
             stats = Scene.default(run, layer="latent", title_prefix=run.name).save(
-                out / f"{run.name}.mp4", fps=10, progress=False)
-            print(f"wrote {stats.path} ({stats.frames} frames, {stats.fps:.1f} fps)")
+                out / f"part6_{run.name}.mp4", fps=10, progress=False)
+            print(f"wrote {stats.path} ({stats.frames} frames at {stats.video_fps:g} fps; "
+                  f"rendered at {stats.render_rate:.1f} frames/s)")
     return 0
 
 

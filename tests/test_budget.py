@@ -413,3 +413,35 @@ def test_version_1_runs_still_read(tmp_path, part1_file):
         assert run.layers[0].storage is None
         np.testing.assert_array_equal(run.activations("hidden", 3),
                                       Run(part1_file, "sigmoid").activations("hidden", 3))
+
+
+def test_diagnose_reads_summaries_as_it_reads_values(tmp_path):
+    # h1: relu units, half of them dead from the start (a bias of -50 on 5
+    # features of std 1), kept as summaries by the budget; the same run
+    # recorded in full must give the same dead-unit finding.
+    import keras
+
+    def model():
+        dense = dense_model(5, units=(96, 96), activations=("relu", "tanh"))
+        bias = dense.get_layer("h1").bias
+        bias.assign(np.where(np.arange(96) % 2 == 0, -50.0, 0.0).astype(np.float32))
+        return dense
+
+    inputs, targets = blobs(400, features=5)
+    keras.utils.set_random_seed(0)
+    record(tmp_path / "full.h5", model(), inputs=inputs, targets=targets,
+           max_snapshot_bytes=None, recompute=False)
+    with pytest.warns(BudgetWarning, match="the activations of 'h1' as summaries"):
+        record(tmp_path / "small.h5", model(), inputs=inputs, targets=targets,
+               max_snapshot_bytes=250_000, recompute=False)
+    small, full = Run(tmp_path / "small.h5", "run"), Run(tmp_path / "full.h5", "run")
+    assert small.layer("h1").storage["activations"] == "summary"
+
+    def dead(run):
+        findings = run.diagnose(checks=["dead-units"]).of_kind("dead-units")
+        return [(finding.layer, finding.snapshots, list(finding.units), finding.value)
+                for finding in findings]
+
+    assert dead(small) == dead(full)
+    assert dead(small) and dead(small)[0][0] == "h1" and dead(small)[0][3] >= 48
+    assert not any(kind == "dead-units" for kind, _ in small.diagnose().skipped)

@@ -1,5 +1,7 @@
 """The ``replay render`` command."""
 
+import re
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -25,8 +27,12 @@ def test_render_gif_with_epoch_range(part1_file, tmp_path, capsys):
                    "--out", str(out)])
     assert status == 0
     frames = iio.imread(out, index=None)
-    assert frames.shape[:3] == (4, 120, 240)
-    assert "4 frames" in capsys.readouterr().out
+    # 0, 3, 6, 9 and the final snapshot 12: the stop names it, so it is shown
+    assert frames.shape[:3] == (5, 120, 240)
+    out = capsys.readouterr().out
+    assert "5 frames" in out
+    # the video's frame rate and the render's speed, each named for what it is
+    assert "5 fps video" in out and re.search(r"rendered in [\d.]+ s at [\d.]+ frames/s", out)
 
 
 def test_render_mp4(part1_file, tmp_path):

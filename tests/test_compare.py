@@ -210,7 +210,7 @@ def test_grid_animation_renders_every_frame(runs, tmp_path):
     scene = ComparisonScene.grid(runs, ["error-scatter"], panel_size=(2.5, 2.5))
     stats = scene.save(tmp_path / "grid.gif", epochs="0:12:4", dpi=30, progress=False)
     frames = iio.imread(tmp_path / "grid.gif", index=None)
-    assert stats.frames == len(frames) == 3
+    assert stats.frames == len(frames) == 4  # 0, 4, 8 and the final snapshot 12
     assert not np.array_equal(frames[0], frames[-1])
 
 
@@ -223,7 +223,7 @@ def test_cli_compare_png_gif_and_curves(part1_file, tmp_path, capsys):
     assert "2 runs, epoch 3" in capsys.readouterr().out
     assert main(["compare", str(part1_file), "--view", "error-scatter", "--epochs", "0:12:6",
                  "--dpi", "25", "--quiet", "--out", str(tmp_path / "errors.gif")]) == 0
-    assert len(iio.imread(tmp_path / "errors.gif", index=None)) == 2
+    assert len(iio.imread(tmp_path / "errors.gif", index=None)) == 3  # 0, 6, 12
     assert main(["compare", f"{part1_file}:relu", f"{part1_file}:sigmoid", "--curves",
                  "accuracy", "--dpi", "30", "--out", str(tmp_path / "curves.png")]) == 0
     assert iio.imread(tmp_path / "curves.png").shape[1] > 100

@@ -163,6 +163,9 @@ def test_gif_frame_rate_is_limited_keeping_the_duration(part1_run, tmp_path):
     _, durations, _ = gif_frames(out)
     assert stats.frames == 7  # 13 snapshots, every 2nd (and the last) at 50 fps
     assert durations[0] == 20
+    # the video's rate (after merging frames) and the render's speed are told apart
+    assert stats.video_fps == 50
+    assert stats.render_rate == stats.fps == stats.frames / stats.seconds
     with pytest.raises(OptionError, match="at most 50"):
         GifWriter(tmp_path / "x.gif", (10, 10), gifs.GifPalette([[0, 0, 0]]), fps=60)
 

@@ -207,3 +207,32 @@ def test_recording_into_a_file_open_for_reading_says_what_to_do(tmp_path):
     run.close()
     record_part1(path, "second", epochs=1, n_points=20)
     assert list_runs(path) == ["first", "second"]
+
+
+# -- epoch selections end on the final state ------------------------------------------
+
+
+@pytest.mark.parametrize("text, n, expected", [
+    ("0:150:2", 151, list(range(0, 149, 2)) + [150]),   # the example: ..., 148, 150
+    ("0:150:50", 151, [0, 50, 100, 150]),
+    ("::2", 150, list(range(0, 149, 2)) + [149]),        # stop omitted: to the end
+    ("0:150", 151, list(range(151))),                    # stop names the final snapshot
+    ("0:500:200", 151, [0, 150]),                        # stop beyond the run
+    ("0:100:3", 151, list(range(0, 100, 3))),            # stops before the end: Python's
+    (":-1:4", 13, [0, 4, 8]),                            # a negative stop: Python's
+    ("::-5", 13, [12, 7, 2]),                            # a negative step: Python's
+    ("::4", 13, [0, 4, 8, 12]),                          # already ends on it: no repeat
+    ("12:", 13, [12]),
+])
+def test_selection_strings_end_on_the_final_snapshot(text, n, expected):
+    from replay.run import parse_epoch_selection, selection_with_final
+
+    assert selection_with_final(parse_epoch_selection(text), n) == expected
+
+
+def test_run_select_adds_the_final_snapshot_to_strings_not_to_slices(part1_run):
+    assert part1_run.n_snapshots == 13
+    assert part1_run.select("0:12:5") == [0, 5, 10, 12]
+    assert part1_run.select(slice(0, 12, 5)) == [0, 5, 10]   # readers keep Python's slices
+    assert part1_run.select(range(0, 13, 5)) == [0, 5, 10]
+    assert part1_run.select("0:10:5") == [0, 5]

@@ -128,6 +128,7 @@ def test_png_of_one_epoch(part1_run, tmp_path):
                                                  dpi=DPI)
     image = iio.imread(tmp_path / "out" / "e4.png")
     assert image.shape[:2] == (150, 300) and stats.size == (300, 150)
+    assert stats.video_fps is None  # a still has no frame rate
 
 
 def test_a_single_view_renders_to_video(part1_run, tmp_path):
@@ -168,6 +169,7 @@ def test_progress_bar_prints_to_a_log():
     lines = stream.getvalue().splitlines()
     assert 1 < len(lines) <= 11
     assert lines[-1].startswith("x.mp4 [") and "20/20 frames" in lines[-1]
+    assert "frames/s rendered" in lines[-1] and " fps" not in lines[-1]  # not the video's rate
 
 
 def test_progress_bar_waits_for_slow_renders():

@@ -452,7 +452,7 @@ def test_snapshot_reader_reads_ahead_and_follows_the_step(part1_run):
 def test_epoch_selections_say_what_is_wrong_with_what_was_given(part1_run):
     from replay.views import resolve_epochs
 
-    assert resolve_epochs(part1_run, "::5") == [0, 5, 10]
+    assert resolve_epochs(part1_run, "::5") == [0, 5, 10, 12]  # ends on the final snapshot
     with pytest.raises(OptionError, match=r"epochs '::0': the step cannot be 0"):
         resolve_epochs(part1_run, "::0")
     with pytest.raises(OptionError, match=r"selection slice\(None, None, 0\) has a step of 0"):

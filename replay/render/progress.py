@@ -58,7 +58,7 @@ class ProgressBar:
         rate = done / elapsed if elapsed > 0 else 0.0
         remaining = (self.total - done) / rate if rate > 0 else 0.0
         return (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
-                f"{done}/{self.total} frames, {rate:.1f} fps, {remaining:.0f} s left")
+                f"{done}/{self.total} frames, {rate:.1f} frames/s rendered, {remaining:.0f} s left")
 
     def close(self):
         """End the bar's line (if it was shown)."""

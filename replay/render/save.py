@@ -37,17 +37,26 @@ class RenderStats:
         frames: number of frames (1 for a PNG; without the repeats of ``hold_last``).
         size: ``(width, height)`` in pixels.
         seconds: wall time of the render.
+        video_fps: the frame rate the animation plays at (frames per second
+            of video; after ``max_fps`` merged frames), ``None`` for a PNG.
+            Not to be confused with :attr:`render_rate`.
     """
 
     path: Path
     frames: int
     size: tuple
     seconds: float
+    video_fps: float = None
+
+    @property
+    def render_rate(self):
+        """Frames **rendered** per second of wall time (how fast the render ran)."""
+        return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
     @property
     def fps(self):
-        """Frames rendered per second of wall time."""
-        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+        """The same as :attr:`render_rate` (an older name; the video's rate is :attr:`video_fps`)."""
+        return self.render_rate
 
     @property
     def bytes(self):
@@ -197,7 +206,7 @@ def save(source, path, *, epochs=None, epoch=-1, fps=10, dpi=None, progress=True
         renderer.finish()
         if bar is not None:
             bar.close()
-    return RenderStats(path, len(epochs), size, time.perf_counter() - start)
+    return RenderStats(path, len(epochs), size, time.perf_counter() - start, video_fps=fps)
 
 
 def gif_palette(renderer, epochs, colors):
