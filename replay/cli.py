@@ -103,7 +103,7 @@ def _save_and_report(scene, args, kind, epoch=None, epochs=None, what=""):
         media = {"hold_last": args.hold_last}
         if kind == "gif":
             media.update(loop=args.loop, colors=args.colors)
-        stats = scene.save(args.out, epochs=epochs, fps=args.fps, progress=not args.quiet,
+        stats = scene.save(args.out, epochs=epochs, fps=args.fps, progress=False if args.quiet else None,
                            **size, **media)
         written = (f"{stats.bytes / 1e6:.2f} MB" if stats.bytes >= 1e5 else
                    f"{stats.bytes / 1e3:.0f} kB")  # decimal units, as file browsers show them

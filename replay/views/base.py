@@ -176,8 +176,15 @@ class View:
         """
         epochs = self.select_epochs(epochs)
         self.attach()
+        use_bundled_ffmpeg()
         return FuncAnimation(self.figure_, self.frame, frames=epochs,
                              init_func=lambda: [], interval=interval, blit=blit, **kwargs)
+
+    def _repr_html_(self):
+        """A notebook shows the view as a video of every snapshot (see :mod:`replay.render.notebook`)."""
+        from replay.render.notebook import to_html
+
+        return to_html(self)
 
     def freeze_layout(self):
         """Compute the layout of the view's figure once and keep it (see :func:`freeze_layout`)."""
@@ -211,6 +218,27 @@ class View:
     def figure_title(self, epoch):
         """The title of the view's own figure at snapshot ``epoch`` (``"Epoch N"``)."""
         return epoch_title(self.run, epoch)
+
+
+def use_bundled_ffmpeg():
+    """Point matplotlib's animation writers at imageio-ffmpeg's ffmpeg, and let
+    ``to_jshtml()`` embed long animations.
+
+    ``FuncAnimation.to_html5_video()`` looks for ``ffmpeg`` on the PATH, where
+    there usually is none; replay depends on imageio-ffmpeg, which ships one.
+    ``to_jshtml()`` drops frames past ``animation.embed_limit`` (20 MB by
+    default, about 60 five-panel frames): raised to 200 MB.
+    """
+    import shutil
+
+    import matplotlib as mpl
+
+    configured = mpl.rcParams["animation.ffmpeg_path"]
+    if not shutil.which(configured):
+        import imageio_ffmpeg
+
+        mpl.rcParams["animation.ffmpeg_path"] = imageio_ffmpeg.get_ffmpeg_exe()
+    mpl.rcParams["animation.embed_limit"] = max(mpl.rcParams["animation.embed_limit"], 200)
 
 
 def epoch_title(run, epoch, prefix=""):
