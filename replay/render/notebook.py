@@ -13,6 +13,7 @@ Example:
 """
 
 import base64
+import sys
 import tempfile
 from pathlib import Path
 
@@ -64,9 +65,7 @@ def _forget_figure(source):
     Otherwise the inline backend would show it once more, as a still image
     under the video, when the cell ends. The figure itself stays usable.
     """
+    pyplot = sys.modules.get("matplotlib.pyplot")
     figure = getattr(source, "figure_", None)
-    if figure is None:
-        return
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
+    if pyplot is not None and figure is not None:
+        pyplot.close(figure)

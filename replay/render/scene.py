@@ -9,7 +9,6 @@ five-panel figure of the activation-function experiment) and
 :meth:`Scene.part2` (the layer violins of the initializer experiment).
 """
 
-import matplotlib.pyplot as plt
 from matplotlib.animation import FuncAnimation
 from matplotlib.text import Annotation
 
@@ -17,7 +16,7 @@ from replay.errors import OptionError
 from replay.render import presets
 from replay.render.notebook import to_html
 from replay.render.save import save
-from replay.views.base import freeze_layout, use_bundled_ffmpeg
+from replay.views.base import freeze_layout, new_figure, use_bundled_ffmpeg
 
 #: Font size of the scene title.
 TITLE_SIZE = "x-large"
@@ -113,7 +112,7 @@ class Scene:
         if self.figure_ is not None:
             return self
         clock = self.clock
-        figure = plt.figure(figsize=self.figsize, layout="constrained")
+        figure = new_figure(self.figsize)
         grid = figure.add_gridspec(self.nrows, self.ncols, width_ratios=self.width_ratios,
                                    height_ratios=self.height_ratios)
         for view, positions in zip(self.views, self._positions):

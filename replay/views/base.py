@@ -12,9 +12,9 @@ a :class:`replay.render.Scene`) and what draws frames of it
 moves the figure to one snapshot and returns the artists it changed.
 """
 
+import sys
 from typing import Protocol, runtime_checkable
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 
@@ -110,8 +110,8 @@ class View:
         if ax is None:
             ax = self._requested_ax
         if ax is None:
-            self.figure_, ax = plt.subplots(1, self.n_axes, figsize=self.figsize,
-                                            layout="constrained", squeeze=False)
+            self.figure_ = new_figure(self.figsize)
+            ax = self.figure_.subplots(1, self.n_axes, squeeze=False)
             ax = list(ax.ravel())
             self._epoch_text = self.figure_.suptitle(" ")
         axes = list(np.ravel(ax)) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
@@ -218,6 +218,35 @@ class View:
     def figure_title(self, epoch):
         """The title of the view's own figure at snapshot ``epoch`` (``"Epoch N"``)."""
         return epoch_title(self.run, epoch)
+
+
+def new_figure(figsize, *, layout="constrained"):
+    """Return a new figure: pyplot's where pyplot is in use, else a plain Agg figure.
+
+    Where the user works with pyplot (imported, or any IPython session:
+    notebooks show pyplot's figures inline), the figure is pyplot's, so
+    ``plt.show()`` and the inline backend see it. Elsewhere (``replay
+    render``, scripts that only save) it is a ``matplotlib.figure.Figure``
+    on an Agg canvas: importing pyplot and its backend machinery is most of
+    the start-up of a first PNG.
+    """
+    if "matplotlib.pyplot" in sys.modules or "IPython" in sys.modules:
+        import matplotlib.pyplot as plt
+
+        return plt.figure(figsize=figsize, layout=layout)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize, layout=layout)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def close_figure(figure):
+    """Take ``figure`` off pyplot's list of open figures (if pyplot made it); it stays usable."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None and figure is not None:
+        pyplot.close(figure)
 
 
 def use_bundled_ffmpeg():
