@@ -262,7 +262,8 @@ class Run:
         last = ", ".join(f"{key} {float(values[-1]):.4g}" for key, values in history.items()
                          if key != "epoch" and len(values))
         layers = "<br>".join(
-            escape(f"{layer.name}: {layer.class_name}, {layer.units} units, {layer.activation}")
+            escape(f"{layer.name}: {layer.class_name}, {layer.units} unit"
+                   f"{'' if layer.units == 1 else 's'}, {layer.activation}")
             for layer in self.layers)
         rows = [("run", self.name), ("file", str(self.path)),
                 ("snapshots", f"{self.n_snapshots} (epochs {span})"), ("state", state),

@@ -17,6 +17,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+# Nothing of replay.views, here or in what save imports: views display
+# themselves through this module (View._repr_html_).
+from replay.render.save import save
+
 #: Frames per second of a notebook video.
 NOTEBOOK_FPS = 10
 
@@ -36,23 +40,22 @@ def to_html(source, *, epochs=None, fps=NOTEBOOK_FPS, dpi=None, **options):
     Returns:
         The HTML text, the media inline as a ``data:`` URI.
     """
-    # Imported here: replay.render.save imports nothing of replay.views, and
-    # neither may this module at import time (views display themselves).
-    from replay.render.save import save
-
     selected = source.select_epochs(epochs)
     with tempfile.TemporaryDirectory(prefix="replay-notebook-") as folder:
         if len(selected) == 1:
             path = Path(folder) / "frame.png"
             save(source, path, epoch=selected[0], dpi=dpi, progress=False, **options)
             data = base64.b64encode(path.read_bytes()).decode("ascii")
-            html = f'<img src="data:image/png;base64,{data}" alt="replay frame"/>'
+            html = (f'<img src="data:image/png;base64,{data}" style="max-width:100%" '
+                    'alt="replay frame"/>')
         else:
             path = Path(folder) / "animation.mp4"
-            stats = save(source, path, epochs=selected, fps=fps, dpi=dpi, **options)
+            stats = save(source, path, epochs=selected, fps=fps, dpi=dpi, progress=False,
+                         **options)
             data = base64.b64encode(path.read_bytes()).decode("ascii")
             width = stats.size[0]
-            html = (f'<video width="{width}" controls autoplay loop muted playsinline>'
+            html = (f'<video width="{width}" style="max-width:100%;height:auto" controls '
+                    'autoplay loop muted playsinline>'
                     f'<source type="video/mp4" src="data:video/mp4;base64,{data}"/>'
                     "Your browser does not play H.264 videos.</video>")
     _forget_figure(source)
