@@ -291,3 +291,14 @@ def test_ffmpeg_failure_is_a_replay_error_with_ffmpegs_message(tmp_path):
         assert isinstance(caught.value, ReplayError)
     with pytest.raises(OptionError, match="quality must be a number from 1 to 10"):
         VideoEncoder(tmp_path / "x.mp4", (40, 20), quality=0)
+
+
+def test_mp4s_use_deepreplays_encoder_settings_by_default(tmp_path):
+    from replay.render.encoders import ffmpeg_command
+
+    def setting(command, flag):
+        return command[command.index(flag) + 1]
+
+    default = ffmpeg_command(tmp_path / "a.mp4", (40, 20))
+    assert setting(default, "-crf") == "23" and setting(default, "-preset") == "medium"
+    assert setting(ffmpeg_command(tmp_path / "a.mp4", (40, 20), quality=6), "-crf") == "20"

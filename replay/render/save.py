@@ -113,7 +113,7 @@ def limit_frame_rate(epochs, fps, max_fps):
 
 
 def save(source, path, *, epochs=None, epoch=-1, fps=10, dpi=None, progress=None,
-         quality=6, blit=True, width=None, preset=None, hold_last=0.0, loop=None,
+         quality=None, blit=True, width=None, preset=None, hold_last=0.0, loop=None,
          colors=None, tolerance=None, gif_encoder="pillow", max_fps=None):
     """Render a scene or a view to ``path``; the extension picks PNG, MP4 or GIF.
 
@@ -130,7 +130,8 @@ def save(source, path, *, epochs=None, epoch=-1, fps=10, dpi=None, progress=None
             ``None`` (default) on a terminal or in a notebook only, ``True``
             always (on stderr), ``False`` never.
         quality: MP4 quality from 1 to 10 (imageio-ffmpeg's scale; 6 is
-            H.264 CRF 20).
+            H.264 CRF 20); default ``None``: CRF 23, preset ``medium``,
+            DeepReplay's settings.
         blit: redraw only the changing artists per frame when every view
             allows it (``False`` forces full redraws, e.g. to compare).
         width: width of the output in pixels; picks the dpi (not with
