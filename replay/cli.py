@@ -17,6 +17,7 @@ from replay.errors import (
     RunFileError,
 )
 from replay.io import schema
+from replay.views.base import close_figure
 from replay.views.registry import view_names, view_options
 
 
@@ -103,16 +104,14 @@ def _save_and_report(scene, args, kind, epoch=None, epochs=None, what=""):
         media = {"hold_last": args.hold_last}
         if kind == "gif":
             media.update(loop=args.loop, colors=args.colors)
-        stats = scene.save(args.out, epochs=epochs, fps=args.fps, progress=not args.quiet,
+        stats = scene.save(args.out, epochs=epochs, fps=args.fps, progress=False if args.quiet else None,
                            **size, **media)
         written = (f"{stats.bytes / 1e6:.2f} MB" if stats.bytes >= 1e5 else
                    f"{stats.bytes / 1e3:.0f} kB")  # decimal units, as file browsers show them
         print(f"wrote {stats.path} ({what}{stats.frames} frames, {stats.size[0]}x"
               f"{stats.size[1]} pixels, {written}, {stats.video_fps:g} fps video; "
               f"rendered in {stats.seconds:.1f} s at {stats.render_rate:.1f} frames/s)")
-    import matplotlib.pyplot as plt
-
-    plt.close(scene.figure_)  # a command line (or a test calling main) keeps no figures
+    close_figure(scene.figure_)  # a command line (or a test calling main) keeps no figures
     return stats
 
 

@@ -247,6 +247,34 @@ class Run:
         return (f"Run({self.path!r}, {self.name!r}: {self.n_snapshots} snapshots, "
                 f"{'complete' if self.complete else 'incomplete'})")
 
+    def _repr_html_(self):
+        """A notebook shows the run as a table: snapshots, state, task, layers, last metrics."""
+        from html import escape
+
+        epochs = self.epochs
+        span = f"{float(epochs[0]):g} to {float(epochs[-1]):g}" if len(epochs) else "none"
+        state = "complete" if self.complete else "incomplete"
+        if self.stopped_early:
+            state += " (stopped early)"
+        if self.diverged_epoch is not None:
+            state += f", diverged at epoch {self.diverged_epoch:g}"
+        history = self.history
+        last = ", ".join(f"{key} {float(values[-1]):.4g}" for key, values in history.items()
+                         if key != "epoch" and len(values))
+        layers = "<br>".join(
+            escape(f"{layer.name}: {layer.class_name}, {layer.units} unit"
+                   f"{'' if layer.units == 1 else 's'}, {layer.activation}")
+            for layer in self.layers)
+        rows = [("run", self.name), ("file", str(self.path)),
+                ("snapshots", f"{self.n_snapshots} (epochs {span})"), ("state", state),
+                ("task", self.task), ("last epoch", last or "no history")]
+        body = "".join(f"<tr><th style='text-align:left'>{escape(str(key))}</th>"
+                       f"<td style='text-align:left'>{escape(str(value))}</td></tr>"
+                       for key, value in rows)
+        body += ("<tr><th style='text-align:left'>layers</th>"
+                 f"<td style='text-align:left'>{layers or 'none'}</td></tr>")
+        return f"<table>{body}</table>"
+
     # -- metadata ------------------------------------------------------------
 
     @property

@@ -11,10 +11,14 @@ times:
   what ``replay compare FILE --runs sigmoid tanh relu --out showdown.mp4``
   renders).
 
-Then it writes the five-panel GIF at the default size (dpi 100, 1200 x 600
+Then it times the notebook display of the five-panel scene (``_repr_html_``:
+seconds and bytes of HTML), writes the five-panel GIF at the default size (dpi 100, 1200 x 600
 px) and prints its size, and renders a 150-epoch and a 1,000-epoch run in
 fresh processes and prints the peak memory of each: streaming frames to
-the encoder keeps it flat.
+the encoder keeps it flat. Last, ``first png: X s (matplotlib floor Y s)``:
+the whole process of ``replay render FILE --run sigmoid --epoch 60 --out
+x.png`` against an empty figure of the same size saved as a PNG, medians of
+``--png-repeat`` alternating runs.
 
 The speeds are medians over the repeats, printed with their spread (2
 shared cores: other jobs slow single runs down) as ``five-panel fps: X
@@ -116,6 +120,46 @@ def time_save(make_scene, out, **options):
     return stats, seconds, 1000 * cpu / stats.frames
 
 
+FLOOR_CHILD = """
+import sys
+from matplotlib.figure import Figure
+figure = Figure(figsize=(12, 6), dpi=100)
+figure.subplots(2, 3)
+figure.savefig(sys.argv[1], dpi=100)
+"""
+
+
+def first_png(path, repeat):
+    """Median whole-process seconds of ``replay render`` to a PNG, and of matplotlib's floor.
+
+    The floor: an empty 2 x 3-axes 12 x 6 in figure saved as a PNG at the
+    same dpi (100, the default of ``replay render``), the least a first
+    picture of that size can cost in a fresh Python process. The two
+    alternate, so both see the same load.
+    """
+    ours, floor = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        out = str(Path(folder) / "first.png")
+        commands = ([sys.executable, "-m", "replay.cli", "render", str(path), "--run", "sigmoid",
+                     "--epoch", "60", "--out", out],
+                    [sys.executable, "-c", FLOOR_CHILD, out])
+        for _ in range(repeat):
+            for command, times in zip(commands, (ours, floor)):
+                start = time.perf_counter()
+                subprocess.run(command, check=True, capture_output=True)
+                times.append(time.perf_counter() - start)
+    return statistics.median(ours), statistics.median(floor)
+
+
+def notebook_display(run):
+    """Seconds and bytes of HTML of the five-panel scene shown in a notebook (151 frames)."""
+    from replay.scene import Scene
+
+    start = time.perf_counter()
+    html = Scene.part1(run, title_prefix="sigmoid")._repr_html_()
+    return time.perf_counter() - start, len(html)
+
+
 def spread(values):
     """``"median (min-max of n)"`` of fps values."""
     values = sorted(values)
@@ -134,6 +178,9 @@ def main(argv=None):
     parser.add_argument("--skip-memory", action="store_true",
                         help="skip the 150 vs 1,000 epoch memory comparison")
     parser.add_argument("--skip-gif", action="store_true", help="skip the GIF size")
+    parser.add_argument("--png-repeat", type=int, default=5,
+                        help="whole-process first-PNG timings, alternating with the floor "
+                             "(default 5)")
     args = parser.parse_args(argv)
     folder = Path(args.runs)
     folder.mkdir(parents=True, exist_ok=True)
@@ -167,6 +214,9 @@ def main(argv=None):
                   f"{stats.size[1]} px (dpi 100): {seconds:.2f} s, {showdown[-1]:.1f} fps, "
                   f"H.264 {stats.bytes / 1e6:.2f} MB, drawing process CPU {cpu:.1f} ms/frame",
                   flush=True)
+        seconds, size = notebook_display(run)
+        print(f"notebook display of the five-panel scene ({run.n_snapshots} frames): "
+              f"{seconds:.1f} s, {size / 1e6:.2f} MB of HTML (target 10 s, 3 MB)", flush=True)
         if not args.skip_gif:
             stats, seconds, _ = time_save(lambda: Scene.part1(run, title_prefix="sigmoid"),
                                           temporary / "part1_sigmoid.gif")
@@ -181,6 +231,9 @@ def main(argv=None):
             frames, peak, child_fps = peak_memory(path, name, args.dpi)
             print(f"peak memory rendering {frames - 1:>4} epochs ({frames} frames): "
                   f"{peak:.0f} MB ({child_fps:.1f} fps)")
+    ours, floor = first_png(part1_path, args.png_repeat)
+    print(f"first png: {ours:.2f} s (matplotlib floor {floor:.2f} s; ratio {ours / floor:.2f}, "
+          "target 1.3)")
     print(f"five-panel fps: {spread(five_panel)}")
     print(f"showdown fps: {spread(showdown)}")
     print(f"render fps: {statistics.median(five_panel):.1f}")

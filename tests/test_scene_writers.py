@@ -166,10 +166,9 @@ def test_progress_bar_prints_to_a_log():
     for done in range(1, 21):
         bar.update(done)
     bar.close()
-    lines = stream.getvalue().splitlines()
-    assert 1 < len(lines) <= 11
-    assert lines[-1].startswith("x.mp4 [") and "20/20 frames" in lines[-1]
-    assert "frames/s rendered" in lines[-1] and " fps" not in lines[-1]  # not the video's rate
+    last = stream.getvalue().split("\r")[-1]
+    assert last.startswith("x.mp4: 100%") and "20/20" in last
+    assert "frames/s, rendered" in last and " fps" not in last  # not the video's rate
 
 
 def test_progress_bar_waits_for_slow_renders():
@@ -178,6 +177,19 @@ def test_progress_bar_waits_for_slow_renders():
     bar.update(5)
     bar.close()
     assert stream.getvalue() == ""
+
+
+def test_progress_is_silent_off_a_terminal_unless_asked(part1_run, tmp_path, capsys):
+    from replay.render.progress import wants_progress
+
+    assert wants_progress(None, io.StringIO()) is False
+    assert wants_progress(True, io.StringIO()) is True and wants_progress(False) is False
+    Scene.part1(part1_run, **SMALL).save(tmp_path / "quiet.gif", epochs="0:3", dpi=DPI)
+    assert capsys.readouterr().err == ""  # pytest's stderr is not a terminal
+    Scene.part1(part1_run, **SMALL).save(tmp_path / "loud.gif", epochs="0:3", dpi=DPI,
+                                         progress=True)
+    # The bar appears once a render takes a second; this one may be faster.
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_rendering_never_imports_keras(part1_file, tmp_path):
@@ -279,3 +291,14 @@ def test_ffmpeg_failure_is_a_replay_error_with_ffmpegs_message(tmp_path):
         assert isinstance(caught.value, ReplayError)
     with pytest.raises(OptionError, match="quality must be a number from 1 to 10"):
         VideoEncoder(tmp_path / "x.mp4", (40, 20), quality=0)
+
+
+def test_mp4s_use_deepreplays_encoder_settings_by_default(tmp_path):
+    from replay.render.encoders import ffmpeg_command
+
+    def setting(command, flag):
+        return command[command.index(flag) + 1]
+
+    default = ffmpeg_command(tmp_path / "a.mp4", (40, 20))
+    assert setting(default, "-crf") == "23" and setting(default, "-preset") == "medium"
+    assert setting(ffmpeg_command(tmp_path / "a.mp4", (40, 20), quality=6), "-crf") == "20"

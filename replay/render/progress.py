@@ -1,67 +1,62 @@
-"""A plain-text progress bar for renders."""
+"""Progress of a render: a ``tqdm`` bar, where someone can see it.
 
+``tqdm`` draws in a terminal and, through ``tqdm.auto``, as a widget in a
+notebook (when ``ipywidgets`` is installed; otherwise as text). Logs, CI and
+pipes get nothing unless asked: :func:`wants_progress` decides.
+"""
+
+import importlib.util
 import sys
-import time
+
+
+def in_notebook():
+    """Whether the code runs in a Jupyter kernel (an IPython ``ZMQInteractiveShell``)."""
+    shell = sys.modules.get("IPython")
+    get_ipython = getattr(shell, "get_ipython", None)
+    return bool(get_ipython and type(get_ipython()).__name__ == "ZMQInteractiveShell")
+
+
+def wants_progress(progress, stream=None):
+    """Resolve a ``progress=`` option: ``True`` / ``False`` as given, ``None``: automatic.
+
+    Automatic shows progress on a terminal (``stream``, default stderr) and in
+    a notebook, and stays silent in logs, pipes and CI.
+    """
+    if progress is not None:
+        return bool(progress)
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) or in_notebook()
 
 
 class ProgressBar:
-    """A plain-text progress bar on stderr, shown once a render takes over ``delay`` s.
-
-    On a terminal the bar redraws in place; otherwise (logs, CI) it prints a
-    line at every tenth of the work.
+    """A ``tqdm`` bar of rendered frames, shown once a render takes over ``delay`` s.
 
     Args:
-        total: number of steps.
-        label: text before the bar.
-        stream: where to write (default ``sys.stderr``).
+        total: number of frames.
+        label: text before the bar (e.g. the output's name).
+        stream: where to write (default ``sys.stderr``; ignored by the
+            notebook widget).
         delay: seconds before the bar first appears.
     """
 
-    def __init__(self, total, *, label="", stream=None, delay=1.0, width=30):
+    def __init__(self, total, *, label="", stream=None, delay=1.0):
+        if stream is None and in_notebook() and importlib.util.find_spec("ipywidgets"):
+            from tqdm.auto import tqdm
+        else:
+            from tqdm import tqdm
         self.total = max(int(total), 1)
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.delay = delay
-        self.width = width
-        self.start = time.perf_counter()
-        self.shown = False
-        self._last_draw = 0.0
-        self._last_tenth = -1
         self._done = 0
-        isatty = getattr(self.stream, "isatty", None)
-        self.interactive = bool(isatty and isatty())
+        self._bar = tqdm(total=self.total, desc=label or None, unit=" frames",
+                         file=stream if stream is not None else sys.stderr,
+                         delay=delay, leave=True, dynamic_ncols=True,
+                         postfix="rendered", mininterval=0.1)
 
     def update(self, done):
-        """Record that ``done`` steps are finished, and redraw when it is time."""
+        """Record that ``done`` frames are finished (redrawn at most every 0.1 s)."""
+        self._bar.update(done - self._done)
         self._done = done
-        now = time.perf_counter()
-        elapsed = now - self.start
-        if elapsed < self.delay:
-            return
-        if self.interactive:
-            if now - self._last_draw < 0.1 and done < self.total:
-                return
-            self._last_draw = now
-            self.stream.write("\r" + self.text(done, elapsed))
-        else:
-            tenth = 10 * done // self.total
-            if tenth == self._last_tenth:
-                return
-            self._last_tenth = tenth
-            self.stream.write(self.text(done, elapsed) + "\n")
-        self.stream.flush()
-        self.shown = True
-
-    def text(self, done, elapsed):
-        """Return the bar as one line of text."""
-        filled = self.width * done // self.total
-        rate = done / elapsed if elapsed > 0 else 0.0
-        remaining = (self.total - done) / rate if rate > 0 else 0.0
-        return (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
-                f"{done}/{self.total} frames, {rate:.1f} frames/s rendered, {remaining:.0f} s left")
 
     def close(self):
-        """End the bar's line (if it was shown)."""
-        if self.shown and self.interactive:
-            self.stream.write("\n")
-            self.stream.flush()
+        """End the bar (and its line, if it was shown)."""
+        self._bar.close()

@@ -15,12 +15,18 @@ from matplotlib.axis import Axis
 from matplotlib.transforms import Bbox
 
 from replay.errors import OptionError
-from replay.views.base import FrameSource
+
+#: The members of the :class:`replay.views.FrameSource` protocol. Checked by
+#: name, as ``isinstance`` on the runtime-checkable protocol would: the
+#: renderer stays free of ``replay.views``, so a view can render itself
+#: (its notebook display) without an import circle.
+FRAME_SOURCE_MEMBERS = ("figure_", "blit_safe", "attach", "freeze_layout", "select_epochs",
+                        "frame", "plot")
 
 
 def as_frame_source(source):
     """Return ``source`` if it is a :class:`replay.views.FrameSource` (a scene or a view), or raise."""
-    if isinstance(source, FrameSource):
+    if all(hasattr(source, member) for member in FRAME_SOURCE_MEMBERS):
         return source
     raise OptionError(f"Expected a Scene or a View to render. Got {type(source).__name__}.")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from replay.errors import OptionError
 from replay.render import gif as gifs
 from replay.render.encoders import VideoEncoder, output_kind
-from replay.render.progress import ProgressBar
+from replay.render.progress import ProgressBar, wants_progress
 from replay.render.renderer import FrameRenderer, as_frame_source
 from replay.render.sizes import PRESETS, apply_size
 
@@ -112,8 +112,8 @@ def limit_frame_rate(epochs, fps, max_fps):
     return kept, fps / step
 
 
-def save(source, path, *, epochs=None, epoch=-1, fps=10, dpi=None, progress=True,
-         quality=6, blit=True, width=None, preset=None, hold_last=0.0, loop=None,
+def save(source, path, *, epochs=None, epoch=-1, fps=10, dpi=None, progress=None,
+         quality=None, blit=True, width=None, preset=None, hold_last=0.0, loop=None,
          colors=None, tolerance=None, gif_encoder="pillow", max_fps=None):
     """Render a scene or a view to ``path``; the extension picks PNG, MP4 or GIF.
 
@@ -126,9 +126,12 @@ def save(source, path, *, epochs=None, epoch=-1, fps=10, dpi=None, progress=True
         epoch: for a PNG, the snapshot to draw (default: the last).
         fps: frames per second of an animation.
         dpi: pixels per inch of the figure (default 100).
-        progress: show a progress bar on stderr for renders longer than a second.
+        progress: a ``tqdm`` progress bar for renders longer than a second:
+            ``None`` (default) on a terminal or in a notebook only, ``True``
+            always (on stderr), ``False`` never.
         quality: MP4 quality from 1 to 10 (imageio-ffmpeg's scale; 6 is
-            H.264 CRF 20).
+            H.264 CRF 20); default ``None``: CRF 23, preset ``medium``,
+            DeepReplay's settings.
         blit: redraw only the changing artists per frame when every view
             allows it (``False`` forces full redraws, e.g. to compare).
         width: width of the output in pixels; picks the dpi (not with
@@ -183,7 +186,7 @@ def save(source, path, *, epochs=None, epoch=-1, fps=10, dpi=None, progress=True
     renderer = FrameRenderer(source, dpi=dpi, blit=blit)
     renderer.prepare(epochs[0])
     size = renderer.size
-    bar = ProgressBar(len(epochs), label=path.name) if progress else None
+    bar = ProgressBar(len(epochs), label=path.name) if wants_progress(progress) else None
     try:
         if kind == "gif":
             palette = gif_palette(renderer, epochs, media["colors"])

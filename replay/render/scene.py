@@ -9,14 +9,14 @@ five-panel figure of the activation-function experiment) and
 :meth:`Scene.part2` (the layer violins of the initializer experiment).
 """
 
-import matplotlib.pyplot as plt
 from matplotlib.animation import FuncAnimation
 from matplotlib.text import Annotation
 
 from replay.errors import OptionError
 from replay.render import presets
+from replay.render.notebook import to_html
 from replay.render.save import save
-from replay.views.base import freeze_layout
+from replay.views.base import freeze_layout, new_figure, use_bundled_ffmpeg
 
 #: Font size of the scene title.
 TITLE_SIZE = "x-large"
@@ -112,7 +112,7 @@ class Scene:
         if self.figure_ is not None:
             return self
         clock = self.clock
-        figure = plt.figure(figsize=self.figsize, layout="constrained")
+        figure = new_figure(self.figsize)
         grid = figure.add_gridspec(self.nrows, self.ncols, width_ratios=self.width_ratios,
                                    height_ratios=self.height_ratios)
         for view, positions in zip(self.views, self._positions):
@@ -169,10 +169,15 @@ class Scene:
         """Return a ``matplotlib.animation.FuncAnimation`` over ``epochs`` (for notebooks)."""
         epochs = self.select_epochs(epochs)
         self.freeze_layout()
+        use_bundled_ffmpeg()
         return FuncAnimation(self.figure_, self.frame, frames=epochs,
                              init_func=lambda: [], interval=interval, **kwargs)
 
-    def save(self, path, *, epochs=None, epoch=-1, fps=10, dpi=None, progress=True, **options):
+    def _repr_html_(self):
+        """A notebook shows the scene as a video of every snapshot (see :mod:`replay.render.notebook`)."""
+        return to_html(self)
+
+    def save(self, path, *, epochs=None, epoch=-1, fps=10, dpi=None, progress=None, **options):
         """Render to ``path``: ``.mp4`` / ``.gif`` (``epochs``) or ``.png`` (``epoch``).
 
         See :func:`replay.render.save` for the options.

@@ -12,9 +12,9 @@ a :class:`replay.render.Scene`) and what draws frames of it
 moves the figure to one snapshot and returns the artists it changed.
 """
 
+import sys
 from typing import Protocol, runtime_checkable
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
 
@@ -115,8 +115,8 @@ class View:
         if ax is None:
             ax = self._requested_ax
         if ax is None:
-            self.figure_, ax = plt.subplots(1, self.n_axes, figsize=self.figsize,
-                                            layout="constrained", squeeze=False)
+            self.figure_ = new_figure(self.figsize)
+            ax = self.figure_.subplots(1, self.n_axes, squeeze=False)
             ax = list(ax.ravel())
             self._epoch_text = self.figure_.suptitle(" ")
         axes = list(np.ravel(ax)) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
@@ -185,8 +185,15 @@ class View:
         """
         epochs = self.select_epochs(epochs)
         self.attach()
+        use_bundled_ffmpeg()
         return FuncAnimation(self.figure_, self.frame, frames=epochs,
                              init_func=lambda: [], interval=interval, blit=blit, **kwargs)
+
+    def _repr_html_(self):
+        """A notebook shows the view as a video of every snapshot (see :mod:`replay.render.notebook`)."""
+        from replay.render.notebook import to_html
+
+        return to_html(self)
 
     def freeze_layout(self):
         """Compute the layout of the view's figure once and keep it (see :func:`freeze_layout`)."""
@@ -227,6 +234,56 @@ class View:
                 self.run.snapshot_index(epoch) == self.run.n_snapshots - 1:
             return ""
         return epoch_title(self.run, epoch)
+
+
+def new_figure(figsize, *, layout="constrained"):
+    """Return a new figure: pyplot's where pyplot is in use, else a plain Agg figure.
+
+    Where the user works with pyplot (imported, or any IPython session:
+    notebooks show pyplot's figures inline), the figure is pyplot's, so
+    ``plt.show()`` and the inline backend see it. Elsewhere (``replay
+    render``, scripts that only save) it is a ``matplotlib.figure.Figure``
+    on an Agg canvas: importing pyplot and its backend machinery is most of
+    the start-up of a first PNG.
+    """
+    if "matplotlib.pyplot" in sys.modules or "IPython" in sys.modules:
+        import matplotlib.pyplot as plt
+
+        return plt.figure(figsize=figsize, layout=layout)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize, layout=layout)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def close_figure(figure):
+    """Take ``figure`` off pyplot's list of open figures (if pyplot made it); it stays usable."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None and figure is not None:
+        pyplot.close(figure)
+
+
+def use_bundled_ffmpeg():
+    """Point matplotlib's animation writers at imageio-ffmpeg's ffmpeg, and let
+    ``to_jshtml()`` embed long animations.
+
+    ``FuncAnimation.to_html5_video()`` looks for ``ffmpeg`` on the PATH, where
+    there usually is none; replay depends on imageio-ffmpeg, which ships one.
+    ``to_jshtml()`` drops frames past ``animation.embed_limit`` (20 MB by
+    default, about 60 five-panel frames): raised to 200 MB.
+    """
+    import shutil
+
+    import matplotlib as mpl
+
+    configured = mpl.rcParams["animation.ffmpeg_path"]
+    if not shutil.which(configured):
+        import imageio_ffmpeg
+
+        mpl.rcParams["animation.ffmpeg_path"] = imageio_ffmpeg.get_ffmpeg_exe()
+    mpl.rcParams["animation.embed_limit"] = max(mpl.rcParams["animation.embed_limit"], 200)
 
 
 def epoch_title(run, epoch, prefix=""):

@@ -10,12 +10,11 @@ learning rate too large for the initial scale).
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from replay.errors import OptionError
 from replay.io import schema
-from replay.views.base import View
+from replay.views.base import View, new_figure
 from replay.views.ranges import padded_range
 
 #: Most panels drawn when ``max_panels`` is not given.
@@ -136,8 +135,8 @@ class ParameterUpdates(View):
             ax = self._requested_ax
         made = ax is None
         if made:
-            figure, grid = plt.subplots(self.nrows, self.ncols, figsize=self.figsize,
-                                        layout="constrained", squeeze=False, sharex=True)
+            grid = new_figure(self.figsize).subplots(self.nrows, self.ncols, squeeze=False,
+                                                     sharex=True)
             for spare in grid.ravel()[self.n_axes:]:
                 spare.set_visible(False)
             ax = list(grid.ravel()[: self.n_axes])
