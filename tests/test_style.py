@@ -269,7 +269,7 @@ def test_loss_histogram_axis_fits_the_larger_class_not_the_sum(part1_run):
 
 
 def test_feature_space_keeps_the_whole_bent_grid_in_view(part1_run):
-    view = FeatureSpace(part1_run, "hidden")
+    view = FeatureSpace(part1_run, "hidden", limits="fixed")
     view.plot(0)
     (x0, x1), (y0, y1) = view.ax_.get_xlim(), view.ax_.get_ylim()
     grid = part1_run.series(schema.activations("grid", "hidden")).reshape(-1, 2)
@@ -407,5 +407,29 @@ def test_grow_limits_fill_the_panel_early_and_only_widen(part1_file):
         if previous is not None:
             assert x0 <= previous[0] and x1 >= previous[1]
         previous = (x0, x1)
-    with pytest.raises(OptionError, match="'fixed', 'grow' or 'epoch'"):
+    with pytest.raises(OptionError, match="'auto', 'fixed', 'grow' or 'epoch'"):
         FeatureSpace(run, "hidden", limits="tight")
+
+
+def test_auto_limits_grow_only_for_a_run_that_starts_in_a_corner(tmp_path):
+    from replay.views.feature_space import AUTO_GROW_FRACTION
+
+    def run_whose_activations_scale(name, scales):
+        # The hidden activations of snapshot k are those of snapshot 0 times scales[k].
+        base = np.random.default_rng(0).uniform(0.0, 1.0, (50, 2)).astype(np.float32)
+        targets = (base[:, 0] > 0.5).astype(np.float32)[:, None]
+        activations = np.stack([base * scale for scale in scales])
+        return Run.from_arrays(inputs=base, targets=targets, name=name,
+                               activations={"hidden": activations},
+                               outputs=np.full((len(scales), 50, 1), 0.5, np.float32))
+
+    relu_like = FeatureSpace(run_whose_activations_scale("relu", [0.1, 0.5, 1.0]), "hidden",
+                             grid=False, regions=False)
+    assert relu_like.resolved_limits == "grow" and not relu_like.blit_safe
+    steady = FeatureSpace(run_whose_activations_scale("steady", [0.9, 1.0, 1.0]), "hidden",
+                          grid=False, regions=False)
+    assert steady.resolved_limits == "fixed" and steady.blit_safe
+    assert AUTO_GROW_FRACTION == pytest.approx(1 / 3)
+    forced = FeatureSpace(run_whose_activations_scale("relu", [0.1, 0.5, 1.0]), "hidden",
+                          grid=False, regions=False, limits="fixed")
+    assert forced.resolved_limits == "fixed"

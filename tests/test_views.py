@@ -111,7 +111,7 @@ def test_feature_space_grid_and_regions_follow_the_probes(part1_run):
 
 
 def test_feature_space_limits_are_fixed_over_the_run(part1_run):
-    view = FeatureSpace(part1_run, "hidden")
+    view = FeatureSpace(part1_run, "hidden", limits="fixed")
     view.plot(0)
     limits = view.ax_.get_xlim(), view.ax_.get_ylim()
     view.plot(12)
@@ -153,7 +153,7 @@ def test_feature_space_errors(part1_run):
     with pytest.raises(LayerNotFoundError, match="hiden"):
         FeatureSpace(part1_run, "hiden")
     with pytest.raises(OptionError, match="limits"):
-        FeatureSpace(part1_run, "hidden", limits="auto")
+        FeatureSpace(part1_run, "hidden", limits="tight")
     with pytest.raises(EpochOutOfRangeError, match="0..12"):
         FeatureSpace(part1_run, "hidden").plot(13)
 

@@ -61,7 +61,7 @@ def default(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0
 
 
 def part1(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0), bins=10,
-          metric=None, source="train"):
+          metric=None, source="train", limits="auto"):
     """The five-panel figure of the activation-function experiment.
 
     Feature space of ``layer`` (large, left); probability histograms of
@@ -81,11 +81,13 @@ def part1(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0),
         metric: the metric of the curves (``None``: accuracy, or the first
             recorded metric).
         source: ``"train"`` or ``"validation"`` samples.
+        limits: the feature space's axis limits (see
+            :class:`replay.views.FeatureSpace`; ``"fixed"`` renders fastest).
 
     Returns:
         The scene.
     """
-    big = _large_panel(run, layer, source)
+    big = _large_panel(run, layer, source, limits)
     scene, column = _grid(scene_class, big, figsize, title_prefix)
     scene.add(ProbabilityHistogram(run, source=source, bins=bins), (0, column),
               (0, column + 1))
@@ -124,10 +126,10 @@ def regression(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 
     return scene
 
 
-def _large_panel(run, layer, source):
+def _large_panel(run, layer, source, limits="auto"):
     """The left panel of a classification figure: feature space, else input space, else none."""
     if layer is not None or any(info.hidden and info.size >= 2 for info in run.layers):
-        return FeatureSpace(run, layer, source=source)  # None: the only 2-unit layer, or why not
+        return FeatureSpace(run, layer, source=source, limits=limits)  # None: the only 2-unit layer, or why not
     if "mesh" in run.sources:
         return DecisionBoundary(run, source=source)
     return None

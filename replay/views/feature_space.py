@@ -28,6 +28,12 @@ MESH_DRAW_LIMIT = 60
 GRID_DRAW_LIMIT = 200
 #: Margin around the samples and the bent grid, as a fraction of their span.
 LIMIT_PADDING = 0.05
+#: The ``limits=`` modes; ``"auto"`` resolves to ``"fixed"`` or ``"grow"``.
+LIMIT_MODES = ("auto", "fixed", "grow", "epoch")
+#: ``limits="auto"`` grows the limits when the first snapshot's box is narrower
+#: than this share of the run's box along both axes (the first frames would
+#: fill a corner of the panel: a relu layer whose activations grow tenfold).
+AUTO_GROW_FRACTION = 1 / 3
 
 
 @register("feature-space", options=(LAYER, SOURCE), short_title="feature space")
@@ -50,7 +56,9 @@ class FeatureSpace(View):
     p = 0.5 contour: smooth curves, no staircase of mesh cells. A legend below the axes names the classes, the
     boundary and the shading.
 
-    **Limits.** ``limits="fixed"`` (the default) keeps one pair of axis
+    **Limits.** ``limits="auto"`` (the default) picks ``"fixed"`` or, when
+    the first snapshot spans less than a third of the run's box along both
+    axes, ``"grow"`` (see :attr:`resolved_limits`). ``limits="fixed"`` keeps one pair of axis
     limits for the whole run: the smallest box that holds the samples *and*
     the whole bent input grid at every snapshot, plus 5 % on each side, so
     nothing is ever cut off and no frame rescales (frames can be blitted:
@@ -67,7 +75,9 @@ class FeatureSpace(View):
         layer: the hidden layer to show; ``None`` for the run's only 2-unit
             hidden layer (see :func:`default_layer`).
         source: the samples to show, ``"train"`` or ``"validation"``.
-        limits: ``"fixed"`` (default) keeps the axis limits of the whole run;
+        limits: ``"auto"`` (default): ``"fixed"``, or ``"grow"`` for a run
+            whose first snapshot spans under a third of the run's box;
+            ``"fixed"`` keeps the axis limits of the whole run;
             ``"grow"`` widens them as the run goes (see above); ``"epoch"``
             fits them to each epoch's points and grid.
         grid: draw the bent grid lines.
@@ -98,11 +108,13 @@ class FeatureSpace(View):
 
     figsize = (5.5, 5.0)
 
-    def __init__(self, run, layer=None, *, source="train", limits="fixed", grid=True,
+    def __init__(self, run, layer=None, *, source="train", limits="auto", grid=True,
                  regions=True, legend=True, point_size=2.5, ax=None):
         super().__init__(run, ax=ax)
-        if limits not in ("fixed", "grow", "epoch"):
-            raise OptionError(f"limits must be 'fixed', 'grow' or 'epoch'. Got {limits!r}.")
+        if limits not in LIMIT_MODES:
+            raise OptionError(
+                f"limits must be {', '.join(map(repr, LIMIT_MODES[:-1]))} or "
+                f"{LIMIT_MODES[-1]!r}. Got {limits!r}.")
         layer = default_layer(run) if layer is None else layer
         info = run.layer(layer)
         if not info.hidden:
@@ -121,8 +133,8 @@ class FeatureSpace(View):
         self.source = source
         self.reader = SnapshotReader(run)
         self.limits = limits
+        self._boxes = None
         self.point_size = float(point_size)
-        self.blit_safe = limits == "fixed"
         #: Regression runs colour the samples by target value (a colour bar),
         #: classification runs by class; only classification has regions.
         self.regression = run.task == "regression"
@@ -172,9 +184,40 @@ class FeatureSpace(View):
         mean, components = self.projection_
         return (activations - mean) @ components.T
 
+    @property
+    def blit_safe(self):
+        """Frames can be blitted when the axis limits never change (``"fixed"``)."""
+        return self.resolved_limits == "fixed"
+
+    @property
+    def resolved_limits(self):
+        """The limits mode in use: ``limits``, or for ``"auto"`` the one that fits the run.
+
+        ``"auto"`` is ``"fixed"`` unless the first snapshot's box is narrower
+        than :data:`AUTO_GROW_FRACTION` of the run's box along both axes (a
+        relu layer whose activations grow tenfold): then ``"grow"``, so the
+        panel is filled from the first frame.
+        """
+        if self.limits != "auto":
+            return self.limits
+        if getattr(self, "_auto_limits", None) is None:
+            low, high = self.snapshot_boxes()
+            first = high[0] - low[0]
+            whole = high.max(axis=0) - low.min(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                narrow = np.isfinite(first).all() and np.isfinite(whole).all() and bool(
+                    (first < AUTO_GROW_FRACTION * whole).all())
+            self._auto_limits = "grow" if narrow else "fixed"
+        return self._auto_limits
+
     def snapshot_boxes(self):
         """``(low, high)``, each ``(n_snapshots, 2)``: the box of the samples and the
         bent grid at every snapshot (NaN-free; inf where a snapshot has no finite point)."""
+        if self._boxes is None:
+            self._boxes = self._read_boxes()
+        return self._boxes
+
+    def _read_boxes(self):
         n = self.run.n_snapshots
         low, high = np.full((n, 2), np.inf), np.full((n, 2), -np.inf)
         datasets = [schema.activations(self.source, self.layer)]
@@ -252,11 +295,11 @@ class FeatureSpace(View):
                                color=class_color(label), zorder=2, label=f"class {label}")[0]
                 for label in self.classes
             }
-        if self.limits == "fixed":
+        if self.resolved_limits == "fixed":
             x_limits, y_limits = self._run_limits()
             ax.set_xlim(*x_limits)
             ax.set_ylim(*y_limits)
-        elif self.limits == "grow":
+        elif self.resolved_limits == "grow":
             # The box of every snapshot up to each one: limits that only widen.
             low, high = self.snapshot_boxes()
             self._grown = (np.minimum.accumulate(low), np.maximum.accumulate(high))
@@ -299,11 +342,11 @@ class FeatureSpace(View):
                 self.regions_.set_facecolor(
                     region_colors(outputs[rows, columns], cells=True).reshape(-1, 4))
             artists = [self.regions_, self.boundary_, *artists]
-        if self.limits == "grow":
+        if self.resolved_limits == "grow":
             low, high = (bound[epoch] for bound in self._grown)
             self.ax_.set_xlim(*padded_range(low[0], high[0], padding=LIMIT_PADDING))
             self.ax_.set_ylim(*padded_range(low[1], high[1], padding=LIMIT_PADDING))
-        elif self.limits == "epoch":
+        elif self.resolved_limits == "epoch":
             shown = points if self.grid_lines_ is None else np.concatenate(
                 [points, self.project(grid).reshape(-1, 2)])
             x_limits, y_limits = (padded_range(np.nanmin(shown[:, axis]),
