@@ -410,6 +410,8 @@ def _validation_keys(runs, keys):
 
 
 SCALES = ("linear", "log")
+#: Scales a KEY=SCALE pair may give: logit spreads accuracies close to 1.
+PANEL_SCALES = (*SCALES, "logit")
 
 
 def _curve_scales(values, keys, validation_keys=()):
@@ -440,10 +442,11 @@ def _curve_scales(values, keys, validation_keys=()):
     chosen = {}
     for value in values:
         key, equals, scale = value.partition("=")
-        if not equals or scale not in SCALES:
+        if not equals or scale not in PANEL_SCALES:
             raise OptionError(
                 f"--yscale {value!r}: give linear or log alone (log: loss panels only), or "
-                "KEY=SCALE pairs with SCALE linear or log, e.g. loss=log val_loss=log."
+                "KEY=SCALE pairs with SCALE linear, log or logit, e.g. loss=log "
+                "val_accuracy=logit."
             )
         panel = key
         if key not in scales and key.startswith("val_") and key[4:] in validation_keys:
@@ -531,7 +534,8 @@ def add_compare(subparsers):
     parser.add_argument("--yscale", nargs="+", metavar="SCALE",
                         help="with --curves: 'log' puts the loss panels (keys containing "
                              "'loss') on a log axis and keeps the others linear; or "
-                             "KEY=SCALE per panel, e.g. loss=log (default: all linear)")
+                             "KEY=SCALE per panel, e.g. loss=log val_accuracy=logit (logit "
+                             "spreads accuracies near 1; default: all linear)")
     parser.add_argument("--out", required=True, help="output file: .mp4, .gif or .png")
     parser.add_argument("--epoch", type=_epoch_argument,
                         help="snapshot of a .png: an index (default: the last; -1 is the last) "

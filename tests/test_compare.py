@@ -405,6 +405,9 @@ def test_cli_yscale_pairs_name_panels_or_their_val_curves():
         _curve_scales(["val_loss=log"], keys)
     with pytest.raises(OptionError, match="conflicts with loss=log"):
         _curve_scales(["loss=log", "val_loss=linear"], keys, ("loss",))
+    assert _curve_scales(["accuracy=logit"], keys) == {"loss": "linear", "accuracy": "logit"}
+    with pytest.raises(OptionError, match="is not a scale"):
+        _curve_scales(["logit"], keys)  # alone: log or linear only (the loss panels)
 
 
 # -- run colours, log scales and runs given twice -----------------------------------
