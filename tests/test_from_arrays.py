@@ -271,3 +271,15 @@ def test_the_example_in_the_api_docs_runs(tmp_path):
                                                "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "arrays.png").stat().st_size > 0
+
+
+def test_one_dimensional_targets_are_taken_as_documented():
+    rng = np.random.default_rng(1)
+    inputs = rng.normal(size=(40, 2)).astype(np.float32)
+    labels = rng.integers(0, 3, 40)
+    outputs = rng.dirichlet(np.ones(3), size=(2, 40)).astype(np.float32)
+    run = Run.from_arrays(inputs, labels, outputs=outputs)
+    assert run.targets().shape == (40, 1)
+    np.testing.assert_array_equal(run.labels(), labels)
+    expected = -np.log(outputs[1][np.arange(40), labels])
+    np.testing.assert_allclose(run.per_sample_loss(1), expected, rtol=1e-5)

@@ -61,7 +61,9 @@ def arrays_store(*, inputs, targets, activations=None, preactivations=None, outp
     if "train" not in inputs:
         raise OptionError("inputs must hold the train samples: an array (N, d), or a dict "
                           f"with a 'train' entry. Got the sources {', '.join(inputs)}.")
-    targets = {source: _numeric(array, f"targets[{source!r}]")
+    # Targets of shape (N,) (class labels, binary or regression targets) are
+    # stored as (N, 1), the shape the recorder keeps them in.
+    targets = {source: _numeric(array, f"targets[{source!r}]", least=1).reshape(len(array), -1)
                for source, array in _by_source(targets, "targets",
                                                schema.SAMPLE_SOURCES).items()}
     _check_sources(inputs, targets)
