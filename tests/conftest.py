@@ -86,6 +86,15 @@ def wide_multiclass_file(tmp_path_factory):
     return synthetic.write_wide_multiclass(tmp_path_factory.mktemp("wide") / "wide.h5")
 
 
+@pytest.fixture(scope="module")
+def wide_multiclass_run(wide_multiclass_file):
+    """The 'softmax' run of :func:`wide_multiclass_file`."""
+    from replay import Run
+
+    with Run(wide_multiclass_file, "softmax") as run:
+        yield run
+
+
 @pytest.fixture(scope="session")
 def small_softmax_file(tmp_path_factory):
     """A synthetic 2 → 2 (tanh) → 4 (softmax) net, 5 epochs of numpy SGD, no probes."""

@@ -48,11 +48,6 @@ def close_figures():
     plt.close("all")
 
 
-@pytest.fixture(scope="module")
-def wide_multiclass_run(wide_multiclass_file):
-    with Run(wide_multiclass_file, "softmax") as run:
-        yield run
-
 
 def display_box(artist):
     figure = artist.figure

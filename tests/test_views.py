@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from matplotlib.animation import FuncAnimation  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
-from replay import EpochOutOfRangeError, LayerNotFoundError, OptionError, Run  # noqa: E402
+from replay import EpochOutOfRangeError, LayerNotFoundError, OptionError  # noqa: E402
 from replay.scene import Scene, default_layer  # noqa: E402
 from replay.views import (  # noqa: E402
     DecisionBoundary,
@@ -28,12 +28,6 @@ def close_figures():
     yield
     plt.close("all")
 
-
-@pytest.fixture(scope="module")
-def wide_multiclass_run(wide_multiclass_file):
-    """A 3-class softmax net with a 3-unit hidden layer 'wide', 4 epochs, on 2-D blobs."""
-    with Run(wide_multiclass_file, "softmax") as run:
-        yield run
 
 
 def line_points(line):
