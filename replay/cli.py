@@ -18,7 +18,7 @@ from replay.errors import (
 )
 from replay.io import schema
 from replay.views.base import close_figure
-from replay.views.registry import view_names, view_options
+from replay.views.registry import LIMITS, view_names, view_options
 
 
 def _format_bytes(size):
@@ -263,6 +263,7 @@ def run_render(args):
         epoch = _check_epoch(args.epoch, run, owner) if kind == "png" else None
         epochs = _select_epochs(args.epochs, run, owner) if kind != "png" else None
         scene = Scene.default(run, layer=args.layer, figsize=args.figsize, metric=args.metric,
+                              limits=args.limits,
                               title_prefix=run.name if args.title_prefix is None
                               else args.title_prefix)
         _save_and_report(scene, args, kind, epoch, epochs)
@@ -296,6 +297,7 @@ def add_render(subparsers):
     parser.add_argument("--layer", help="hidden layer of the feature space (default: the "
                                         "run's only 2-unit hidden layer, else its last "
                                         "hidden layer, through PCA)")
+    parser.add_argument("--limits", choices=LIMITS.choices, default="auto", help=LIMITS.help)
     parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
                                          "(default: all; write --epochs=-50: for a "
                                          "negative start)")

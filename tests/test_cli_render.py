@@ -35,6 +35,21 @@ def test_render_gif_with_epoch_range(part1_file, tmp_path, capsys):
     assert "5 fps video" in out and re.search(r"rendered in [\d.]+ s at [\d.]+ frames/s", out)
 
 
+def test_render_limits_reach_the_feature_space(part1_file, tmp_path):
+    # The synthetic relu run starts in a corner: auto grows, fixed does not.
+    pictures = {}
+    for limits in ("auto", "fixed", "grow"):
+        out = tmp_path / f"{limits}.png"
+        assert main(["render", str(part1_file), "--run", "relu", "--epoch", "0", "--dpi", "30",
+                     "--limits", limits, "--out", str(out)]) == 0
+        pictures[limits] = iio.imread(out)
+    assert np.array_equal(pictures["auto"], pictures["grow"])
+    assert not np.array_equal(pictures["auto"], pictures["fixed"])
+    with pytest.raises(SystemExit):
+        main(["render", str(part1_file), "--run", "relu", "--limits", "tight",
+              "--out", str(tmp_path / "x.png")])
+
+
 def test_render_mp4(part1_file, tmp_path):
     out = tmp_path / "sigmoid.mp4"
     status = main(["render", str(part1_file), "--run", "sigmoid", "--epochs", "::6",

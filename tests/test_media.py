@@ -263,7 +263,7 @@ def test_comparison_grid_blitted_equals_a_full_redraw(part1_file):
     frames = {}
     for blit in (True, False):
         runs = [Run(part1_file, "sigmoid"), Run(part1_file, "relu")]
-        scene = ComparisonScene.grid(runs, panel_size=(3.0, 2.8))
+        scene = ComparisonScene.grid(runs, panel_size=(3.0, 2.8), limits="fixed")
         renderer = FrameRenderer(scene, dpi=60, blit=blit)
         renderer.prepare(0)
         assert renderer.blit is blit

@@ -36,7 +36,7 @@ def feature_layer(run):
 
 
 def default(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0),
-            metric=None, source="train"):
+            metric=None, source="train", limits="auto"):
     """The figure that fits the run: :func:`part1` for classification, :func:`regression`.
 
     A classification model without a hidden layer shows its decision
@@ -47,14 +47,14 @@ def default(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0
         run: the :class:`replay.Run`.
         layer: the hidden layer of the feature space; ``None`` for
             :func:`feature_layer`.
-        title_prefix, figsize, metric, source: as in :func:`part1`.
+        title_prefix, figsize, metric, source, limits: as in :func:`part1`.
 
     Returns:
         The scene.
     """
     layer = feature_layer(run) if layer is None else layer
     options = {"title_prefix": title_prefix, "figsize": figsize, "metric": metric,
-               "source": source}
+               "source": source, "limits": limits}
     if run.task == "regression":
         return regression(scene_class, run, layer, **options)
     return part1(scene_class, run, layer, **options)
@@ -97,7 +97,7 @@ def part1(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0),
 
 
 def regression(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0),
-               metric=None, source="train"):
+               metric=None, source="train", limits="auto"):
     """The figure of a regression run.
 
     Feature space of ``layer`` coloured by target value (large, left, when
@@ -110,14 +110,14 @@ def regression(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 
         run: a regression :class:`replay.Run`.
         layer: the hidden layer of the feature space; ``None`` for
             :func:`feature_layer` (no large panel when there is none).
-        title_prefix, figsize, source: as in :func:`part1`.
+        title_prefix, figsize, source, limits: as in :func:`part1`.
         metric: the metric of the curves (``None``: the first recorded one).
 
     Returns:
         The scene.
     """
     layer = feature_layer(run) if layer is None else layer
-    big = FeatureSpace(run, layer, source=source) if layer is not None else None
+    big = FeatureSpace(run, layer, source=source, limits=limits) if layer is not None else None
     scene, column = _grid(scene_class, big, figsize, title_prefix)
     scene.add(PredictionScatter(run, source=source), (0, column))
     scene.add(ResidualHistogram(run, source=source), (0, column + 1))

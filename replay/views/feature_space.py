@@ -17,7 +17,7 @@ from replay.views.regions import (
     run_is_binary,
     thinned_indices,
 )
-from replay.views.registry import LAYER, SOURCE, register
+from replay.views.registry import LAYER, LIMITS, SOURCE, register
 from replay.views.style import BOUNDARY_COLOR, GRID_COLOR, class_color, style_axes
 
 #: Colour map of the samples of a regression run, by target value.
@@ -36,7 +36,7 @@ LIMIT_MODES = ("auto", "fixed", "grow", "epoch")
 AUTO_GROW_FRACTION = 1 / 3
 
 
-@register("feature-space", options=(LAYER, SOURCE), short_title="feature space")
+@register("feature-space", options=(LAYER, SOURCE, LIMITS), short_title="feature space")
 class FeatureSpace(View):
     """The samples, the input grid and the decision regions in a hidden layer's space.
 
