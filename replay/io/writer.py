@@ -19,16 +19,28 @@ array (at most :data:`CHUNK_BYTES` of consecutive snapshots of a small
 one), so reading a snapshot reads (and decompresses) little more than that
 snapshot.
 
+Live reading (SWMR): once a run's first snapshot is written (every
+per-snapshot dataset then exists), the writer switches the file to HDF5's
+single-writer/multiple-reader mode, in which readers in other processes
+open it and see every flushed snapshot. SWMR forbids creating objects and
+attributes; the few moments that need it (the history's datasets at the
+first epoch's end, a key logged late, a float16 dataset widened, the final
+attributes) leave SWMR mode by reopening the file, create, and enter it
+again: a handful of reopens per run, not one per snapshot. Files in the
+format before SWMR (superblock 0) are written as before, readers locked
+out until the end.
+
 numpy and h5py only: the writer child process (:mod:`replay.io.writer_process`)
 runs this without Keras.
 """
 
+import contextlib
 import json
 
 import h5py
 import numpy as np
 
-from replay.io import schema
+from replay.io import runfile, schema
 
 #: Largest chunk of a growable dataset in bytes (uncompressed): a snapshot of
 #: a larger array is one chunk by itself. A chunk is allocated whole (a short
@@ -84,6 +96,49 @@ class RunWriter:
         self._n_snapshots = None
         self._history_rows = None
         self._history_keys = set()
+        self._live = False  # the file is in SWMR mode
+        self._lock = None  # runfile.WriterLock while live
+
+    @property
+    def live(self):
+        """Whether the file is in SWMR mode (other processes may read it now)."""
+        return self._live
+
+    def start_live(self):
+        """Let other processes read the file from now on (HDF5 SWMR mode), if its format allows.
+
+        Every dataset and attribute must exist before: :meth:`append_snapshot`
+        calls this after the first snapshot; later creations go through
+        :meth:`_creating`.
+        """
+        if self._live or not runfile.allows_live_reading(self.handle):
+            return
+        if self._lock is None:  # taken before SWMR mode, held through reopens
+            self._lock = runfile.WriterLock(self.handle.filename)
+            self._lock.acquire()
+        self.handle.flush()
+        self.handle.swmr_mode = True
+        self._live = True
+
+    @contextlib.contextmanager
+    def _creating(self):
+        """A context in which datasets and attributes may be created (out of SWMR mode).
+
+        SWMR mode cannot be left but by closing the file: this reopens it,
+        lets the body create, and enters SWMR mode again. Readers meanwhile
+        keep what they have open and retry opening (see ``runfile.open_file``).
+        """
+        if not self._live:
+            yield
+            return
+        path = self.handle.filename
+        self.handle.close()
+        self._live = False
+        self.handle = h5py.File(path, "a", libver=runfile.LIBVER)
+        self.group = self.handle[self.run]
+        self._datasets = {}
+        yield
+        self.start_live()
 
     @classmethod
     def create(cls, handle, run, attributes, *, compression=None, static_compression=None):
@@ -105,12 +160,16 @@ class RunWriter:
         return self._n_snapshots
 
     def set_attributes(self, **attributes):
-        for key, value in attributes.items():
-            self.group.attrs[key] = _attribute(value)
+        with self._creating():
+            for key, value in attributes.items():
+                self.group.attrs[key] = _attribute(value)
 
     def close(self):
-        """Close the file handle this writer was given."""
+        """Close the file handle this writer was given (it leaves SWMR mode)."""
         self.handle.close()
+        if self._lock is not None:
+            self._lock.release()
+        self._live, self._lock = False, None
 
     def sync(self):
         """Flush the file (the writer child's ``sync`` also waits for its queue)."""
@@ -119,10 +178,11 @@ class RunWriter:
     def write_static(self, name, array):
         """Write an array that does not change over the run (inputs, targets)."""
         array = np.asarray(array)
-        if name in self.group:
-            del self.group[name]
-        self.group.create_dataset(name, data=array,
-                                  **(self._static_filter if array.ndim and array.size else {}))
+        with self._creating():
+            if name in self.group:
+                del self.group[name]
+            self.group.create_dataset(name, data=array,
+                                      **(self._static_filter if array.ndim and array.size else {}))
 
     def _growable(self, name, item_shape, dtype, fillvalue=None):
         if name in self.group:
@@ -142,6 +202,10 @@ class RunWriter:
 
     def _widen(self, name):
         """Store the float16 dataset ``name`` as float32 from now on (rows copied over)."""
+        with self._creating():
+            self._widen_now(name)
+
+    def _widen_now(self, name):
         old = self.group[name]
         self._datasets.pop(name, None)
         wider = f"{name}.float32"
@@ -160,6 +224,9 @@ class RunWriter:
         """Return ``(dataset, memory space of one row, dtype)`` of a growable dataset, cached."""
         entry = self._datasets.get(name)
         if entry is None:
+            if name not in self.group:
+                with self._creating():
+                    self._growable(name, item_shape, dtype, fillvalue)
             dataset = self._growable(name, item_shape, dtype, fillvalue)
             entry = (dataset, h5py.h5s.create_simple((1, *item_shape)), dataset.dtype)
             self._datasets[name] = entry
@@ -210,6 +277,7 @@ class RunWriter:
         self._write_row(schema.SNAPSHOT_EPOCHS, index, np.asarray(epoch, dtype=np.float64))
         self._n_snapshots = index + 1
         self.handle.flush()
+        self.start_live()  # every per-snapshot dataset exists now
         return index
 
     def append_history(self, epoch, logs, *, flush=True):

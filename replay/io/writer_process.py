@@ -308,7 +308,7 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     messages, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the replies
-    handle = writer = path = identity = None
+    writer = path = identity = None
     try:
         while True:
             try:
@@ -320,8 +320,7 @@ def main():
                 _check_same_file(path, identity)
             if kind == "open":
                 _, path, run, compression = message
-                handle = runfile.open_file(path, "a")
-                writer = RunWriter(handle, run, compression=compression)
+                writer = RunWriter(runfile.open_file(path, "a"), run, compression=compression)
                 identity = _file_identity(path)
             elif kind == "snapshot":
                 writer.append_snapshot(*message[1:])
@@ -329,13 +328,13 @@ def main():
                 writer.append_history(*message[1:])
             elif kind == "attributes":
                 writer.set_attributes(**message[1])
-                handle.flush()
+                writer.handle.flush()
             elif kind == "sync":  # every earlier message is written and flushed
                 replies.write(pickle.dumps(("synced",)))
                 replies.flush()
             elif kind == "close":  # then wait, idle, for the next "open"
-                handle.close()
-                handle = writer = None
+                writer, closing = None, writer
+                closing.close()
                 replies.write(pickle.dumps(("closed",)))
                 replies.flush()
     except Exception as error:  # reported to the parent, which raises it
@@ -343,8 +342,16 @@ def main():
         replies.flush()
         return 1
     finally:
-        if handle is not None:
-            handle.close()
+        if writer is not None:
+            _close_quietly(writer)
+
+
+def _close_quietly(writer):
+    """Close the file after an error (a full disk may refuse the last flush too)."""
+    try:
+        writer.close()
+    except Exception:  # noqa: BLE001 - the first error was reported already
+        pass
 
 
 if __name__ == "__main__":
