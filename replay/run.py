@@ -222,6 +222,55 @@ class Run:
             store = self._store = self._make_store(self._handle[self.name])
         return store
 
+    @property
+    def in_memory(self):
+        """Whether the run was built from arrays (:meth:`from_arrays`), not read from a file."""
+        return self._in_memory
+
+    def refresh(self):
+        """Read again what the recorder has written since: snapshots, history, attributes.
+
+        A run can be read while it is being recorded (another process writes
+        it; see ``docs/run-file-schema.md``). ``n_snapshots``, ``complete``,
+        ``history`` and the arrays stay as they were when the run was opened
+        (or last refreshed) until this is called. It reopens the file (a few
+        milliseconds); a run in memory does not change.
+
+        Returns:
+            The number of snapshots that appeared.
+        """
+        if self._in_memory:
+            return 0
+        before = self.n_snapshots
+        self.close()
+        group = self._open_group(self.name)
+        try:
+            self._store = self._make_store(group)
+        except Exception:
+            self.close()
+            raise
+        self._read_metadata()
+        return self.n_snapshots - before
+
+    def follow(self, *, interval=1.0, start=0):
+        """Yield the index of every snapshot from ``start`` on, as the recorder writes it.
+
+        For watching a run while it trains (in another process): yields the
+        snapshots there are, then polls every ``interval`` seconds
+        (:meth:`refresh`) and yields each new one; ends once the run is
+        complete, or when its recording stopped without completing (the
+        trainer was killed). Between two indices the run is refreshed, so
+        ``run.n_snapshots`` and the arrays cover every yielded snapshot.
+        See :mod:`replay.live` (``show_live`` for notebooks, ``watch_png``).
+
+        Example:
+            >>> for index in Run("live.h5", "relu").follow(interval=0.5):  # doctest: +SKIP
+            ...     print(index, run.epochs[index])
+        """
+        from replay.live import follow
+
+        return follow(self, interval=interval, start=start)
+
     def close(self):
         """Close the file handle (it reopens on the next read)."""
         if self._handle is not None:
