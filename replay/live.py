@@ -36,7 +36,7 @@ def wait_for_run(path, run, *, timeout=30.0, interval=0.5):
         RunNotFoundError: the run did not appear in time; the message names
             the runs the file holds.
     """
-    from replay.errors import RunFileError
+    from replay.errors import FileBusyError, RunFileError
     from replay.run import Run
 
     deadline = time.monotonic() + timeout
@@ -48,7 +48,8 @@ def wait_for_run(path, run, *, timeout=30.0, interval=0.5):
                 raise RunNotFoundError(f"{error} Waited {timeout:g} s for it to appear.") \
                     from None
         except RunFileError as error:
-            if os.path.exists(path):
+            # Not there yet, or held by the recorder while it creates the run.
+            if os.path.exists(path) and not isinstance(error, FileBusyError):
                 raise
             if time.monotonic() >= deadline:
                 raise RunFileError(f"{error} Waited {timeout:g} s for it.") from None

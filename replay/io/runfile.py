@@ -17,6 +17,7 @@ import time
 import h5py
 
 from replay.errors import (
+    FileBusyError,
     ReplayError,
     RunFileError,
     RunNotFoundError,
@@ -201,7 +202,9 @@ def open_file(path, mode="r"):
     except OSError as error:
         if created and os.path.exists(path) and not h5py.is_hdf5(path):
             os.remove(path)  # e.g. a full disk: leave no 0-byte file behind
-        raise RunFileError(_open_failure(path, mode, error)) from error
+        message = _open_failure(path, mode, error)
+        busy = "lock" in str(error).lower() or _OPEN_FOR_WRITE in str(error)
+        raise (FileBusyError if busy else RunFileError)(message) from error
     if mode == "r":
         _check_format(handle, path)
     elif handle.attrs.get(schema.FORMAT_ATTRIBUTE) is None:
