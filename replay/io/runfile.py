@@ -41,6 +41,13 @@ LIBVER = ("v110", "v110")
 BUSY_RETRY_SECONDS = 1.0
 #: What HDF5 says of a file a writer has open (its superblock's status flags).
 _OPEN_FOR_WRITE = "already open for write"
+#: ... and, to a SWMR reader, of a file a writer has open without SWMR.
+_OPEN_WITHOUT_SWMR = "not already open for SWMR writing"
+
+
+def _marked_open(error):
+    """Whether HDF5 refused a file because its superblock says a writer has it open."""
+    return _OPEN_FOR_WRITE in str(error) or _OPEN_WITHOUT_SWMR in str(error)
 
 
 def allows_live_reading(handle):
@@ -154,14 +161,14 @@ def _open_for_reading(path):
         try:
             return h5py.File(path, "r", locking=False)
         except OSError as error:
-            if _OPEN_FOR_WRITE not in str(error):
+            if not _marked_open(error):
                 raise
         try:
             # Being recorded (or its writer was killed): SWMR reading shows
             # every snapshot the writer has flushed.
             return h5py.File(path, "r", swmr=True, locking=False)
         except OSError as error:
-            if _OPEN_FOR_WRITE not in str(error):
+            if not _marked_open(error):
                 raise
             # Marked open by a writer that was killed, or by one out of SWMR
             # mode for a moment (creating datasets): clear the first, wait
@@ -203,7 +210,7 @@ def open_file(path, mode="r"):
         if created and os.path.exists(path) and not h5py.is_hdf5(path):
             os.remove(path)  # e.g. a full disk: leave no 0-byte file behind
         message = _open_failure(path, mode, error)
-        busy = "lock" in str(error).lower() or _OPEN_FOR_WRITE in str(error)
+        busy = "lock" in str(error).lower() or _marked_open(error)
         raise (FileBusyError if busy else RunFileError)(message) from error
     if mode == "r":
         _check_format(handle, path)
@@ -251,10 +258,10 @@ def _open_failure(path, mode, error):
     if mode == "r" and not h5py.is_hdf5(path):
         return (f"{_describe(path)} is not an HDF5 file, so it cannot be a replay run file. "
                 "Pass the .h5 file written by replay.Recorder.")
-    if _OPEN_FOR_WRITE in text and mode != "r":
+    if _marked_open(error) and mode != "r":
         return (f"Cannot write to run file {_describe(path)}: another process is recording "
                 "into it. Wait until it has finished, or record into another file.")
-    if _OPEN_FOR_WRITE in text:
+    if _marked_open(error):
         return (f"Cannot read run file {_describe(path)}: a recorder is writing it and did "
                 "not let readers in (try again in a moment).")
     if "already open" in text or "flag values don't match" in text:
