@@ -210,7 +210,7 @@ def open_file(path, mode="r"):
         if created and os.path.exists(path) and not h5py.is_hdf5(path):
             os.remove(path)  # e.g. a full disk: leave no 0-byte file behind
         message = _open_failure(path, mode, error)
-        busy = "lock" in str(error).lower() or _marked_open(error)
+        busy = "unable to lock" in str(error).lower() or _marked_open(error)
         raise (FileBusyError if busy else RunFileError)(message) from error
     if mode == "r":
         _check_format(handle, path)
@@ -268,7 +268,7 @@ def _open_failure(path, mode, error):
         return (f"Cannot write to run file {_describe(path)}: it is already open in this "
                 "process (for example by a replay.Run). Call run.close() (or use "
                 "`with Run(...) as run:`) before recording into the same file.")
-    if "lock" in text.lower():
+    if "unable to lock" in text.lower():
         doing = "read" if mode == "r" else "write to"
         return (f"Cannot {doing} run file {_describe(path)}: another process has it open "
                 "(a recorder writing it, or a reader). Wait until it has finished, or "

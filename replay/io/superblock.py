@@ -93,3 +93,40 @@ def clear_write_marks(path):
         stream.flush()
         os.fsync(stream.fileno())
     return True
+
+
+def fit_end_of_file(path):
+    """Make a file whose last writes failed (a full disk) open again with what it holds.
+
+    HDF5 closing a file after a failed write stores an end of file beyond
+    what reached the disk, and then refuses the file as truncated. This
+    clears the write marks and lowers the stored end of file to the file's
+    size; every object written before the failure reads as before. It writes
+    only inside the superblock, so it works on a full disk.
+
+    Returns:
+        ``True`` when the superblock was changed.
+    """
+    with open(path, "r+b") as stream:
+        head = stream.read(64)
+        if len(head) < 12 or head[:8] != SIGNATURE or head[8] not in (2, 3) \
+                or head[9] not in (4, 8):
+            return False
+        offsets = head[9]
+        body_end = 12 + 4 * offsets
+        body = bytearray(head[:body_end])
+        (stored,) = struct.unpack_from("<I", head, body_end)
+        if lookup3(bytes(body)) != stored:
+            return False
+        form = "<Q" if offsets == 8 else "<I"
+        eof_at = 12 + 2 * offsets
+        (end,) = struct.unpack_from(form, body, eof_at)
+        size = os.fstat(stream.fileno()).st_size
+        if end <= size and body[11] == 0:
+            return False
+        body[11] = 0
+        struct.pack_into(form, body, eof_at, min(end, size))
+        stream.seek(0)
+        stream.write(bytes(body) + struct.pack("<I", lookup3(bytes(body))))
+        stream.flush()
+    return True

@@ -140,6 +140,8 @@ class WriterProcess:
 
     def _failure(self, reply, returncode):
         if reply[0] == "error":
+            if reply[1].startswith("Writing run "):  # the writer's own RecordingError
+                return reply[1]
             return f"Writing run {self.run!r} of '{self.path}' failed: {reply[1]}"
         return (f"The writer process of run {self.run!r} of '{self.path}' ended unexpectedly "
                 f"(exit code {returncode}). The run keeps every snapshot written before; "
@@ -338,7 +340,9 @@ def main():
                 replies.write(pickle.dumps(("closed",)))
                 replies.flush()
     except Exception as error:  # reported to the parent, which raises it
-        replies.write(pickle.dumps(("error", f"{type(error).__name__}: {error}")))
+        text = str(error) if isinstance(error, RecordingError) else \
+            f"{type(error).__name__}: {error}"
+        replies.write(pickle.dumps(("error", text)))
         replies.flush()
         return 1
     finally:
