@@ -191,6 +191,8 @@ class Run:
                 f"The snapshot index of run {self.name!r} in '{self.path}' has shape "
                 f"{epochs.shape}, not one epoch per snapshot; the file is damaged.")
         self.n_snapshots = int(epochs.shape[0])
+        if isinstance(store, HDF5Store) and self.n_snapshots > 1:
+            self.n_snapshots = _increasing_prefix(epochs[:])
         self._history = None
         self._source_shapes = None
         self._checked = set()  # per-snapshot datasets whose shape was checked
@@ -379,7 +381,7 @@ class Run:
             else:
                 # history/epoch is written last: a run killed while writing an
                 # epoch can hold longer arrays of other keys; that tail is dropped.
-                length = len(group[schema.HISTORY_INDEX])
+                length = _increasing_prefix(group[schema.HISTORY_INDEX][:])
                 history = {}
                 for key in group:
                     values = group[key]
@@ -795,6 +797,20 @@ def _layer_infos(layers, run):
             raise damaged(f"layer {info['name']!r} has a negative size")
         infos.append(LayerInfo(**info))
     return infos
+
+
+def _increasing_prefix(index):
+    """The length of the longest prefix of a snapshot or history index that increases.
+
+    Epochs only grow. A writer whose disk filled can leave its index longer
+    than what reached the disk: HDF5 wrote the new length but not the rows,
+    which read as the fill value (0, or NaN). Those rows are no snapshots.
+    """
+    index = np.asarray(index, dtype=np.float64)
+    if index.size < 2:
+        return int(index.size)
+    bad = np.flatnonzero(~(np.diff(index) > 0))
+    return int(bad[0] + 1) if bad.size else int(index.size)
 
 
 def describe_snapshots(n_snapshots):

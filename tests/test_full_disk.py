@@ -14,7 +14,7 @@ import pytest
 from replay import Run
 
 TRAINER = textwrap.dedent("""
-    import os, resource, signal, sys
+    import os, resource, signal, sys, time
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     limit = int(sys.argv[3])
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -30,6 +30,7 @@ TRAINER = textwrap.dedent("""
     class Tell(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             print("epoch", epoch + 1, flush=True)
+            time.sleep(0.05)  # as long as the writer takes: it fails as training goes on
     try:
         model.fit(X, y, epochs=40, batch_size=500, verbose=0,
                   callbacks=[Recorder(sys.argv[1], "run", X, y, writer=sys.argv[2],
@@ -52,13 +53,13 @@ def _record_on_a_full_disk(path, writer, limit):
 def test_a_disk_that_fills_during_training_fails_the_fit_clearly_and_keeps_the_run(
         tmp_path, writer):
     path = tmp_path / "full.h5"
-    lines = _record_on_a_full_disk(path, writer, 250_000)
+    lines = _record_on_a_full_disk(path, writer, 500_000)
     error = lines[-1]
     assert error.startswith("error RecordingError Writing run 'run' of ")
     assert str(path) in error and "File too large" in error and "free some disk" in error
     trained = sum(line.startswith("epoch") for line in lines)
     assert 0 < trained < 40  # it failed during training, at a snapshot
-    assert path.stat().st_size == 250_000
+    assert path.stat().st_size == 500_000
     with Run(path, "run") as run:  # every snapshot written before the disk filled
         assert not run.complete
         assert 2 <= run.n_snapshots <= trained + 1

@@ -27,6 +27,7 @@ Run as ``python -m replay.io.writer_process`` (the parent does this).
 import atexit
 import os
 import pickle
+import select
 import signal
 import struct
 import subprocess
@@ -130,6 +131,10 @@ class WriterProcess:
         if self._process is None:
             raise RecordingError(f"The writer of run {self.run!r} of '{self.path}' is closed.")
         try:
+            if _replied(self._process):
+                # The child only replies unasked when it failed (e.g. a full
+                # disk): say so now, not once the pipe has filled up.
+                raise OSError("the writer child reported an error")
             _write(self._process, message)
         except OSError:
             process, self._process = self._process, None
@@ -273,6 +278,15 @@ def _end_idle_children():
     for owner, process in idle:
         if owner == os.getpid():
             _end(process)
+
+
+def _replied(process):
+    """Whether the child has written something (or ended) without being asked: a failure."""
+    try:
+        readable, _, _ = select.select([process.stdout], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _read_reply(process):
