@@ -66,11 +66,14 @@ def _wait_for_snapshots(path, count, trainer, seconds=120):
 
 
 @pytest.mark.parametrize("writer", ["process", "thread"])
-def test_a_run_is_read_and_rendered_while_it_is_recorded(tmp_path, writer):
+def test_a_run_is_read_and_rendered_while_it_is_recorded(tmp_path, writer, capsys):
     path = tmp_path / "live.h5"
     trainer = _start_trainer(path, writer=writer)
     try:
         _wait_for_snapshots(path, 3, trainer)
+        assert main(["info", str(path)]) == 0  # replay info, while it trains
+        described = capsys.readouterr().out
+        assert "run 'live':" in described and "incomplete" in described
         live = {}
         with Run(path, "live") as run:
             assert not run.complete
