@@ -73,7 +73,7 @@ def test_a_run_is_read_and_rendered_while_it_is_recorded(tmp_path, writer, capsy
         _wait_for_snapshots(path, 3, trainer)
         assert main(["info", str(path)]) == 0  # replay info, while it trains
         described = capsys.readouterr().out
-        assert "run 'live':" in described and "incomplete" in described
+        assert "run 'live':" in described and "INCOMPLETE" in described
         live = {}
         with Run(path, "live") as run:
             assert not run.complete
