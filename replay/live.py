@@ -16,7 +16,7 @@ the trainer or its writer was killed), or on Ctrl-C.
 import os
 import time
 
-from replay.errors import OptionError, RunNotFoundError
+from replay.errors import FileBusyError, OptionError, RunNotFoundError
 from replay.io import runfile
 
 #: Polls without a writer after which a recording that is not complete counts as ended
@@ -36,7 +36,7 @@ def wait_for_run(path, run, *, timeout=30.0, interval=0.5):
         RunNotFoundError: the run did not appear in time; the message names
             the runs the file holds.
     """
-    from replay.errors import FileBusyError, RunFileError
+    from replay.errors import RunFileError
     from replay.run import Run
 
     deadline = time.monotonic() + timeout
@@ -80,7 +80,10 @@ def follow(run, *, interval=1.0, start=0):
         if not following or run.complete:
             return
         time.sleep(interval)
-        new = run.refresh()
+        try:
+            new = run.refresh()
+        except FileBusyError:
+            continue  # the writer holds the file for a moment (creating datasets)
         if run.complete:
             continue  # yields what is left, then ends
         if new:

@@ -122,6 +122,13 @@ def writer_alive(path):
         return True
     if not _OFD_LOCKS:
         return True  # cannot tell: assume the marks are a live writer's
+    return _writer_lock_held(path)
+
+
+def _writer_lock_held(path):
+    """Whether a :class:`WriterLock` is held on ``path`` (by any descriptor but ours)."""
+    if not _OFD_LOCKS:
+        return False
     try:
         descriptor = os.open(path, os.O_RDONLY)
     except OSError:
@@ -154,9 +161,11 @@ def _open_for_reading(path):
     the format before SWMR, or a writer of another program) is refused, as
     reading it could see half-written metadata.
     """
-    if _lock_held(path, exclusive=False):
-        raise OSError("unable to lock file: another process has it open for writing")
     deadline = time.monotonic() + BUSY_RETRY_SECONDS
+    while _lock_held(path, exclusive=False):
+        if time.monotonic() > deadline:
+            raise OSError("unable to lock file: another process has it open for writing")
+        time.sleep(0.02)
     while True:
         try:
             return h5py.File(path, "r", locking=False)
@@ -180,6 +189,10 @@ def _open_for_reading(path):
 
 def _open_for_writing(path):
     """Open (or create) a run file to write, clearing the marks of a writer that was killed."""
+    if os.path.exists(path) and _writer_lock_held(path):
+        # A recorder in SWMR mode, perhaps reopening the file this instant
+        # (when HDF5's own marks and lock are briefly gone).
+        raise OSError("unable to lock file: a recorder is writing it")
     try:
         return h5py.File(path, "a", libver=LIBVER)
     except OSError as error:
