@@ -338,7 +338,7 @@ def check_writable(path):
     if not os.path.isfile(path) or not h5py.is_hdf5(path):
         return  # a new file; or not HDF5, which opening reports
     try:
-        handle = h5py.File(path, "r")
+        handle = h5py.File(path, "r", locking=False)  # no lock: a live writer reopens it
     except OSError:
         return  # busy or damaged: opening it for writing says which
     with handle:
