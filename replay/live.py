@@ -17,12 +17,6 @@ import os
 import time
 
 from replay.errors import FileBusyError, OptionError, RunNotFoundError
-from replay.io import runfile
-
-#: Polls without a writer after which a recording that is not complete counts as ended
-#: (the file is free for a moment between the recorder creating a run and its
-#: writer child opening it).
-ENDED_AFTER_POLLS = 3
 
 
 def wait_for_run(path, run, *, timeout=30.0, interval=0.5):
@@ -59,39 +53,9 @@ def wait_for_run(path, run, *, timeout=30.0, interval=0.5):
 def follow(run, *, interval=1.0, start=0):
     """Yield the index of every snapshot of ``run`` from ``start`` on, as it is written.
 
-    Ends once the run is complete and every snapshot was yielded, or when
-    the recording stopped without completing (no writer holds the file for
-    :data:`ENDED_AFTER_POLLS` polls in a row).
-
-    Args:
-        run: a :class:`replay.Run` of a run file.
-        interval: seconds between polls.
-        start: the first snapshot index to yield (negative: from the end).
+    The same as :meth:`replay.Run.follow`, which see.
     """
-    if interval <= 0:
-        raise OptionError(f"interval must be a positive number of seconds. Got {interval!r}.")
-    following = not run.in_memory
-    index = start if start >= 0 else max(0, run.n_snapshots + start)
-    idle = 0
-    while True:
-        while index < run.n_snapshots:
-            yield index
-            index += 1
-        if not following or run.complete:
-            return
-        time.sleep(interval)
-        try:
-            new = run.refresh()
-        except FileBusyError:
-            continue  # the writer holds the file for a moment (creating datasets)
-        if run.complete:
-            continue  # yields what is left, then ends
-        if new:
-            idle = 0
-        elif not runfile.writer_alive(run.path):
-            idle += 1
-            if idle >= ENDED_AFTER_POLLS:
-                return  # the recording ended without completing (killed)
+    return run.follow(interval=interval, start=start)
 
 
 def picture_builder(scene="default", view=None, **options):

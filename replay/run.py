@@ -8,6 +8,7 @@ the one resolver that views, scenes and the command line use, raising
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,12 +16,18 @@ import numpy as np
 from replay.errors import (
     EmptySelectionError,
     EpochOutOfRangeError,
+    FileBusyError,
     LayerNotFoundError,
     OptionError,
     RunFileError,
 )
 from replay.io import deepreplay, runfile, schema
 from replay.io.store import HDF5Store
+
+#: Polls of :meth:`Run.follow` without a writer after which a recording that is
+#: not complete counts as ended (the file is free for a moment between the
+#: recorder creating a run and its writer child opening it).
+FOLLOW_ENDED_AFTER_POLLS = 3
 
 
 @dataclass(frozen=True)
@@ -269,9 +276,33 @@ class Run:
             >>> for index in Run("live.h5", "relu").follow(interval=0.5):  # doctest: +SKIP
             ...     print(index, run.epochs[index])
         """
-        from replay.live import follow
+        if interval <= 0:
+            raise OptionError(
+                f"interval must be a positive number of seconds. Got {interval!r}.")
+        return self._follow(interval, start)
 
-        return follow(self, interval=interval, start=start)
+    def _follow(self, interval, start):
+        index = start if start >= 0 else max(0, self.n_snapshots + start)
+        idle = 0
+        while True:
+            while index < self.n_snapshots:
+                yield index
+                index += 1
+            if self._in_memory or self.complete:
+                return
+            time.sleep(interval)
+            try:
+                new = self.refresh()
+            except FileBusyError:
+                continue  # the writer holds the file for a moment (creating datasets)
+            if self.complete:
+                continue  # yields what is left, then ends
+            if new:
+                idle = 0
+            elif not runfile.writer_alive(self.path):
+                idle += 1
+                if idle >= FOLLOW_ENDED_AFTER_POLLS:
+                    return  # the recording ended without completing (killed)
 
     def close(self):
         """Close the file handle (it reopens on the next read)."""

@@ -91,6 +91,9 @@ class WriterLock:
         if descriptor is not None:
             os.close(descriptor)  # closing its description drops the lock
 
+    def __del__(self):  # a writer dropped without close() (its file closed by its caller)
+        self.release()
+
 
 _OFD_LOCKS = hasattr(fcntl, "F_OFD_SETLK")
 #: ``struct flock``: type, whence, start, length (0: the whole file), pid.
