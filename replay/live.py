@@ -36,7 +36,7 @@ def wait_for_run(path, run, *, timeout=30.0, interval=0.5):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return Run(path, run)
+            return Run._following(path, run)
         except RunNotFoundError as error:
             if time.monotonic() >= deadline:
                 raise RunNotFoundError(f"{error} Waited {timeout:g} s for it to appear.") \

@@ -111,6 +111,8 @@ class Run:
         self._handle = None
         self._store = None
         self._in_memory = False
+        # Set by _following (replay.live, refresh): open without HDF5's lock.
+        self._lock_free = getattr(self, "_lock_free", False)
         self._model_file = None if model_file is None else os.fspath(model_file)
         group = self._open_group(run)
         self.name = group.name.lstrip("/")
@@ -208,7 +210,7 @@ class Run:
 
     def _open_group(self, run):
         if self._handle is None:
-            self._handle = runfile.open_file(self.path)
+            self._handle = runfile.open_file(self.path, locking=not self._lock_free)
         try:
             return runfile.open_run_group(self._handle, self.path, run)
         except Exception:
@@ -227,9 +229,18 @@ class Run:
         store = self._store
         if store is None or not store.valid:
             if self._handle is None or not self._handle.id.valid:
-                self._handle = runfile.open_file(self.path)
+                self._handle = runfile.open_file(self.path, locking=not self._lock_free)
             store = self._store = self._make_store(self._handle[self.name])
         return store
+
+    @classmethod
+    def _following(cls, path, run=None):
+        """Open a run to follow its recording: without HDF5's file lock, which would
+        stop the recorder from opening the file (see ``runfile.open_file``)."""
+        following = cls.__new__(cls)
+        following._lock_free = True
+        following.__init__(path, run)
+        return following
 
     @property
     def in_memory(self):

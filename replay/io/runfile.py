@@ -155,7 +155,7 @@ def _clear_stale_marks(path):
         return False  # e.g. a read-only file: opening reports HDF5's error
 
 
-def _open_for_reading(path):
+def _open_for_reading(path, locking=True):
     """Open a run file to read, also while a recorder writes it in SWMR mode.
 
     Readers never take HDF5's file lock (a live recorder must be able to
@@ -171,7 +171,9 @@ def _open_for_reading(path):
         time.sleep(0.02)
     while True:
         try:
-            return h5py.File(path, "r", locking=False)
+            # HDF5's shared lock (as any h5py reader of the file in this
+            # process takes it), unless following a recording.
+            return h5py.File(path, "r", locking=None if locking else False)
         except OSError as error:
             if not _marked_open(error):
                 raise
@@ -204,12 +206,16 @@ def _open_for_writing(path):
     return h5py.File(path, "a", libver=LIBVER)
 
 
-def open_file(path, mode="r"):
+def open_file(path, mode="r", *, locking=True):
     """Open a replay run file, with replay's errors for the usual mistakes.
 
     Args:
         path: path of the HDF5 file.
         mode: ``"r"`` to read, ``"a"`` to read and write (created if absent).
+        locking: to read: take HDF5's shared file lock while the file is
+            not being recorded (as h5py does by default); ``False`` when
+            following a recording, so as never to block its writer. A file
+            being recorded is read without the lock either way.
 
     Returns:
         An open ``h5py.File``.
@@ -221,7 +227,7 @@ def open_file(path, mode="r"):
         check_writable(path)
     created = mode != "r" and not os.path.exists(path)
     try:
-        handle = _open_for_reading(path) if mode == "r" else _open_for_writing(path)
+        handle = _open_for_reading(path, locking) if mode == "r" else _open_for_writing(path)
     except OSError as error:
         if created and os.path.exists(path) and not h5py.is_hdf5(path):
             os.remove(path)  # e.g. a full disk: leave no 0-byte file behind
