@@ -42,7 +42,7 @@ TRAINER = textwrap.dedent("""
 """)
 
 
-def _start_trainer(path, epochs=10, pause=0.4, writer="process"):
+def _start_trainer(path, epochs=10, pause=0.6, writer="process"):
     return subprocess.Popen([sys.executable, "-c", TRAINER, str(path), str(epochs), str(pause),
                              writer], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)

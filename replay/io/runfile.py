@@ -38,7 +38,7 @@ def _describe(path):
 LIBVER = ("v110", "v110")
 #: How long a reader retries a file whose writer is between two states
 #: (it leaves SWMR mode for a moment to create datasets or attributes).
-BUSY_RETRY_SECONDS = 1.0
+BUSY_RETRY_SECONDS = 2.0
 #: What HDF5 says of a file a writer has open (its superblock's status flags).
 _OPEN_FOR_WRITE = "already open for write"
 #: ... and, to a SWMR reader, of a file a writer has open without SWMR.
