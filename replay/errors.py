@@ -14,6 +14,10 @@ class RunFileError(ReplayError, OSError):
     """The file is missing, is not HDF5, is not a replay file, or is damaged."""
 
 
+class FileBusyError(RunFileError):
+    """The run file is held by a writer that does not let readers in (for now)."""
+
+
 class SchemaVersionError(RunFileError):
     """The run was written with a schema version this replay cannot read."""
 

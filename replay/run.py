@@ -8,6 +8,7 @@ the one resolver that views, scenes and the command line use, raising
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,12 +16,18 @@ import numpy as np
 from replay.errors import (
     EmptySelectionError,
     EpochOutOfRangeError,
+    FileBusyError,
     LayerNotFoundError,
     OptionError,
     RunFileError,
 )
 from replay.io import deepreplay, runfile, schema
 from replay.io.store import HDF5Store
+
+#: Polls of :meth:`Run.follow` without a writer after which a recording that is
+#: not complete counts as ended (the file is free for a moment between the
+#: recorder creating a run and its writer child opening it).
+FOLLOW_ENDED_AFTER_POLLS = 3
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,8 @@ class Run:
         self._handle = None
         self._store = None
         self._in_memory = False
+        # Set by _following (replay.live, refresh): open without HDF5's lock.
+        self._lock_free = getattr(self, "_lock_free", False)
         self._model_file = None if model_file is None else os.fspath(model_file)
         group = self._open_group(run)
         self.name = group.name.lstrip("/")
@@ -191,6 +200,8 @@ class Run:
                 f"The snapshot index of run {self.name!r} in '{self.path}' has shape "
                 f"{epochs.shape}, not one epoch per snapshot; the file is damaged.")
         self.n_snapshots = int(epochs.shape[0])
+        if isinstance(store, HDF5Store) and self.n_snapshots > 1:
+            self.n_snapshots = _increasing_prefix(epochs[:])
         self._history = None
         self._source_shapes = None
         self._checked = set()  # per-snapshot datasets whose shape was checked
@@ -199,7 +210,7 @@ class Run:
 
     def _open_group(self, run):
         if self._handle is None:
-            self._handle = runfile.open_file(self.path)
+            self._handle = runfile.open_file(self.path, locking=not self._lock_free)
         try:
             return runfile.open_run_group(self._handle, self.path, run)
         except Exception:
@@ -218,9 +229,91 @@ class Run:
         store = self._store
         if store is None or not store.valid:
             if self._handle is None or not self._handle.id.valid:
-                self._handle = runfile.open_file(self.path)
+                self._handle = runfile.open_file(self.path, locking=not self._lock_free)
             store = self._store = self._make_store(self._handle[self.name])
         return store
+
+    @classmethod
+    def _following(cls, path, run=None):
+        """Open a run to follow its recording: without HDF5's file lock, which would
+        stop the recorder from opening the file (see ``runfile.open_file``)."""
+        following = cls.__new__(cls)
+        following._lock_free = True
+        following.__init__(path, run)
+        return following
+
+    @property
+    def in_memory(self):
+        """Whether the run was built from arrays (:meth:`from_arrays`), not read from a file."""
+        return self._in_memory
+
+    def refresh(self):
+        """Read again what the recorder has written since: snapshots, history, attributes.
+
+        A run can be read while it is being recorded (another process writes
+        it; see ``docs/run-file-schema.md``). ``n_snapshots``, ``complete``,
+        ``history`` and the arrays stay as they were when the run was opened
+        (or last refreshed) until this is called. It reopens the file (a few
+        milliseconds); a run in memory does not change.
+
+        Returns:
+            The number of snapshots that appeared.
+        """
+        if self._in_memory:
+            return 0
+        before = self.n_snapshots
+        self.close()
+        group = self._open_group(self.name)
+        try:
+            self._store = self._make_store(group)
+        except Exception:
+            self.close()
+            raise
+        self._read_metadata()
+        return self.n_snapshots - before
+
+    def follow(self, *, interval=1.0, start=0):
+        """Yield the index of every snapshot from ``start`` on, as the recorder writes it.
+
+        For watching a run while it trains (in another process): yields the
+        snapshots there are, then polls every ``interval`` seconds
+        (:meth:`refresh`) and yields each new one; ends once the run is
+        complete, or when its recording stopped without completing (the
+        trainer was killed). Between two indices the run is refreshed, so
+        ``run.n_snapshots`` and the arrays cover every yielded snapshot.
+        See :mod:`replay.live` (``show_live`` for notebooks, ``watch_png``).
+
+        Example:
+            >>> for index in Run("live.h5", "relu").follow(interval=0.5):  # doctest: +SKIP
+            ...     print(index, run.epochs[index])
+        """
+        if interval <= 0:
+            raise OptionError(
+                f"interval must be a positive number of seconds. Got {interval!r}.")
+        return self._follow(interval, start)
+
+    def _follow(self, interval, start):
+        index = start if start >= 0 else max(0, self.n_snapshots + start)
+        idle = 0
+        while True:
+            while index < self.n_snapshots:
+                yield index
+                index += 1
+            if self._in_memory or self.complete:
+                return
+            time.sleep(interval)
+            try:
+                new = self.refresh()
+            except FileBusyError:
+                continue  # the writer holds the file for a moment (creating datasets)
+            if self.complete:
+                continue  # yields what is left, then ends
+            if new:
+                idle = 0
+            elif not runfile.writer_alive(self.path):
+                idle += 1
+                if idle >= FOLLOW_ENDED_AFTER_POLLS:
+                    return  # the recording ended without completing (killed)
 
     def close(self):
         """Close the file handle (it reopens on the next read)."""
@@ -358,7 +451,7 @@ class Run:
             else:
                 # history/epoch is written last: a run killed while writing an
                 # epoch can hold longer arrays of other keys; that tail is dropped.
-                length = len(group[schema.HISTORY_INDEX])
+                length = _increasing_prefix(group[schema.HISTORY_INDEX][:])
                 history = {}
                 for key in group:
                     values = group[key]
@@ -787,6 +880,20 @@ def _layer_infos(layers, run):
             raise damaged(f"layer {info['name']!r} has a negative size")
         infos.append(LayerInfo(**info))
     return infos
+
+
+def _increasing_prefix(index):
+    """The length of the longest prefix of a snapshot or history index that increases.
+
+    Epochs only grow. A writer whose disk filled can leave its index longer
+    than what reached the disk: HDF5 wrote the new length but not the rows,
+    which read as the fill value (0, or NaN). Those rows are no snapshots.
+    """
+    index = np.asarray(index, dtype=np.float64)
+    if index.size < 2:
+        return int(index.size)
+    bad = np.flatnonzero(~(np.diff(index) > 0))
+    return int(bad[0] + 1) if bad.size else int(index.size)
 
 
 def describe_snapshots(n_snapshots):

@@ -139,7 +139,9 @@ def trial(folder, index, rng):
         trainer.kill()
         return how, (False, False, None, "the trainer did not exit within 120 s")
     lines = output.splitlines()
-    printed = [float(line.split()[2]) for line in lines if line.startswith("epoch")]
+    # A signal can cut the trainer's last print short ("epoch 7" without its loss).
+    printed = [float(line.split()[2]) for line in lines
+               if line.startswith("epoch") and len(line.split()) == 3]
     finished = any(line.startswith("finished") for line in lines)
     if not wait_for_release(path):
         return how, (False, False, None, "the file stayed locked")

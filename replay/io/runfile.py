@@ -8,18 +8,22 @@ numpy and h5py only.
 """
 
 import contextlib
+import fcntl
 import os
 import stat
+import struct
+import time
 
 import h5py
 
 from replay.errors import (
+    FileBusyError,
     ReplayError,
     RunFileError,
     RunNotFoundError,
     SchemaVersionError,
 )
-from replay.io import schema
+from replay.io import schema, superblock
 from replay.io.schema import FORMAT_NAME, SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS
 
 
@@ -27,12 +31,191 @@ def _describe(path):
     return f"'{os.fspath(path)}'"
 
 
-def open_file(path, mode="r"):
+#: The file-format bounds of the files replay creates: HDF5 1.10's formats
+#: (superblock 3), the oldest that allow single-writer/multiple-reader
+#: (SWMR) access, so that a run can be read while it is recorded. Files
+#: written this way need HDF5 >= 1.10 (h5py >= 2.7) to read.
+LIBVER = ("v110", "v110")
+#: How long a reader retries a file whose writer is between two states
+#: (it leaves SWMR mode for a moment to create datasets or attributes).
+BUSY_RETRY_SECONDS = 2.0
+#: What HDF5 says of a file a writer has open (its superblock's status flags).
+_OPEN_FOR_WRITE = "already open for write"
+#: ... and, to a SWMR reader, of a file a writer has open without SWMR.
+_OPEN_WITHOUT_SWMR = "not already open for SWMR writing"
+
+
+def _marked_open(error):
+    """Whether HDF5 refused a file because its superblock says a writer has it open."""
+    return _OPEN_FOR_WRITE in str(error) or _OPEN_WITHOUT_SWMR in str(error)
+
+
+def allows_live_reading(handle):
+    """Whether a file opened for writing can enter SWMR mode (superblock version 3 or later).
+
+    Files created by replay before schema version 3 have superblock 0: they
+    are recorded as before, with readers locked out until the recording ends.
+    """
+    return handle.id.get_create_plist().get_version()[0] >= 3
+
+
+class WriterLock:
+    """The lock a recorder holds on its run file while it may be in SWMR mode.
+
+    In SWMR mode HDF5 releases its own file lock (so that readers may open
+    the file), which leaves nothing to tell a live writer from a killed one:
+    both leave the file marked "open for write". This lock does. It is an
+    open-file-description record lock (Linux ``F_OFD_SETLK``): independent
+    of HDF5's ``flock`` (so it is taken before SWMR mode starts and held
+    through the reopens of :class:`replay.io.writer.RunWriter`), bound to its
+    own descriptor (other descriptors of the file closing do not drop it),
+    and released by the kernel when the writer dies.
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self._descriptor = None
+
+    def acquire(self):
+        if self._descriptor is None and _OFD_LOCKS:
+            descriptor = os.open(self.path, os.O_RDONLY)
+            try:
+                fcntl.fcntl(descriptor, fcntl.F_OFD_SETLK, _lock_record(fcntl.F_RDLCK))
+            except OSError:
+                os.close(descriptor)
+                raise
+            self._descriptor = descriptor
+
+    def release(self):
+        descriptor, self._descriptor = self._descriptor, None
+        if descriptor is not None:
+            os.close(descriptor)  # closing its description drops the lock
+
+    def __del__(self):  # a writer dropped without close() (its file closed by its caller)
+        self.release()
+
+
+_OFD_LOCKS = hasattr(fcntl, "F_OFD_SETLK")
+#: ``struct flock``: type, whence, start, length (0: the whole file), pid.
+_FLOCK_RECORD = struct.Struct("hhqqi4x")
+
+
+def _lock_record(kind):
+    return _FLOCK_RECORD.pack(kind, os.SEEK_SET, 0, 0, 0)
+
+
+def _lock_held(path, exclusive):
+    """Whether another process holds a ``flock`` on ``path`` that conflicts with ours."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(descriptor)
+
+
+def writer_alive(path):
+    """Whether a writer has ``path`` open: HDF5's exclusive lock, or a :class:`WriterLock`."""
+    if _lock_held(path, exclusive=True):
+        return True
+    if not _OFD_LOCKS:
+        return True  # cannot tell: assume the marks are a live writer's
+    return _writer_lock_held(path)
+
+
+def _writer_lock_held(path):
+    """Whether a :class:`WriterLock` is held on ``path`` (by any descriptor but ours)."""
+    if not _OFD_LOCKS:
+        return False
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        answer = fcntl.fcntl(descriptor, fcntl.F_OFD_GETLK, _lock_record(fcntl.F_WRLCK))
+        return _FLOCK_RECORD.unpack(answer)[0] != fcntl.F_UNLCK
+    except OSError:
+        return True
+    finally:
+        os.close(descriptor)
+
+
+def _clear_stale_marks(path):
+    """Clear the marks of a writer that was killed; ``True`` when it did (see :mod:`.superblock`)."""
+    if writer_alive(path):
+        return False
+    try:
+        return superblock.clear_write_marks(path)
+    except OSError:
+        return False  # e.g. a read-only file: opening reports HDF5's error
+
+
+def _open_for_reading(path, locking=True):
+    """Open a run file to read, also while a recorder writes it in SWMR mode.
+
+    Readers never take HDF5's file lock (a live recorder must be able to
+    leave and re-enter SWMR mode while they read). A file held by a writer
+    that does not allow readers (an exclusive ``flock``: a file recorded in
+    the format before SWMR, or a writer of another program) is refused, as
+    reading it could see half-written metadata.
+    """
+    deadline = time.monotonic() + BUSY_RETRY_SECONDS
+    while _lock_held(path, exclusive=False):
+        if time.monotonic() > deadline:
+            raise OSError("unable to lock file: another process has it open for writing")
+        time.sleep(0.02)
+    while True:
+        try:
+            # HDF5's shared lock (as any h5py reader of the file in this
+            # process takes it), unless following a recording.
+            return h5py.File(path, "r", locking=None if locking else False)
+        except OSError as error:
+            if not _marked_open(error):
+                raise
+        try:
+            # Being recorded (or its writer was killed): SWMR reading shows
+            # every snapshot the writer has flushed.
+            return h5py.File(path, "r", swmr=True, locking=False)
+        except OSError as error:
+            if not _marked_open(error):
+                raise
+            # Marked open by a writer that was killed, or by one out of SWMR
+            # mode for a moment (creating datasets): clear the first, wait
+            # for the second.
+            if not _clear_stale_marks(path) and time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)
+
+
+def _open_for_writing(path):
+    """Open (or create) a run file to write, clearing the marks of a writer that was killed."""
+    if os.path.exists(path) and _writer_lock_held(path):
+        # A recorder in SWMR mode, perhaps reopening the file this instant
+        # (when HDF5's own marks and lock are briefly gone).
+        raise OSError("unable to lock file: a recorder is writing it")
+    try:
+        return h5py.File(path, "a", libver=LIBVER)
+    except OSError as error:
+        if _OPEN_FOR_WRITE not in str(error) or not _clear_stale_marks(path):
+            raise
+    return h5py.File(path, "a", libver=LIBVER)
+
+
+def open_file(path, mode="r", *, locking=True):
     """Open a replay run file, with replay's errors for the usual mistakes.
 
     Args:
         path: path of the HDF5 file.
         mode: ``"r"`` to read, ``"a"`` to read and write (created if absent).
+        locking: to read: take HDF5's shared file lock while the file is
+            not being recorded (as h5py does by default); ``False`` when
+            following a recording, so as never to block its writer. A file
+            being recorded is read without the lock either way.
 
     Returns:
         An open ``h5py.File``.
@@ -44,11 +227,13 @@ def open_file(path, mode="r"):
         check_writable(path)
     created = mode != "r" and not os.path.exists(path)
     try:
-        handle = h5py.File(path, mode)
+        handle = _open_for_reading(path, locking) if mode == "r" else _open_for_writing(path)
     except OSError as error:
         if created and os.path.exists(path) and not h5py.is_hdf5(path):
             os.remove(path)  # e.g. a full disk: leave no 0-byte file behind
-        raise RunFileError(_open_failure(path, mode, error)) from error
+        message = _open_failure(path, mode, error)
+        busy = "unable to lock" in str(error).lower() or _marked_open(error)
+        raise (FileBusyError if busy else RunFileError)(message) from error
     if mode == "r":
         _check_format(handle, path)
     elif handle.attrs.get(schema.FORMAT_ATTRIBUTE) is None:
@@ -95,11 +280,17 @@ def _open_failure(path, mode, error):
     if mode == "r" and not h5py.is_hdf5(path):
         return (f"{_describe(path)} is not an HDF5 file, so it cannot be a replay run file. "
                 "Pass the .h5 file written by replay.Recorder.")
-    if "already open" in text:
+    if _marked_open(error) and mode != "r":
+        return (f"Cannot write to run file {_describe(path)}: another process is recording "
+                "into it. Wait until it has finished, or record into another file.")
+    if _marked_open(error):
+        return (f"Cannot read run file {_describe(path)}: a recorder is writing it and did "
+                "not let readers in (try again in a moment).")
+    if "already open" in text or "flag values don't match" in text:
         return (f"Cannot write to run file {_describe(path)}: it is already open in this "
                 "process (for example by a replay.Run). Call run.close() (or use "
                 "`with Run(...) as run:`) before recording into the same file.")
-    if "lock" in text.lower():
+    if "unable to lock" in text.lower():
         doing = "read" if mode == "r" else "write to"
         return (f"Cannot {doing} run file {_describe(path)}: another process has it open "
                 "(a recorder writing it, or a reader). Wait until it has finished, or "
@@ -126,7 +317,7 @@ def compact(path):
     path = os.fspath(path)
     before = os.path.getsize(path)
     temporary = f"{path}.compacting"
-    with open_file(path) as source, h5py.File(temporary, "w") as target:
+    with open_file(path) as source, h5py.File(temporary, "w", libver=LIBVER) as target:
         for key, value in source.attrs.items():
             target.attrs[key] = value
         for name in source:
@@ -156,7 +347,7 @@ def check_writable(path):
     if not os.path.isfile(path) or not h5py.is_hdf5(path):
         return  # a new file; or not HDF5, which opening reports
     try:
-        handle = h5py.File(path, "r")
+        handle = h5py.File(path, "r", locking=False)  # no lock: a live writer reopens it
     except OSError:
         return  # busy or damaged: opening it for writing says which
     with handle:

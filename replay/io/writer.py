@@ -19,16 +19,37 @@ array (at most :data:`CHUNK_BYTES` of consecutive snapshots of a small
 one), so reading a snapshot reads (and decompresses) little more than that
 snapshot.
 
+Live reading (SWMR): once a run's first snapshot is written (every
+per-snapshot dataset then exists), the writer switches the file to HDF5's
+single-writer/multiple-reader mode, in which readers in other processes
+open it and see every flushed snapshot. SWMR forbids creating objects and
+attributes; the few moments that need it (the history's datasets at the
+first epoch's end, a key logged late, a float16 dataset widened, the final
+attributes) leave SWMR mode by reopening the file, create, and enter it
+again: a handful of reopens per run, not one per snapshot. Files in the
+format before SWMR (superblock 0) are written as before, readers locked
+out until the end.
+
 numpy and h5py only: the writer child process (:mod:`replay.io.writer_process`)
 runs this without Keras.
 """
 
+import contextlib
+import gc
 import json
+import os
+import sys
+import time
+import traceback
 
 import h5py
 import numpy as np
 
-from replay.io import schema
+from replay.errors import RecordingError
+from replay.io import runfile, schema, superblock
+
+#: What h5py raises when a write reaches no disk (full, over quota, too large).
+_WRITE_FAILURES = (OSError, RuntimeError)
 
 #: Largest chunk of a growable dataset in bytes (uncompressed): a snapshot of
 #: a larger array is one chunk by itself. A chunk is allocated whole (a short
@@ -84,19 +105,137 @@ class RunWriter:
         self._n_snapshots = None
         self._history_rows = None
         self._history_keys = set()
+        self._live = False  # the file is in SWMR mode
+        self._lock = None  # runfile.WriterLock while live
+        self._failed = None  # the RecordingError of a write that failed
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """Turn a failed write (a full disk) into a RecordingError naming the file, once.
+
+        The file is then closed and left readable with every snapshot
+        written before (see :func:`replay.io.superblock.fit_end_of_file`);
+        later writes raise the same error.
+        """
+        if self._failed is not None:
+            raise self._failed
+        try:
+            yield
+        except _WRITE_FAILURES as error:
+            if isinstance(error, RecordingError):
+                raise
+            path = self.handle.filename if self.handle.id.valid else "?"
+            detail = " ".join(str(error).split())[:300]
+            self._failed = RecordingError(
+                f"Writing run {self.run!r} of '{path}' failed: {type(error).__name__}: "
+                f"{detail}. The run keeps the snapshots written before; free some disk "
+                "space (or choose another file) and record again.")
+            self._abandon(path, error.__traceback__)
+            error = None
+            raise self._failed from None
+
+    def _abandon(self, path, trace=None):
+        """Close after a failed write, quietly, and make the file open again.
+
+        HDF5 cannot close a file whose flush fails: it keeps it, and crashes
+        when the process exits (measured: SIGSEGV at exit, every time). So
+        the library's descriptor of the file is pointed at ``/dev/null``
+        first: its last flush and close then succeed without touching the
+        file, which keeps what reached the disk before the failure. The
+        superblock is then made to match it (``fit_end_of_file``).
+        """
+        handle = self.handle
+        try:
+            descriptor = handle.id.get_vfd_handle()
+            devnull = os.open(os.devnull, os.O_RDWR)
+            try:
+                os.dup2(devnull, descriptor)
+            finally:
+                os.close(devnull)
+        except (OSError, RuntimeError, ValueError):
+            pass  # closing may then fail (and HDF5 complain at exit)
+        hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
+        try:
+            # Only now release the h5py objects (cached, and in the failed
+            # call's frames): each release flushes, into /dev/null.
+            self.group, self._datasets = None, {}
+            if trace is not None:
+                traceback.clear_frames(trace)
+            gc.collect()
+            handle.close()
+        except Exception:  # noqa: BLE001 - nothing more to report than the first error
+            pass
+        finally:
+            gc.collect()
+            sys.unraisablehook = hook
+        if self._lock is not None:
+            self._lock.release()
+        self._live, self._lock = False, None
+        try:
+            superblock.fit_end_of_file(path)
+        except OSError:
+            pass
+
+    @property
+    def live(self):
+        """Whether the file is in SWMR mode (other processes may read it now)."""
+        return self._live
+
+    def start_live(self):
+        """Let other processes read the file from now on (HDF5 SWMR mode), if its format allows.
+
+        Every dataset and attribute must exist before: :meth:`append_snapshot`
+        calls this after the first snapshot; later creations go through
+        :meth:`_creating`.
+        """
+        if self._live or not runfile.allows_live_reading(self.handle):
+            return
+        if self._lock is None:  # taken before SWMR mode, held through reopens
+            self._lock = runfile.WriterLock(self.handle.filename)
+            self._lock.acquire()
+        self.handle.flush()
+        self.handle.swmr_mode = True
+        self._live = True
+
+    @contextlib.contextmanager
+    def _creating(self):
+        """A context in which datasets and attributes may be created (out of SWMR mode).
+
+        SWMR mode cannot be left but by closing the file: this reopens it,
+        lets the body create, and enters SWMR mode again. Readers meanwhile
+        keep what they have open and retry opening (see ``runfile.open_file``).
+        """
+        if not self._live:
+            yield
+            return
+        path = self.handle.filename
+        self.handle.close()
+        self._live = False
+        self.handle = _reopen(path)
+        self.group = self.handle[self.run]
+        self._datasets = {}
+        yield
+        self.start_live()
 
     @classmethod
     def create(cls, handle, run, attributes, *, compression=None, static_compression=None):
         """Create the run group with its metadata attributes."""
-        group = handle.create_group(run)
-        group.attrs[schema.VERSION_ATTRIBUTE] = schema.SCHEMA_VERSION
-        group.attrs["complete"] = False
-        for key, value in attributes.items():
-            group.attrs[key] = _attribute(value)
+        handle.create_group(run)
         writer = cls(handle, run, compression=compression, static_compression=static_compression)
-        writer._growable(schema.SNAPSHOT_EPOCHS, (), np.float64)
-        writer._growable(schema.SNAPSHOT_STEPS, (), np.int64)
+        with writer._writing():
+            group = writer.group
+            group.attrs[schema.VERSION_ATTRIBUTE] = schema.SCHEMA_VERSION
+            group.attrs["complete"] = False
+            for key, value in attributes.items():
+                group.attrs[key] = _attribute(value)
+            writer._growable(schema.SNAPSHOT_EPOCHS, (), np.float64)
+            writer._growable(schema.SNAPSHOT_STEPS, (), np.int64)
         return writer
+
+    @property
+    def failed(self):
+        """Whether a write failed (a full disk): the file is closed, the run keeps what it had."""
+        return self._failed is not None
 
     @property
     def n_snapshots(self):
@@ -105,12 +244,19 @@ class RunWriter:
         return self._n_snapshots
 
     def set_attributes(self, **attributes):
-        for key, value in attributes.items():
-            self.group.attrs[key] = _attribute(value)
+        with self._writing(), self._creating():
+            for key, value in attributes.items():
+                self.group.attrs[key] = _attribute(value)
 
     def close(self):
-        """Close the file handle this writer was given."""
-        self.handle.close()
+        """Close the file handle this writer was given (it leaves SWMR mode)."""
+        if self._failed is not None:
+            return  # closed when the write failed
+        with self._writing():
+            self.handle.close()
+        if self._lock is not None:
+            self._lock.release()
+        self._live, self._lock = False, None
 
     def sync(self):
         """Flush the file (the writer child's ``sync`` also waits for its queue)."""
@@ -119,10 +265,17 @@ class RunWriter:
     def write_static(self, name, array):
         """Write an array that does not change over the run (inputs, targets)."""
         array = np.asarray(array)
-        if name in self.group:
-            del self.group[name]
-        self.group.create_dataset(name, data=array,
-                                  **(self._static_filter if array.ndim and array.size else {}))
+        with self._writing(), self._creating():
+            if name in self.group:
+                del self.group[name]
+            # Created, then written: a write that fails (a full disk) then
+            # fails here, with the dataset still held (see _abandon).
+            dataset = self.group.create_dataset(
+                name, shape=array.shape, dtype=array.dtype,
+                **(self._static_filter if array.ndim and array.size else {}))
+            if array.size:
+                dataset[()] = array
+            self.handle.flush()  # while the dataset is held: see above
 
     def _growable(self, name, item_shape, dtype, fillvalue=None):
         if name in self.group:
@@ -142,6 +295,10 @@ class RunWriter:
 
     def _widen(self, name):
         """Store the float16 dataset ``name`` as float32 from now on (rows copied over)."""
+        with self._creating():
+            self._widen_now(name)
+
+    def _widen_now(self, name):
         old = self.group[name]
         self._datasets.pop(name, None)
         wider = f"{name}.float32"
@@ -160,6 +317,9 @@ class RunWriter:
         """Return ``(dataset, memory space of one row, dtype)`` of a growable dataset, cached."""
         entry = self._datasets.get(name)
         if entry is None:
+            if name not in self.group:
+                with self._creating():
+                    self._growable(name, item_shape, dtype, fillvalue)
             dataset = self._growable(name, item_shape, dtype, fillvalue)
             entry = (dataset, h5py.h5s.create_simple((1, *item_shape)), dataset.dtype)
             self._datasets[name] = entry
@@ -201,15 +361,17 @@ class RunWriter:
         ``history``, an ``(epoch, logs)`` pair, is appended with
         :meth:`append_history` under the same flush.
         """
-        if history is not None:
-            self.append_history(*history, flush=False)
-        index = self.n_snapshots
-        for name, array in arrays.items():
-            self._write_row(name, index, np.asarray(array))
-        self._write_row(schema.SNAPSHOT_STEPS, index, np.asarray(step, dtype=np.int64))
-        self._write_row(schema.SNAPSHOT_EPOCHS, index, np.asarray(epoch, dtype=np.float64))
-        self._n_snapshots = index + 1
-        self.handle.flush()
+        with self._writing():
+            if history is not None:
+                self._append_history(*history, flush=False)
+            index = self.n_snapshots
+            for name, array in arrays.items():
+                self._write_row(name, index, np.asarray(array))
+            self._write_row(schema.SNAPSHOT_STEPS, index, np.asarray(step, dtype=np.int64))
+            self._write_row(schema.SNAPSHOT_EPOCHS, index, np.asarray(epoch, dtype=np.float64))
+            self._n_snapshots = index + 1
+            self.handle.flush()
+            self.start_live()  # every per-snapshot dataset exists now
         return index
 
     def append_history(self, epoch, logs, *, flush=True):
@@ -221,6 +383,10 @@ class RunWriter:
         datasets' fill value). Pass ``flush=False`` when an
         :meth:`append_snapshot` (which flushes) follows at once.
         """
+        with self._writing():
+            self._append_history(epoch, logs, flush=flush)
+
+    def _append_history(self, epoch, logs, *, flush=True):
         index = self._history_length()
         for key, value in logs.items():
             if key != schema.HISTORY_INDEX:
@@ -245,6 +411,23 @@ class RunWriter:
         self._history_keys.add(key)
         self._write_row(schema.history(key), index, np.asarray(float(value)), dtype=np.float64,
                         fillvalue=np.nan)
+
+
+#: How long the writer retries reopening its file while another process
+#: holds a lock on it for a moment (a reader of another program opening it).
+REOPEN_SECONDS = 5.0
+
+
+def _reopen(path):
+    """Open the run file again for writing, waiting out a reader's momentary lock."""
+    deadline = time.monotonic() + REOPEN_SECONDS
+    while True:
+        try:
+            return h5py.File(path, "a", libver=runfile.LIBVER)
+        except OSError as error:
+            if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def _attribute(value):

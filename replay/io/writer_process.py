@@ -27,6 +27,7 @@ Run as ``python -m replay.io.writer_process`` (the parent does this).
 import atexit
 import os
 import pickle
+import select
 import signal
 import struct
 import subprocess
@@ -130,6 +131,10 @@ class WriterProcess:
         if self._process is None:
             raise RecordingError(f"The writer of run {self.run!r} of '{self.path}' is closed.")
         try:
+            if _replied(self._process):
+                # The child only replies unasked when it failed (e.g. a full
+                # disk): say so now, not once the pipe has filled up.
+                raise OSError("the writer child reported an error")
             _write(self._process, message)
         except OSError:
             process, self._process = self._process, None
@@ -140,6 +145,8 @@ class WriterProcess:
 
     def _failure(self, reply, returncode):
         if reply[0] == "error":
+            if reply[1].startswith("Writing run "):  # the writer's own RecordingError
+                return reply[1]
             return f"Writing run {self.run!r} of '{self.path}' failed: {reply[1]}"
         return (f"The writer process of run {self.run!r} of '{self.path}' ended unexpectedly "
                 f"(exit code {returncode}). The run keeps every snapshot written before; "
@@ -273,6 +280,15 @@ def _end_idle_children():
             _end(process)
 
 
+def _replied(process):
+    """Whether the child has written something (or ended) without being asked: a failure."""
+    try:
+        readable, _, _ = select.select([process.stdout], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
 def _read_reply(process):
     try:
         return pickle.load(process.stdout)
@@ -308,7 +324,7 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     messages, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the replies
-    handle = writer = path = identity = None
+    writer = path = identity = None
     try:
         while True:
             try:
@@ -320,8 +336,7 @@ def main():
                 _check_same_file(path, identity)
             if kind == "open":
                 _, path, run, compression = message
-                handle = runfile.open_file(path, "a")
-                writer = RunWriter(handle, run, compression=compression)
+                writer = RunWriter(runfile.open_file(path, "a"), run, compression=compression)
                 identity = _file_identity(path)
             elif kind == "snapshot":
                 writer.append_snapshot(*message[1:])
@@ -329,22 +344,32 @@ def main():
                 writer.append_history(*message[1:])
             elif kind == "attributes":
                 writer.set_attributes(**message[1])
-                handle.flush()
+                writer.handle.flush()
             elif kind == "sync":  # every earlier message is written and flushed
                 replies.write(pickle.dumps(("synced",)))
                 replies.flush()
             elif kind == "close":  # then wait, idle, for the next "open"
-                handle.close()
-                handle = writer = None
+                writer, closing = None, writer
+                closing.close()
                 replies.write(pickle.dumps(("closed",)))
                 replies.flush()
     except Exception as error:  # reported to the parent, which raises it
-        replies.write(pickle.dumps(("error", f"{type(error).__name__}: {error}")))
+        text = str(error) if isinstance(error, RecordingError) else \
+            f"{type(error).__name__}: {error}"
+        replies.write(pickle.dumps(("error", text)))
         replies.flush()
         return 1
     finally:
-        if handle is not None:
-            handle.close()
+        if writer is not None:
+            _close_quietly(writer)
+
+
+def _close_quietly(writer):
+    """Close the file after an error (a full disk may refuse the last flush too)."""
+    try:
+        writer.close()
+    except Exception:  # noqa: BLE001 - the first error was reported already
+        pass
 
 
 if __name__ == "__main__":

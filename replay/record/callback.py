@@ -413,6 +413,7 @@ class Recorder(keras.callbacks.Callback):
                                                     self.max_snapshot_bytes),
                               BudgetWarning, stacklevel=3)
             self._plan = plan
+        created = not os.path.exists(self.path)
         handle = runfile.open_file(self.path, "a")
         if not self._started and self.overwrite and list(handle) == [self.run]:
             # HDF5 does not give back the space of a deleted group: replacing
@@ -420,19 +421,27 @@ class Recorder(keras.callbacks.Callback):
             handle.close()
             os.remove(self.path)
             handle = runfile.open_file(self.path, "a")
+        writer = self._new_writer = None
         try:
             if self._started and self.run in handle:
                 writer = RunWriter(handle, self.run, compression=self.compression)
             else:
                 writer = self._create_run(handle, model)
             n_snapshots = writer.n_snapshots
+            if not (in_process or self.writer == "thread"):
+                writer.close()  # a full disk shows here at the latest
         except BaseException:
-            handle.close()
+            writer = writer or self._new_writer
+            if writer is None:
+                handle.close()
+            else:
+                writer.close()
+                if created and writer.failed:
+                    os.remove(self.path)  # a new file that could not be written: none left
             raise
         if in_process or self.writer == "thread":
             self._sink = writer
         else:
-            handle.close()
             self._sink = WriterProcess(self.path, self.run, compression=self.compression)
         return n_snapshots
 
@@ -448,6 +457,7 @@ class Recorder(keras.callbacks.Callback):
             handle, self.run, self._metadata(model), compression=self.compression,
             static_compression=self.static_compression,
         )
+        self._new_writer = writer  # closed by _open if what follows fails
         for source, (inputs, targets) in self._recording.sources.items():
             writer.write_static(schema.inputs(source), inputs)
             writer.write_static(schema.targets(source), targets)
