@@ -391,6 +391,15 @@ class Run:
         return task if task in TASKS else infer_task(self.attrs.get("loss"))
 
     @property
+    def n_outputs(self):
+        """The number of output units the recorder noted, or ``None`` when the run
+        does not say (or says something that is not a positive integer)."""
+        value = self.attrs.get("n_outputs")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            return None
+        return int(value)
+
+    @property
     def diverged_epoch(self):
         """The first epoch whose logged loss is NaN or infinite, or ``None``.
 

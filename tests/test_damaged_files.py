@@ -128,3 +128,12 @@ def test_the_cli_answers_a_damaged_file_with_one_line(valid, tmp_path, capsys):
     assert main(["render", str(path), "--out", str(tmp_path / "x.png")]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and all(line.startswith("replay ") for line in errors)
+
+
+@pytest.mark.parametrize("value", ["two", -1, 2.5])
+def test_a_bad_n_outputs_attribute_is_not_trusted(valid, tmp_path, value):
+    # Found by the fuzzer: the feature space read n_outputs with int().
+    path = damaged(valid, tmp_path, set_attribute("n_outputs", value))
+    with Run(path) as run:
+        assert run.n_outputs is None
+    assert main(["render", str(path), "--out", str(tmp_path / "x.png")]) == 0

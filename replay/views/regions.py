@@ -82,9 +82,9 @@ def probability_cmap():
 def run_is_binary(run):
     """Whether ``run``'s model has one output unit, from its attributes when they say
     (no snapshot read: a run that recomputes its outputs would run a forward pass)."""
-    n_outputs = run.attrs.get("n_outputs")
+    n_outputs = run.n_outputs
     if n_outputs is not None:
-        return int(n_outputs) == 1
+        return n_outputs == 1
     return run.outputs(0).shape[-1] == 1
 
 
