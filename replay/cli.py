@@ -297,7 +297,7 @@ def add_render(subparsers):
     parser.add_argument("--layer", help="hidden layer of the feature space (default: the "
                                         "run's only 2-unit hidden layer, else its last "
                                         "hidden layer, through PCA)")
-    parser.add_argument("--limits", choices=LIMITS.choices, default="auto", help=LIMITS.help)
+    parser.add_argument("--limits", choices=LIMITS.choices, default="fixed", help=LIMITS.help)
     parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
                                          "(default: all; write --epochs=-50: for a "
                                          "negative start)")

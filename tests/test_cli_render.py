@@ -36,7 +36,7 @@ def test_render_gif_with_epoch_range(part1_file, tmp_path, capsys):
 
 
 def test_render_limits_reach_the_feature_space(part1_file, tmp_path):
-    # The synthetic relu run starts in a corner: auto grows, fixed does not.
+    # The synthetic relu run starts in a corner: auto grows, fixed (the default) does not.
     pictures = {}
     for limits in ("auto", "fixed", "grow"):
         out = tmp_path / f"{limits}.png"
@@ -44,6 +44,10 @@ def test_render_limits_reach_the_feature_space(part1_file, tmp_path):
                      "--limits", limits, "--out", str(out)]) == 0
         pictures[limits] = iio.imread(out)
     assert np.array_equal(pictures["auto"], pictures["grow"])
+    default = tmp_path / "default.png"
+    assert main(["render", str(part1_file), "--run", "relu", "--epoch", "0", "--dpi", "30",
+                 "--out", str(default)]) == 0
+    assert np.array_equal(iio.imread(default), pictures["fixed"])
     assert not np.array_equal(pictures["auto"], pictures["fixed"])
     with pytest.raises(SystemExit):
         main(["render", str(part1_file), "--run", "relu", "--limits", "tight",

@@ -36,7 +36,7 @@ def feature_layer(run):
 
 
 def default(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0),
-            metric=None, source="train", limits="auto"):
+            metric=None, source="train", limits="fixed"):
     """The figure that fits the run: :func:`part1` for classification, :func:`regression`.
 
     A classification model without a hidden layer shows its decision
@@ -61,7 +61,7 @@ def default(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0
 
 
 def part1(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0), bins=10,
-          metric=None, source="train", limits="auto"):
+          metric=None, source="train", limits="fixed"):
     """The five-panel figure of the activation-function experiment.
 
     Feature space of ``layer`` (large, left); probability histograms of
@@ -97,7 +97,7 @@ def part1(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0),
 
 
 def regression(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0),
-               metric=None, source="train", limits="auto"):
+               metric=None, source="train", limits="fixed"):
     """The figure of a regression run.
 
     Feature space of ``layer`` coloured by target value (large, left, when
@@ -126,7 +126,7 @@ def regression(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 
     return scene
 
 
-def _large_panel(run, layer, source, limits="auto"):
+def _large_panel(run, layer, source, limits="fixed"):
     """The left panel of a classification figure: feature space, else input space, else none."""
     if layer is not None or any(info.hidden and info.size >= 2 for info in run.layers):
         return FeatureSpace(run, layer, source=source, limits=limits)  # None: the only 2-unit layer, or why not

@@ -56,9 +56,10 @@ class FeatureSpace(View):
     p = 0.5 contour: smooth curves, no staircase of mesh cells. A legend below the axes names the classes, the
     boundary and the shading.
 
-    **Limits.** ``limits="auto"`` (the default) picks ``"fixed"`` or, when
+    **Limits.** ``limits="auto"`` picks ``"fixed"`` or, when
     the first snapshot spans less than a third of the run's box along both
-    axes, ``"grow"`` (see :attr:`resolved_limits`). ``limits="fixed"`` keeps one pair of axis
+    axes, ``"grow"`` (see :attr:`resolved_limits`). ``limits="fixed"`` (the
+    default: it renders several times faster, frames are blitted) keeps one pair of axis
     limits for the whole run: the smallest box that holds the samples *and*
     the whole bent input grid at every snapshot, plus 5 % on each side, so
     nothing is ever cut off and no frame rescales (frames can be blitted:
@@ -75,9 +76,9 @@ class FeatureSpace(View):
         layer: the hidden layer to show; ``None`` for the run's only 2-unit
             hidden layer (see :func:`default_layer`).
         source: the samples to show, ``"train"`` or ``"validation"``.
-        limits: ``"auto"`` (default): ``"fixed"``, or ``"grow"`` for a run
-            whose first snapshot spans under a third of the run's box;
-            ``"fixed"`` keeps the axis limits of the whole run;
+        limits: ``"fixed"`` (default) keeps the axis limits of the whole run;
+            ``"auto"``: ``"fixed"``, or ``"grow"`` for a run whose first
+            snapshot spans under a third of the run's box;
             ``"grow"`` widens them as the run goes (see above); ``"epoch"``
             fits them to each epoch's points and grid.
         grid: draw the bent grid lines.
@@ -108,7 +109,7 @@ class FeatureSpace(View):
 
     figsize = (5.5, 5.0)
 
-    def __init__(self, run, layer=None, *, source="train", limits="auto", grid=True,
+    def __init__(self, run, layer=None, *, source="train", limits="fixed", grid=True,
                  regions=True, legend=True, point_size=2.5, ax=None):
         super().__init__(run, ax=ax)
         if limits not in LIMIT_MODES:

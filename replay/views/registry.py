@@ -43,8 +43,9 @@ LAYER = ViewOption("layer", "hidden layer of the feature space (default: each ru
                             "2-unit hidden layer)")
 SOURCE = ViewOption("source", "samples to show (default train)",
                     choices=("train", "validation"))
-LIMITS = ViewOption("limits", "axis limits of the feature space: auto (default: fixed, or "
-                              "grow for a run that starts in a corner), fixed, grow or epoch",
+LIMITS = ViewOption("limits", "axis limits of the feature space: fixed (default, the "
+                              "fastest), auto (fixed, or grow for a run that starts in a "
+                              "corner), grow or epoch (both redraw whole frames)",
                     choices=("auto", "fixed", "grow", "epoch"))
 METRIC = ViewOption("metric", "metric of the loss-and-metric view (default accuracy)")
 BINS = ViewOption("bins", "bins of the histograms (default: 10 for probabilities, 20 for "
