@@ -114,6 +114,10 @@ class Run:
         # Set by _following (replay.live, refresh): open without HDF5's lock.
         self._lock_free = getattr(self, "_lock_free", False)
         self._model_file = None if model_file is None else os.fspath(model_file)
+        self._load(run)
+
+    def _load(self, run):
+        """Open ``run``'s group, build its store and read its metadata (or close and raise)."""
         group = self._open_group(run)
         self.name = group.name.lstrip("/")
         try:
@@ -263,13 +267,7 @@ class Run:
             return 0
         before = self.n_snapshots
         self.close()
-        group = self._open_group(self.name)
-        try:
-            self._store = self._make_store(group)
-        except Exception:
-            self.close()
-            raise
-        self._read_metadata()
+        self._load(self.name)
         return self.n_snapshots - before
 
     def follow(self, *, interval=1.0, start=0):
