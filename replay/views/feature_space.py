@@ -36,6 +36,27 @@ LIMIT_MODES = ("auto", "fixed", "grow", "epoch")
 AUTO_GROW_FRACTION = 1 / 3
 
 
+def point_boxes(points):
+    """``(low, high)``, each ``(k, 2)``: the box of the finite points of each row of
+    ``points`` ``(k, n, 2)`` (inf / -inf for a row without one).
+
+    Each coordinate is reduced on its own: numpy reduces the middle axis of a
+    ``(k, n, 2)`` array some 40 times slower than a strided ``(k, n)`` view.
+    """
+    k = len(points)
+    if not points.shape[1]:
+        return np.full((k, 2), np.inf), np.full((k, 2), -np.inf)
+    x, y = points[..., 0], points[..., 1]
+    if np.isfinite(points).all():
+        return (np.stack([x.min(axis=1), y.min(axis=1)], axis=1),
+                np.stack([x.max(axis=1), y.max(axis=1)], axis=1))
+    finite = np.isfinite(x) & np.isfinite(y)
+    return (np.stack([np.where(finite, x, np.inf).min(axis=1),
+                      np.where(finite, y, np.inf).min(axis=1)], axis=1),
+            np.stack([np.where(finite, x, -np.inf).max(axis=1),
+                      np.where(finite, y, -np.inf).max(axis=1)], axis=1))
+
+
 @register("feature-space", options=(LAYER, SOURCE, LIMITS), short_title="feature space")
 class FeatureSpace(View):
     """The samples, the input grid and the decision regions in a hidden layer's space.
@@ -228,10 +249,10 @@ class FeatureSpace(View):
             start = 0
             for chunk in iter_snapshots(self.run, dataset):
                 points = self.project(chunk).reshape(len(chunk), -1, 2)
-                finite = np.isfinite(points).all(axis=2, keepdims=True)
                 rows = slice(start, start + len(chunk))
-                low[rows] = np.minimum(low[rows], np.where(finite, points, np.inf).min(axis=1))
-                high[rows] = np.maximum(high[rows], np.where(finite, points, -np.inf).max(axis=1))
+                chunk_low, chunk_high = point_boxes(points)
+                low[rows] = np.minimum(low[rows], chunk_low)
+                high[rows] = np.maximum(high[rows], chunk_high)
                 start += len(chunk)
         return low, high
 
