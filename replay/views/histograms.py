@@ -16,7 +16,7 @@ from replay.views.style import (
     LEGEND_SIZE,
     NEUTRAL_COLOR,
     NOTE_COLOR,
-    add_note,
+    CountNote,
     class_color,
     despine,
     headroom_limits,
@@ -194,14 +194,15 @@ class ProbabilityHistogram(View):
         probabilities, axes_index, _ = self._classify(outputs)
         return self._counts(probabilities, axes_index)
 
-    def _summaries(self, axes_index, wrong):
-        """The two count texts: misclassified per class (binary), samples per axes."""
+    def _counts_and_rests(self, axes_index, wrong):
+        """The two count notes as ``(count, rest)``: misclassified per class (binary),
+        samples per axes. The rests are the same at every snapshot."""
         total = len(axes_index)
         if self.binary:
-            return [f"{int(np.sum(wrong[axes_index == label]))} of "
-                    f"{int(np.sum(axes_index == label))} misclassified" for label in (0, 1)]
+            return [(int(np.sum(wrong[axes_index == label])),
+                     f" of {int(np.sum(axes_index == label))} misclassified") for label in (0, 1)]
         correct = total - int(wrong.sum())
-        return [f"{correct} of {total} samples", f"{total - correct} of {total} samples"]
+        return [(correct, f" of {total} samples"), (total - correct, f" of {total} samples")]
 
     def draw_static(self):
         centers = 0.5 * (self.edges_[:-1] + self.edges_[1:])
@@ -220,9 +221,11 @@ class ProbabilityHistogram(View):
         if self.binary:
             tops = np.full(2, tops.max())
         self.bars_, self.texts_, self.marks_ = [], [], []
+        _, axes_index, wrong = self._classify(self.reader.probabilities(self.source, 0))
+        rests = [rest for _, rest in self._counts_and_rests(axes_index, wrong)]
         for ax, title, bar_colors, top in zip(self.axes_, titles, colors, tops):
             self.bars_.append(Bars(ax, self.edges_, list(bar_colors)))
-            self.texts_.append(add_note(ax))
+            self.texts_.append(CountNote(ax, rests[len(self.texts_)]))
             if self.binary:
                 # Up to the top of the bars' room: not through the note above it.
                 ax.axvline(self.threshold, ymax=1.0 - HEADROOM, color=NOTE_COLOR,
@@ -243,10 +246,10 @@ class ProbabilityHistogram(View):
         self.counts_ = self._counts(probabilities, axes_index)
         for bars, counts in zip(self.bars_, self.counts_):
             bars.set_heights(counts)
-        for text, line in zip(self.texts_, self._summaries(axes_index, wrong)):
-            text.set_text(line)
+        numbers = [note.set_count(count) for note, (count, _) in
+                   zip(self.texts_, self._counts_and_rests(axes_index, wrong))]
         marks = [mark.update(counts) for mark, counts in zip(self.marks_, self.counts_)]
-        return [bars.collection for bars in self.bars_] + self.texts_ + marks
+        return [bars.collection for bars in self.bars_] + numbers + marks
 
 
 @register("loss-histogram", options=(SOURCE, BINS), short_title="per-sample losses",

@@ -146,6 +146,49 @@ def add_note(ax, text="", *, x=0.5, ha="center", color=NOTE_COLOR, **kwargs):
                    fontsize=NOTE_SIZE, color=color, zorder=3, clip_on=True, **kwargs)
 
 
+
+class CountNote:
+    """A note ``"<count><rest>"`` in the band above the data whose count changes per frame.
+
+    Only the count is a per-frame artist (:attr:`count_`); the rest
+    (:attr:`rest_`, e.g. ``" of 1000 misclassified"``) is fixed text drawn
+    once with the background, centred where :func:`add_note` centres a note,
+    and the count sits just before it on the same baseline. Matplotlib draws
+    text glyph by glyph: redrawing a whole 23-character note cost 3.5 ms a
+    frame, the count alone a few tenths of that.
+
+    Args:
+        ax: the axes.
+        rest: the fixed text after the count (with its leading space).
+        count: the first count shown.
+    """
+
+    def __init__(self, ax, rest, count=0):
+        self.rest_ = add_note(ax, rest)
+        # Right-aligned to the fixed text's left edge, bottoms level: the
+        # same font, so the baselines are level too.
+        self.count_ = ax.annotate(str(count), xy=(0.0, 0.0), xycoords=self.rest_, ha="right",
+                                  va="bottom", fontsize=NOTE_SIZE, color=NOTE_COLOR,
+                                  zorder=3, annotation_clip=False)
+        self.count_.set_clip_path(ax.patch)
+
+    def set_count(self, count):
+        """Show ``count``; return the artist that changed."""
+        self.count_.set_text(str(count))
+        return self.count_
+
+    def get_text(self):
+        """The note as read: the count, then the rest."""
+        return self.count_.get_text() + self.rest_.get_text()
+
+    def get_window_extent(self, renderer=None):
+        """The display box of the whole note."""
+        from matplotlib.transforms import Bbox
+
+        return Bbox.union([self.count_.get_window_extent(renderer),
+                           self.rest_.get_window_extent(renderer)])
+
+
 def despine(ax):
     """Hide the top and right spines: a cleaner chart, and fewer lines per frame."""
     ax.spines[["top", "right"]].set_visible(False)
