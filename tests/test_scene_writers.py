@@ -293,12 +293,12 @@ def test_ffmpeg_failure_is_a_replay_error_with_ffmpegs_message(tmp_path):
         VideoEncoder(tmp_path / "x.mp4", (40, 20), quality=0)
 
 
-def test_mp4s_use_deepreplays_encoder_settings_by_default(tmp_path):
+def test_mp4s_use_deepreplays_crf_and_the_fast_preset_by_default(tmp_path):
     from replay.render.encoders import ffmpeg_command
 
     def setting(command, flag):
         return command[command.index(flag) + 1]
 
     default = ffmpeg_command(tmp_path / "a.mp4", (40, 20))
-    assert setting(default, "-crf") == "23" and setting(default, "-preset") == "medium"
+    assert setting(default, "-crf") == "23" and setting(default, "-preset") == "fast"
     assert setting(ffmpeg_command(tmp_path / "a.mp4", (40, 20), quality=6), "-crf") == "20"

@@ -34,11 +34,13 @@ VIDEO_KINDS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".gif": "gif"}
 IMAGE_KINDS = {".png": "png"}
 #: Frames waiting for the encoder; bounds the memory of a render.
 QUEUE_FRAMES = 4
-#: x264 settings of an MP4 by default: those of DeepReplay's MP4s (CRF 23,
-#: preset ``medium``). On the part-1 animation (151 frames, 1200 x 600) they
-#: give 738 KB at an SSIM of 0.9927 against the drawn frames, where CRF 20
-#: ``veryfast`` (before) gave 994 KB at 0.9926: smaller at the same quality.
-H264_PRESET = "medium"
+#: x264 settings of an MP4 by default: DeepReplay's CRF 23, with the preset
+#: ``fast``. On the part-1 animation (151 frames, 1200 x 600), against the
+#: drawn frames: ``fast`` 582 KB at an SSIM of 0.99789, DeepReplay's
+#: ``medium`` 582 KB at 0.99795 for 18 % more ffmpeg CPU (which shares the
+#: 2 cores with the drawing), ``faster`` 578 KB but 0.99732, and CRF 20
+#: ``veryfast`` (replay before) bigger at the same quality.
+H264_PRESET = "fast"
 DEFAULT_CRF = 23
 #: One GIF palette per frame, built by ffmpeg (streams; no global pass). Large files:
 #: with a new palette every frame, unchanged pixels change index and are re-sent.
@@ -72,7 +74,7 @@ def ffmpeg_command(path, size, *, fps=10, kind="mp4", quality=None, palette_file
     same settings (raw RGBA input of ``size`` at ``fps``, no audio, no
     resizing to macro blocks, log level ``error``): H.264 in ``yuv420p`` at
     CRF 23 (:data:`DEFAULT_CRF`), or ``int((1 - quality / 10) * 51)`` for a
-    ``quality``, with the ``medium`` preset (:data:`H264_PRESET`) for MP4; for GIF, ``paletteuse`` with the palette image ``palette_file``
+    ``quality``, with the ``fast`` preset (:data:`H264_PRESET`) for MP4; for GIF, ``paletteuse`` with the palette image ``palette_file``
     (one palette for the whole animation, changed rectangles only), or one
     palette per frame without it.
 

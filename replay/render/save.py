@@ -160,8 +160,8 @@ def save(source, path, *, epochs=None, epoch=-1, fps=10, dpi=None, progress=None
             ``None`` (default) on a terminal or in a notebook only, ``True``
             always (on stderr), ``False`` never.
         quality: MP4 quality from 1 to 10 (imageio-ffmpeg's scale; 6 is
-            H.264 CRF 20); default ``None``: CRF 23, preset ``medium``,
-            DeepReplay's settings.
+            H.264 CRF 20); default ``None``: CRF 23, preset ``fast``
+            (DeepReplay's size and quality).
         blit: redraw only the changing artists per frame when every view
             allows it (``False`` forces full redraws, e.g. to compare).
         width: width of the output in pixels; picks the dpi (not with
