@@ -246,6 +246,8 @@ def new_figure(figsize, *, layout="constrained"):
     on an Agg canvas: importing pyplot and its backend machinery is most of
     the start-up of a first PNG.
     """
+    if layout == "constrained":
+        layout = single_pass_constrained_layout()
     if "matplotlib.pyplot" in sys.modules or "IPython" in sys.modules:
         import matplotlib.pyplot as plt
 
@@ -256,6 +258,93 @@ def new_figure(figsize, *, layout="constrained"):
     figure = Figure(figsize=figsize, layout=layout)
     FigureCanvasAgg(figure)
     return figure
+
+
+def single_pass_constrained_layout():
+    """A constrained layout engine that measures the figure once where once is enough.
+
+    Matplotlib's constrained layout measures every axes' decorations (ticks,
+    labels, titles, legends), places the axes, then measures and places them
+    all again, in case the decorations changed with the new sizes. Replay's
+    views mostly fix their limits, so the ticks stay and the second pass
+    moves nothing: it was a third of a first PNG's drawing time. This engine
+    runs the second pass only where it can matter: when the first pass
+    changed a tick label the margins depend on (see :func:`_tick_locations`),
+    or the figure has a colorbar, a figure legend or an axes of fixed aspect.
+    Where matplotlib's private layout steps are not as expected, it is
+    matplotlib's own engine.
+    """
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    return _single_pass_engine_class(ConstrainedLayoutEngine)()
+
+
+def _single_pass_engine_class(base, cache={}):  # noqa: B006 - one class per process
+    if base in cache:
+        return cache[base]
+
+    class SinglePassConstrainedLayoutEngine(base):
+        def execute(self, figure):
+            try:
+                from matplotlib import _constrained_layout as steps
+
+                return _single_pass_layout(steps, figure, self)
+            except (ImportError, AttributeError, TypeError, KeyError):
+                return self.execute_both_passes(figure)
+
+        def execute_both_passes(self, figure):
+            return super().execute(figure)
+
+    cache[base] = SinglePassConstrainedLayoutEngine
+    return SinglePassConstrainedLayoutEngine
+
+
+def _single_pass_layout(steps, figure, engine):
+    """``matplotlib._constrained_layout.do_constrained_layout``, its second pass only if needed."""
+    if figure.legends or any(ax.get_aspect() != "auto"
+                             or getattr(ax, "_colorbar", None) is not None
+                             or getattr(ax, "_colorbar_info", None) for ax in figure.axes):
+        return engine.execute_both_passes(figure)
+    params = engine.get()
+    width, height = figure.get_size_inches()
+    w_pad, h_pad = params["w_pad"] / width, params["h_pad"] / height
+    spaces = {"hspace": params["hspace"], "wspace": params["wspace"]}
+    renderer = figure._get_renderer()
+    grids = steps.make_layoutgrids(figure, None, rect=params["rect"])
+    if not grids["hasgrids"]:
+        return None
+    ticks = _tick_locations(figure)
+    steps.make_layout_margins(grids, figure, renderer, h_pad=h_pad, w_pad=w_pad, **spaces)
+    steps.make_margin_suptitles(grids, figure, renderer, h_pad=h_pad, w_pad=w_pad)
+    steps.match_submerged_margins(grids, figure)
+    grids[figure].update_variables()
+    if steps.check_no_collapsed_axes(grids, figure):
+        steps.reposition_axes(grids, figure, renderer, h_pad=h_pad, w_pad=w_pad, **spaces)
+    steps.reset_margins(grids, figure)
+    if _tick_locations(figure) != ticks:
+        return engine.execute_both_passes(figure)
+    return grids
+
+
+def _tick_locations(figure):
+    """What the margins of ``figure``'s axes take from their tick labels.
+
+    For each axis: its first and last label (the overhang at the ends) and
+    the length of its longest (the width of a y axis; the digits of
+    DejaVu Sans, matplotlib's font, are all equally wide). More or fewer
+    ticks in between change nothing the layout measures.
+    """
+    signature = []
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            slack = 1e-9 * max(abs(low), abs(high), 1.0)
+            locations = [location for location in axis.get_majorticklocs()
+                         if low - slack <= location <= high + slack]
+            labels = axis.get_major_formatter().format_ticks(locations)
+            signature.append((tuple(labels[:1]), tuple(labels[-1:]),
+                              max(map(len, labels), default=0)))
+    return signature
 
 
 def close_figure(figure):
