@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 
 import h5py
@@ -319,3 +320,27 @@ def test_an_hdf5_lock_error_says_another_process_has_it(tmp_path):
     open_file(path).close()
     with h5py.File(path, "r"):
         pass
+
+
+def test_a_writer_waits_out_a_reader_that_has_the_file_open_for_a_moment(tmp_path):
+    # A reader polling a file being recorded can open it between the trainer
+    # closing it and the writer process opening it: the writer waits.
+    path = tmp_path / "polled.h5"
+    from replay.io.runfile import open_file
+
+    open_file(path, "a").close()
+    reader = subprocess.Popen([sys.executable, "-c", (
+        "import h5py, sys, time; f = h5py.File(sys.argv[1], 'r'); print('open', flush=True); "
+        "time.sleep(0.5); f.close(); time.sleep(30)"), str(path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().startswith("open")
+        started = time.monotonic()
+        with open_file(path, "a") as handle:
+            handle.attrs["written"] = 1
+        assert time.monotonic() - started < 10
+    finally:
+        reader.kill()
+        reader.wait()
+    with h5py.File(path, "r") as handle:
+        assert handle.attrs["written"] == 1
