@@ -11,6 +11,7 @@ from matplotlib.animation import FuncAnimation  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
 from replay import EpochOutOfRangeError, LayerNotFoundError, OptionError  # noqa: E402
+from replay.io import schema  # noqa: E402
 from replay.scene import Scene, default_layer  # noqa: E402
 from replay.views import (  # noqa: E402
     DecisionBoundary,
@@ -456,3 +457,36 @@ def test_epoch_selections_say_what_is_wrong_with_what_was_given(part1_run):
         resolve_epochs(part1_run, "200:300")
     with pytest.raises(EpochOutOfRangeError, match=r"Epoch -500 is out of range.*down to -13"):
         LossHistogram(part1_run).plot(-500)
+
+
+def test_grouped_counts_count_as_numpy_histogram():
+    from replay.views.ranges import grouped_counts
+
+    rng = np.random.default_rng(0)
+    values = rng.random((5, 300))
+    values[0, :3] = [0.0, 1.0, np.nan]  # both ends, NaN
+    values[1, :2] = [1.5, -0.1]  # outside
+    groups = rng.integers(0, 3, (5, 300))
+    groups[2, 0] = -1  # in no group
+    edges = np.linspace(0.0, 1.0, 11)
+    expected = [[np.histogram(values[row][groups[row] == group], edges)[0]
+                 for group in range(3)] for row in range(5)]
+    np.testing.assert_array_equal(grouped_counts(values, groups, edges, 3), expected)
+
+
+def test_histogram_limits_read_in_chunks_equal_snapshot_by_snapshot(part1_run,
+                                                                   wide_multiclass_run):
+    from replay.views.ranges import max_count
+
+    for run in (part1_run, wide_multiclass_run):
+        view = ProbabilityHistogram(run)
+        np.testing.assert_array_equal(
+            max_count(run, schema.outputs("train"), view.histograms_of_snapshots,
+                      per_row=True, batched=True),
+            max_count(run, schema.outputs("train"), view.histograms, per_row=True))
+        losses = LossHistogram(run)
+        assert max_count(run, schema.loss("train"), losses._tallest_of_snapshots,
+                         batched=True) == max_count(
+            run, schema.loss("train"),
+            lambda loss, view=losses: (view.histograms(loss).sum(axis=0) if view.stacked
+                                       else view.histograms(loss).max(axis=0)))

@@ -248,7 +248,9 @@ class FeatureSpace(View):
         for dataset in datasets:
             start = 0
             for chunk in iter_snapshots(self.run, dataset):
-                points = self.project(chunk).reshape(len(chunk), -1, 2)
+                # Two units: the values themselves (min and max need no float64 copy).
+                points = (np.asarray(chunk) if self.projection_ is None
+                          else self.project(chunk)).reshape(len(chunk), -1, 2)
                 rows = slice(start, start + len(chunk))
                 chunk_low, chunk_high = point_boxes(points)
                 low[rows] = np.minimum(low[rows], chunk_low)

@@ -6,7 +6,7 @@ from matplotlib.collections import PolyCollection
 from replay.errors import OptionError
 from replay.io import schema
 from replay.views.base import View
-from replay.views.ranges import iter_snapshots, max_count, padded_range
+from replay.views.ranges import grouped_counts, iter_snapshots, max_count, padded_range
 from replay.views.reader import SnapshotReader
 from replay.views.registry import BINS, SOURCE, register
 from replay.views.style import (
@@ -194,6 +194,17 @@ class ProbabilityHistogram(View):
         probabilities, axes_index, _ = self._classify(outputs)
         return self._counts(probabilities, axes_index)
 
+    def histograms_of_snapshots(self, outputs):
+        """Return the ``(k, 2, bins)`` counts of ``k`` snapshots' outputs at once."""
+        outputs = self.run.output_probabilities(outputs)
+        if self.binary:
+            probabilities, axes_index = outputs[..., 0], self.labels
+        else:
+            probabilities = outputs.max(axis=-1)
+            axes_index = (outputs.argmax(axis=-1) != self.labels).astype(np.int64)
+        return grouped_counts(probabilities.reshape(len(outputs), -1), axes_index,
+                              self.edges_, 2)
+
     def _counts_and_rests(self, axes_index, wrong):
         """The two count notes as ``(count, rest)``: misclassified per class (binary),
         samples per axes. The rests are the same at every snapshot."""
@@ -216,8 +227,8 @@ class ProbabilityHistogram(View):
             titles = ("Correctly classified", "Misclassified")
             colors = [[NEUTRAL_COLOR] * self.bins, [ERROR_COLOR] * self.bins]
             xlabel = "probability of the predicted class"
-        tops = max_count(self.run, schema.outputs(self.source), self.histograms,
-                         per_row=True)
+        tops = max_count(self.run, schema.outputs(self.source), self.histograms_of_snapshots,
+                         per_row=True, batched=True)
         if self.binary:
             tops = np.full(2, tops.max())
         self.bars_, self.texts_, self.marks_ = [], [], []
@@ -315,15 +326,23 @@ class LossHistogram(View):
         return np.stack([np.histogram(losses[group], bins=self.edges_)[0]
                          for group in self.groups])
 
+    def _tallest_of_snapshots(self, losses):
+        """The ``(k, bins)`` bar heights of ``k`` snapshots: stacked sums or the tallest group."""
+        group_index = np.full(len(self.groups[0]), -1, dtype=np.int64)
+        for index, group in enumerate(self.groups):
+            group_index[group] = index
+        counts = grouped_counts(np.asarray(losses).reshape(len(losses), -1), group_index,
+                                self.edges_, len(self.groups))
+        return counts.sum(axis=1) if self.stacked else counts.max(axis=1)
+
     def draw_static(self):
         ax = self.ax_
         count = len(self.groups)
         self.bars_ = [Bars(ax, self.edges_, color,
                            slot=(0, 1) if self.stacked else (index, count))
                       for index, color in enumerate(self.group_colors)]
-        top = max_count(self.run, schema.loss(self.source),
-                        lambda losses: self.histograms(losses).sum(axis=0) if self.stacked
-                        else self.histograms(losses).max(axis=0))
+        top = max_count(self.run, schema.loss(self.source), self._tallest_of_snapshots,
+                        batched=True)
         despine(ax)
         ax.set_title(self.title)
         loss = self.run.attrs.get("loss")

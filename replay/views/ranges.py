@@ -49,19 +49,51 @@ def padded_range(low, high, padding=0.05):
     return low - padding * span, high + padding * span
 
 
-def max_count(run, dataset, histogram, *, per_row=False, chunk_size=None):
+def max_count(run, dataset, histogram, *, per_row=False, chunk_size=None, batched=False):
     """Return the largest bar a per-snapshot ``histogram`` reaches over the run.
 
     Args:
         run: a :class:`replay.Run`.
         dataset: the per-snapshot array to histogram (a :mod:`replay.io.schema` path).
-        histogram: a function from one snapshot's array to an array of counts.
+        histogram: a function from one snapshot's array to an array of counts;
+            with ``batched``, from a chunk of snapshots ``(k, ...)`` to their
+            counts ``(k, ..., bins)`` (see :func:`grouped_counts`): one numpy
+            pass a chunk instead of a Python call a snapshot.
         per_row: return the largest bar of each row of a ``(rows, bins)``
             histogram (an int array) instead of one int.
     """
     largest = 0
     for chunk in iter_snapshots(run, dataset, chunk_size=chunk_size):
-        for snapshot in chunk:
-            counts = np.asarray(histogram(snapshot))
+        for counts in ([histogram(chunk)] if batched else map(histogram, chunk)):
+            counts = np.asarray(counts)
+            if batched:
+                counts = counts.max(axis=0)
             largest = np.maximum(largest, counts.max(axis=-1) if per_row else int(counts.max()))
     return largest
+
+
+def grouped_counts(values, groups, edges, n_groups):
+    """Histograms of many snapshots at once, one row per group: ``(k, n_groups, bins)``.
+
+    Counts as ``np.histogram(values[i][groups[i] == g], edges)`` for every
+    snapshot ``i`` and group ``g``: bins ``[e_j, e_j+1)``, the last one
+    closed; values outside the edges, NaN, or of a group outside
+    ``[0, n_groups)`` are not counted.
+
+    Args:
+        values: ``(k, n)`` the values of ``k`` snapshots.
+        groups: ``(n,)`` or ``(k, n)`` integer group of each value.
+        edges: the ``bins + 1`` increasing bin edges.
+        n_groups: the number of groups.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    k, n = values.shape
+    edges = np.asarray(edges, dtype=np.float64)
+    bins = len(edges) - 1
+    index = np.searchsorted(edges, values, side="right") - 1
+    index[values == edges[-1]] = bins - 1
+    groups = np.broadcast_to(np.asarray(groups, dtype=np.int64), (k, n))
+    counted = (index >= 0) & (index < bins) & (groups >= 0) & (groups < n_groups)
+    rows = np.broadcast_to(np.arange(k)[:, None], (k, n))
+    flat = ((rows * n_groups + groups) * bins + index)[counted]
+    return np.bincount(flat, minlength=k * n_groups * bins).reshape(k, n_groups, bins)
