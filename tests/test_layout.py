@@ -96,3 +96,12 @@ def test_png_is_drawn_once_and_the_engine_comes_back(part1_run, tmp_path, monkey
     assert len(draws) == 1
     assert figure.get_layout_engine() is engine
     assert (tmp_path / "a.png").stat().st_size > 1000
+
+
+def test_figures_with_the_engine_pickle(part1_run):
+    import pickle
+
+    figure = Scene.part1(part1_run).plot(3)
+    copy = pickle.loads(pickle.dumps(figure))
+    assert type(copy.get_layout_engine()) is type(figure.get_layout_engine())
+    assert len(copy.axes) == len(figure.axes)

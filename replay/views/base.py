@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 from matplotlib.animation import FuncAnimation
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from replay.errors import OptionError
 from replay.views.style import ERROR_COLOR
@@ -260,7 +261,7 @@ def new_figure(figsize, *, layout="constrained"):
     return figure
 
 
-def single_pass_constrained_layout():
+class SinglePassConstrainedLayoutEngine(ConstrainedLayoutEngine):
     """A constrained layout engine that measures the figure once where once is enough.
 
     Matplotlib's constrained layout measures every axes' decorations (ticks,
@@ -274,29 +275,23 @@ def single_pass_constrained_layout():
     Where matplotlib's private layout steps are not as expected, it is
     matplotlib's own engine.
     """
-    from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-    return _single_pass_engine_class(ConstrainedLayoutEngine)()
+    def execute(self, figure):
+        try:
+            from matplotlib import _constrained_layout as steps
+
+            return _single_pass_layout(steps, figure, self)
+        except (ImportError, AttributeError, TypeError, KeyError):
+            return self.execute_both_passes(figure)
+
+    def execute_both_passes(self, figure):
+        """Matplotlib's own constrained layout, both passes."""
+        return super().execute(figure)
 
 
-def _single_pass_engine_class(base, cache={}):  # noqa: B006 - one class per process
-    if base in cache:
-        return cache[base]
-
-    class SinglePassConstrainedLayoutEngine(base):
-        def execute(self, figure):
-            try:
-                from matplotlib import _constrained_layout as steps
-
-                return _single_pass_layout(steps, figure, self)
-            except (ImportError, AttributeError, TypeError, KeyError):
-                return self.execute_both_passes(figure)
-
-        def execute_both_passes(self, figure):
-            return super().execute(figure)
-
-    cache[base] = SinglePassConstrainedLayoutEngine
-    return SinglePassConstrainedLayoutEngine
+def single_pass_constrained_layout():
+    """A new :class:`SinglePassConstrainedLayoutEngine` with matplotlib's default pads."""
+    return SinglePassConstrainedLayoutEngine()
 
 
 def _single_pass_layout(steps, figure, engine):
