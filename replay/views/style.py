@@ -17,6 +17,7 @@ Notes (counts, ``σ = ...``) sit in a band reserved above the data
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Bbox
 
 # -- colour roles ---------------------------------------------------------------
 
@@ -146,7 +147,6 @@ def add_note(ax, text="", *, x=0.5, ha="center", color=NOTE_COLOR, **kwargs):
                    fontsize=NOTE_SIZE, color=color, zorder=3, clip_on=True, **kwargs)
 
 
-
 class CountNote:
     """A note ``"<count><rest>"`` in the band above the data whose count changes per frame.
 
@@ -183,8 +183,6 @@ class CountNote:
 
     def get_window_extent(self, renderer=None):
         """The display box of the whole note."""
-        from matplotlib.transforms import Bbox
-
         return Bbox.union([self.count_.get_window_extent(renderer),
                            self.rest_.get_window_extent(renderer)])
 
