@@ -4,7 +4,8 @@ One row per registered view (:data:`replay.views.VIEWS`) and per preset
 scene (``Scene.part1``, ``Scene.part2``, ``Scene.default`` of a
 classification and of a regression run, ``ComparisonScene.grid`` and
 ``ComparisonScene.curves``), one column per epoch: the state before
-training (snapshot 0), the middle snapshot and the last. A look at the whole
+training (snapshot 0) and the last snapshot (a middle column added half the
+bytes and little to see). A look at the whole
 project's pictures at once, e.g. before and after a change of style.
 
 The runs are real recordings, made here when missing or incomplete:
@@ -36,8 +37,9 @@ SCRIPTS = Path(__file__).resolve().parent
 ROOT = SCRIPTS.parent
 #: The views drawn on the regression run (every other view draws the relu run).
 REGRESSION_VIEWS = ("prediction-scatter", "residual-histogram")
-#: One cell of the sheet, in pixels: every picture is scaled to fit it.
-CELL = (640, 340)
+#: One cell of the sheet, in pixels: every picture is drawn to fit it (a small
+#: sheet for the README: readable, about 180 kB).
+CELL = (480, 255)
 LABEL_WIDTH = 190
 HEADER_HEIGHT = 34
 GAP = 6
@@ -149,10 +151,10 @@ def main(argv=None):
     part1 = {name: Run(runs / "part1.h5", name) for name in ("sigmoid", "tanh", "relu")}
     regression = Run(runs / "models.h5", "regression")
 
-    # The epochs of the columns: before training, the middle and the last snapshot. The
-    # part-1 runs and the regression run differ in length, so each row picks its own.
+    # The epochs of the columns: before training and the last snapshot. The part-1
+    # runs and the regression run differ in length, so each row picks its own.
     def epochs(n_snapshots):
-        return [0, (n_snapshots - 1) // 2, n_snapshots - 1]
+        return [0, n_snapshots - 1]
 
     cells, labels = [], []
     for label, draw in rows(part1, regression):
@@ -161,7 +163,7 @@ def main(argv=None):
         cells.append([picture(draw(epoch)) for epoch in epochs(n)])
         labels.append(label)
         print(f"{label.replace(chr(10), ' ')}: epochs {epochs(n)}", flush=True)
-    headers = ["before training (snapshot 0)", "middle snapshot", "last snapshot"]
+    headers = ["before training (snapshot 0)", "last snapshot"]
     sheet = contact_sheet(cells, labels, headers)
     # 256 colours: the sheet is flat colours and anti-aliased text, a palette keeps it
     # readable at a fraction of the bytes of RGB.
