@@ -64,35 +64,14 @@ def lookup3(data, initval=0):
 def clear_write_marks(path):
     """Clear the write marks of a version 2/3 superblock at the start of ``path``.
 
+    The stored end of file is raised to the file's size if it is below it.
+
     Returns:
         ``True`` when marks were cleared, ``False`` when there were none (or
         the superblock is of another version, or its checksum does not
         match: then nothing is written).
     """
-    with open(path, "r+b") as stream:
-        head = stream.read(64)
-        if len(head) < 12 or head[:8] != SIGNATURE or head[8] not in (2, 3):
-            return False
-        offsets = head[9]
-        if offsets not in (4, 8):
-            return False
-        body_end = 12 + 4 * offsets
-        body = bytearray(head[:body_end])
-        (stored,) = struct.unpack_from("<I", head, body_end)
-        if lookup3(bytes(body)) != stored:
-            return False  # not a superblock we understand: leave it
-        if body[11] == 0:
-            return False
-        body[11] = 0
-        form = "<Q" if offsets == 8 else "<I"
-        eof_at = 12 + 2 * offsets
-        (end,) = struct.unpack_from(form, body, eof_at)
-        struct.pack_into(form, body, eof_at, max(end, os.fstat(stream.fileno()).st_size))
-        stream.seek(0)
-        stream.write(bytes(body) + struct.pack("<I", lookup3(bytes(body))))
-        stream.flush()
-        os.fsync(stream.fileno())
-    return True
+    return _rewrite_superblock(path, max, changes=lambda marked, end, size: marked, sync=True)
 
 
 def fit_end_of_file(path):
@@ -107,6 +86,16 @@ def fit_end_of_file(path):
     Returns:
         ``True`` when the superblock was changed.
     """
+    return _rewrite_superblock(path, min, changes=lambda marked, end, size: marked or end > size,
+                               sync=False)
+
+
+def _rewrite_superblock(path, fit, *, changes, sync):
+    """Clear the write marks and set the stored end of file to ``fit(end, size)``.
+
+    Only a version 2/3 superblock whose checksum matches is touched, and
+    only when ``changes(marked, end, size)``; returns whether it was.
+    """
     with open(path, "r+b") as stream:
         head = stream.read(64)
         if len(head) < 12 or head[:8] != SIGNATURE or head[8] not in (2, 3) \
@@ -117,16 +106,18 @@ def fit_end_of_file(path):
         body = bytearray(head[:body_end])
         (stored,) = struct.unpack_from("<I", head, body_end)
         if lookup3(bytes(body)) != stored:
-            return False
+            return False  # not a superblock we understand: leave it
         form = "<Q" if offsets == 8 else "<I"
         eof_at = 12 + 2 * offsets
         (end,) = struct.unpack_from(form, body, eof_at)
         size = os.fstat(stream.fileno()).st_size
-        if end <= size and body[11] == 0:
+        if not changes(body[11] != 0, end, size):
             return False
         body[11] = 0
-        struct.pack_into(form, body, eof_at, min(end, size))
+        struct.pack_into(form, body, eof_at, fit(end, size))
         stream.seek(0)
         stream.write(bytes(body) + struct.pack("<I", lookup3(bytes(body))))
         stream.flush()
+        if sync:
+            os.fsync(stream.fileno())
     return True
