@@ -198,16 +198,25 @@ def _open_for_writing(path):
         # A recorder in SWMR mode, perhaps reopening the file this instant
         # (when HDF5's own marks and lock are briefly gone).
         raise OSError("unable to lock file: a recorder is writing it")
-    deadline = time.monotonic() + BUSY_RETRY_SECONDS
+    try:
+        # A reader's shared lock may be there for a moment only (one that
+        # polls the file between the recorder's trainer closing it and its
+        # writer process opening it): wait it out a little.
+        return open_writable(path, BUSY_RETRY_SECONDS)
+    except OSError as error:
+        if _OPEN_FOR_WRITE not in str(error) or not _clear_stale_marks(path):
+            raise
+    return h5py.File(path, "a", libver=LIBVER)
+
+
+def open_writable(path, seconds):
+    """``h5py.File(path, "a")`` in replay's format, retried for up to ``seconds`` while
+    another process holds HDF5's lock on it (a reader opening it for a moment)."""
+    deadline = time.monotonic() + seconds
     while True:
         try:
             return h5py.File(path, "a", libver=LIBVER)
         except OSError as error:
-            if _OPEN_FOR_WRITE in str(error) and _clear_stale_marks(path):
-                return h5py.File(path, "a", libver=LIBVER)
-            # A reader's shared lock, perhaps for a moment only (one that
-            # polls the file between the recorder's trainer closing it and
-            # its writer process opening it): wait it out a little.
             if "unable to lock" not in str(error).lower() or time.monotonic() > deadline:
                 raise
         time.sleep(0.02)

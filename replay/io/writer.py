@@ -39,7 +39,6 @@ import gc
 import json
 import os
 import sys
-import time
 import traceback
 
 import h5py
@@ -211,7 +210,7 @@ class RunWriter:
         path = self.handle.filename
         self.handle.close()
         self._live = False
-        self.handle = _reopen(path)
+        self.handle = runfile.open_writable(path, REOPEN_SECONDS)
         self.group = self.handle[self.run]
         self._datasets = {}
         yield
@@ -416,18 +415,6 @@ class RunWriter:
 #: How long the writer retries reopening its file while another process
 #: holds a lock on it for a moment (a reader of another program opening it).
 REOPEN_SECONDS = 5.0
-
-
-def _reopen(path):
-    """Open the run file again for writing, waiting out a reader's momentary lock."""
-    deadline = time.monotonic() + REOPEN_SECONDS
-    while True:
-        try:
-            return h5py.File(path, "a", libver=runfile.LIBVER)
-        except OSError as error:
-            if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                raise
-        time.sleep(0.01)
 
 
 def _attribute(value):
