@@ -733,9 +733,7 @@ def _watch_in_window(run, build, interval, size):
     figure, image, shown = None, None, 0
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "live.png")
-        for index in run.follow(interval=interval, start=-1):
-            if index < run.n_snapshots - 1:
-                continue
+        for index in live.newest_snapshots(run, interval=interval):
             pixels = mpimg.imread(live.save_png(build, run, index, out, **size))
             if figure is None:
                 figure = plt.figure(f"replay watch: {run.name}")

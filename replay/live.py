@@ -58,6 +58,17 @@ def follow(run, *, interval=1.0, start=0):
     return run.follow(interval=interval, start=start)
 
 
+def newest_snapshots(run, *, interval=1.0):
+    """Yield the newest snapshot index of ``run`` each time new ones appear, until it ends.
+
+    Snapshots written faster than the caller draws them are skipped: each
+    index yielded is the newest there is. Starts with the last snapshot.
+    """
+    for index in follow(run, interval=interval, start=-1):
+        if index == run.n_snapshots - 1:
+            yield index
+
+
 def picture_builder(scene="default", view=None, **options):
     """Return ``build(run)`` making the picture to draw: a scene preset or a registered view.
 
@@ -87,7 +98,7 @@ def save_png(build, run, index, out, **size):
     The picture is written to a temporary file beside ``out`` and moved over
     it (``os.replace``), so a viewer never sees a half-written PNG.
     """
-    import matplotlib.pyplot as plt
+    from replay.views.base import close_figure
 
     source = build(run)
     folder = os.path.dirname(os.path.abspath(out))
@@ -99,17 +110,16 @@ def save_png(build, run, index, out, **size):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
-        figure = getattr(source, "figure_", None) or getattr(source, "figure", None)
-        if figure is not None:
-            plt.close(figure)
+        # Off pyplot's list where pyplot made it: a long watch keeps no figures.
+        close_figure(getattr(source, "figure_", None) or getattr(source, "figure", None))
     return out
 
 
 def watch_png(run, out, *, build=None, interval=1.0, on_frame=None, **size):
     """Rewrite the PNG ``out`` with the newest snapshot of ``run`` until the run ends.
 
-    Snapshots written faster than they are drawn are skipped: each picture
-    shows the newest snapshot there is.
+    Snapshots written faster than they are drawn are skipped (see
+    :func:`newest_snapshots`).
 
     Args:
         run: a :class:`replay.Run`.
@@ -125,9 +135,7 @@ def watch_png(run, out, *, build=None, interval=1.0, on_frame=None, **size):
     """
     build = build or picture_builder()
     written = 0
-    for index in follow(run, interval=interval, start=-1):
-        if index < run.n_snapshots - 1:
-            continue  # a newer snapshot is there already
+    for index in newest_snapshots(run, interval=interval):
         save_png(build, run, index, out, **size)
         written += 1
         if on_frame is not None:
@@ -153,9 +161,7 @@ def show_live(run, *, build=None, interval=1.0, **size):
     shown = 0
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "live.png")
-        for index in follow(run, interval=interval, start=-1):
-            if index < run.n_snapshots - 1:
-                continue
+        for index in newest_snapshots(run, interval=interval):
             save_png(build, run, index, out, **size)
             with open(out, "rb") as stream:
                 image = Image(data=stream.read(), format="png")

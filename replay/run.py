@@ -282,7 +282,8 @@ class Run:
         See :mod:`replay.live` (``show_live`` for notebooks, ``watch_png``).
 
         Example:
-            >>> for index in Run("live.h5", "relu").follow(interval=0.5):  # doctest: +SKIP
+            >>> run = Run("live.h5", "relu")  # doctest: +SKIP
+            >>> for index in run.follow(interval=0.5):  # doctest: +SKIP
             ...     print(index, run.epochs[index])
         """
         if interval <= 0:
