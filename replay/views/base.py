@@ -248,7 +248,7 @@ def new_figure(figsize, *, layout="constrained"):
     the start-up of a first PNG.
     """
     if layout == "constrained":
-        layout = single_pass_constrained_layout()
+        layout = SinglePassConstrainedLayoutEngine()
     if "matplotlib.pyplot" in sys.modules or "IPython" in sys.modules:
         import matplotlib.pyplot as plt
 
@@ -270,7 +270,7 @@ class SinglePassConstrainedLayoutEngine(ConstrainedLayoutEngine):
     views mostly fix their limits, so the ticks stay and the second pass
     moves nothing: it was a third of a first PNG's drawing time. This engine
     runs the second pass only where it can matter: when the first pass
-    changed a tick label the margins depend on (see :func:`_tick_locations`),
+    changed a tick label the margins depend on (see :func:`_tick_label_signature`),
     or the figure has a colorbar, a figure legend or an axes of fixed aspect.
     Where matplotlib's private layout steps are not as expected, it is
     matplotlib's own engine.
@@ -289,11 +289,6 @@ class SinglePassConstrainedLayoutEngine(ConstrainedLayoutEngine):
         return super().execute(figure)
 
 
-def single_pass_constrained_layout():
-    """A new :class:`SinglePassConstrainedLayoutEngine` with matplotlib's default pads."""
-    return SinglePassConstrainedLayoutEngine()
-
-
 def _single_pass_layout(steps, figure, engine):
     """``matplotlib._constrained_layout.do_constrained_layout``, its second pass only if needed."""
     if figure.legends or any(ax.get_aspect() != "auto"
@@ -308,7 +303,7 @@ def _single_pass_layout(steps, figure, engine):
     grids = steps.make_layoutgrids(figure, None, rect=params["rect"])
     if not grids["hasgrids"]:
         return None
-    ticks = _tick_locations(figure)
+    labels = _tick_label_signature(figure)
     steps.make_layout_margins(grids, figure, renderer, h_pad=h_pad, w_pad=w_pad, **spaces)
     steps.make_margin_suptitles(grids, figure, renderer, h_pad=h_pad, w_pad=w_pad)
     steps.match_submerged_margins(grids, figure)
@@ -316,12 +311,12 @@ def _single_pass_layout(steps, figure, engine):
     if steps.check_no_collapsed_axes(grids, figure):
         steps.reposition_axes(grids, figure, renderer, h_pad=h_pad, w_pad=w_pad, **spaces)
     steps.reset_margins(grids, figure)
-    if _tick_locations(figure) != ticks:
+    if _tick_label_signature(figure) != labels:
         return engine.execute_both_passes(figure)
     return grids
 
 
-def _tick_locations(figure):
+def _tick_label_signature(figure):
     """What the margins of ``figure``'s axes take from their tick labels.
 
     For each axis: its first and last label (the overhang at the ends) and
