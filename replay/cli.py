@@ -672,7 +672,6 @@ def add_diagnose(subparsers):
     parser.set_defaults(func=run_diagnose)
 
 
-#: Registered verbs, in the order ``replay --help`` lists them.
 def _has_display():
     """Whether an interactive matplotlib window can open here."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -773,6 +772,7 @@ def add_watch(subparsers):
     parser.set_defaults(func=run_watch)
 
 
+#: Registered verbs, in the order ``replay --help`` lists them.
 VERBS = [add_info, add_render, add_compare, add_table, add_compact, add_diagnose, add_watch]
 
 

@@ -74,7 +74,8 @@ def ffmpeg_command(path, size, *, fps=10, kind="mp4", quality=None, palette_file
     same settings (raw RGBA input of ``size`` at ``fps``, no audio, no
     resizing to macro blocks, log level ``error``): H.264 in ``yuv420p`` at
     CRF 23 (:data:`DEFAULT_CRF`), or ``int((1 - quality / 10) * 51)`` for a
-    ``quality``, with the ``fast`` preset (:data:`H264_PRESET`) for MP4; for GIF, ``paletteuse`` with the palette image ``palette_file``
+    ``quality``, with the ``fast`` preset (:data:`H264_PRESET`) for MP4; for
+    GIF, ``paletteuse`` with the palette image ``palette_file``
     (one palette for the whole animation, changed rectangles only), or one
     palette per frame without it.
 
