@@ -490,3 +490,34 @@ def test_histogram_limits_read_in_chunks_equal_snapshot_by_snapshot(part1_run,
             run, schema.loss("train"),
             lambda loss, view=losses: (view.histograms(loss).sum(axis=0) if view.stacked
                                        else view.histograms(loss).max(axis=0)))
+
+
+def test_probability_histogram_of_logits_draws_each_probability_once(wide_multiclass_file,
+                                                                      tmp_path):
+    # A run whose loss took logits: its outputs become probabilities once
+    # (softmax), for the bars as for the run-wide limits. Before, the bars
+    # took softmax of the probabilities again: all of them near 1/3.
+    import shutil
+
+    import h5py
+
+    from replay import Run
+
+    path = tmp_path / "logits.h5"
+    shutil.copy(wide_multiclass_file, path)
+    with h5py.File(path, "a") as handle:
+        handle["softmax"].attrs["from_logits"] = True
+    with Run(path, "softmax") as run:
+        assert run.outputs_are_logits
+        view = ProbabilityHistogram(run)
+        view.plot(-1)
+        probabilities = run.probabilities(-1)
+        shown = probabilities.max(axis=1)
+        wrong = probabilities.argmax(axis=1) != run.labels()
+        expected = [np.histogram(shown[wrong == side], bins=view.edges_)[0] for side in (0, 1)]
+        np.testing.assert_array_equal(view.counts_, expected)
+        # The bars stay within the run-wide limits.
+        from replay.views.ranges import max_count
+
+        tops = max_count(run, schema.outputs("train"), view.histograms, per_row=True)
+        assert (view.counts_.max(axis=1) <= tops).all()

@@ -169,29 +169,30 @@ class ProbabilityHistogram(View):
         self.edges_ = np.linspace(0.0, 1.0, self.bins + 1)
         self.counts_ = np.zeros((2, self.bins), dtype=np.int64)
 
-    def _classify(self, outputs):
+    def _classify(self, probabilities):
         """Return ``(probability shown, axes index, misclassified)`` of every sample.
 
-        Binary: the probability of class 1, drawn on the axes of the sample's
-        class; multiclass: the probability of the predicted class, on axes 1
-        when the prediction is wrong. Predictions follow Keras' accuracy
-        (class 1 where ``p > threshold``; the argmax).
+        ``probabilities``: one snapshot's, ``(samples, outputs)`` (logits
+        already turned into probabilities, as :meth:`replay.Run.probabilities`
+        gives them). Binary: the probability of class 1, drawn on the axes of
+        the sample's class; multiclass: the probability of the predicted
+        class, on axes 1 when the prediction is wrong. Predictions follow
+        Keras' accuracy (class 1 where ``p > threshold``; the argmax).
         """
-        outputs = self.run.output_probabilities(outputs)
         if self.binary:
-            probabilities = outputs[:, 0]
-            wrong = (probabilities > self.threshold) != (self.labels == 1)
-            return probabilities, self.labels, wrong
-        wrong = outputs.argmax(axis=1) != self.labels
-        return outputs.max(axis=1), wrong.astype(int), wrong
+            shown = probabilities[:, 0]
+            wrong = (shown > self.threshold) != (self.labels == 1)
+            return shown, self.labels, wrong
+        wrong = probabilities.argmax(axis=1) != self.labels
+        return probabilities.max(axis=1), wrong.astype(int), wrong
 
     def _counts(self, probabilities, axes_index):
         return np.stack([np.histogram(probabilities[axes_index == index], bins=self.edges_)[0]
                          for index in (0, 1)])
 
     def histograms(self, outputs):
-        """Return the ``(2, bins)`` counts of one epoch's outputs."""
-        probabilities, axes_index, _ = self._classify(outputs)
+        """Return the ``(2, bins)`` counts of one epoch's outputs (as recorded: logits too)."""
+        probabilities, axes_index, _ = self._classify(self.run.output_probabilities(outputs))
         return self._counts(probabilities, axes_index)
 
     def histograms_of_snapshots(self, outputs):
