@@ -49,6 +49,39 @@ def test_snapshot_count_and_initial_state(tmp_path):
 
 
 @pytest.mark.backend
+def test_snapshot_0_on_disk_before_the_second_batch(tmp_path):
+    """Snapshot 0 is computed beside Keras' first step, and written before the second."""
+    import keras
+
+    from replay import Recorder
+    from replay.datasets import parabola
+
+    path = tmp_path / "run.h5"
+    inputs, targets = parabola(100)
+    model = part1_model("tanh")
+    initial = [w.copy() for w in model.get_weights()]
+    seen = {}
+
+    class ReadAtSecondBatch(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 1 and not seen:
+                with Run(path, "tanh") as run:  # another reader, while recording
+                    seen["snapshots"] = run.n_snapshots
+                    seen["kernel"] = run.weights("hidden", 0)["kernel"]
+                    seen["outputs"] = run.outputs(0)
+
+    recorder = Recorder(path, "tanh", inputs, targets)
+    model.fit(inputs, targets, epochs=1, batch_size=16, verbose=0,
+              callbacks=[recorder, ReadAtSecondBatch()])
+    assert seen["snapshots"] == 1
+    # The weights before the first batch, not after it.
+    np.testing.assert_array_equal(seen["kernel"], initial[0])
+    assert not np.array_equal(seen["kernel"], model.get_weights()[0])
+    assert seen["outputs"].shape == (200, 1) and np.isfinite(seen["outputs"]).all()
+    assert recorder._batches_before_wait is None
+
+
+@pytest.mark.backend
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 def test_recorded_arrays_equal_forward_pass(recorded_part1_file, activation):
     run = Run(recorded_part1_file, activation)

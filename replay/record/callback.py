@@ -254,6 +254,8 @@ class Recorder(keras.callbacks.Callback):
         self._pending = []  # jobs submitted to it, oldest first
         self._sink = None  # where snapshots go: a WriterProcess or a RunWriter
         self._started = False
+        # Batches to train before waiting for snapshot 0 to be on disk (None: not waiting).
+        self._batches_before_wait = None
         self._step = 0
         self._epochs_done = 0
 
@@ -263,6 +265,7 @@ class Recorder(keras.callbacks.Callback):
         # In a multi-process (multi-host) run every process trains the same
         # model; only the first writes the file.
         self._active = process_index() == 0
+        self._batches_before_wait = None
         if not self._active:
             return
         self._wait()  # a previous fit that raised may have left a write in flight
@@ -286,13 +289,24 @@ class Recorder(keras.callbacks.Callback):
         # holds) fails now, not epochs later.
         self._sink.sync()
         if n_snapshots == 0:
-            # Captured now (the weights before the first batch), computed on
-            # the writer thread (its first call compiles the capture).
+            # Captured now (a copy of the weights before the first batch),
+            # computed and written on the writer thread. Its first call
+            # compiles the capture while Keras traces and compiles its
+            # training step on the first batch, so the two compilations
+            # overlap; snapshot 0 is on disk before the second batch
+            # (on_train_batch_begin).
             self._snapshot(epoch=0.0)
-            # The README promises snapshot 0 on disk before the first batch:
-            # wait for it (the capture compiles here, before Keras' step).
-            self._wait()
-            self._sink.sync()
+            self._submit(self._sink.sync)
+            self._batches_before_wait = 1
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._batches_before_wait is None:
+            return
+        if self._batches_before_wait:
+            self._batches_before_wait -= 1
+            return
+        self._batches_before_wait = None
+        self._wait()  # snapshot 0 written and flushed
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_in_fit = epoch
