@@ -361,6 +361,33 @@ def test_the_tensorflow_and_torch_capture_writes_what_the_jax_capture_writes(tmp
         assert backend[path].dtype == fused[path].dtype, path
 
 
+def test_the_snapshot_function_compiles_with_cpu_options_or_without(monkeypatch):
+    """The faster-compiling XLA options give the same arrays; a jaxlib without them still works."""
+    from replay.record import budget, capture_jax
+    from replay.record.capture import CapturePlan
+    from replay.record.capture_jax import FusedJaxCapture
+
+    inputs, targets = blobs(300, features=2)
+    model = dense_model(2, units=(16,))
+    results = []
+    for options in (capture_jax.CPU_COMPILER_OPTIONS, {}, {"xla_cpu_no_such_option": True}):
+        monkeypatch.setattr(capture_jax, "CPU_COMPILER_OPTIONS", options)
+        monkeypatch.setattr(capture_jax, "_options_known", True)
+        monkeypatch.setattr(capture_jax, "_COMPILED", type(capture_jax._COMPILED)())
+        plan = CapturePlan(model)
+        recording = budget.plan_recording(plan, {"train": (inputs, targets)}, {},
+                                          recompute=False)
+        capture = FusedJaxCapture(plan, recording.sources, {}, gradients=True)
+        results.append(capture.collect(capture.dispatch()))
+        # An option this jaxlib does not know: compiled without options, once noticed.
+        assert capture_jax._options_known == ("xla_cpu_no_such_option" not in options)
+    assert len(results[0]) > 5
+    for other in results[1:]:
+        assert sorted(other) == sorted(results[0])
+        for path, array in results[0].items():
+            np.testing.assert_array_equal(other[path], array, err_msg=path)
+
+
 # -- what it costs, shown -------------------------------------------------------------------
 
 

@@ -299,6 +299,16 @@ _COMPILED = OrderedDict()
 _COMPILED_LOCK = threading.Lock()
 _COMPILED_MAX = 32
 
+#: XLA options of the snapshot function's compilation on CPU. XLA's older
+#: (LLVM IR) fusion emitters compile it 20-50 % faster than its MLIR ones,
+#: and the executable runs as fast with bit-identical results (measured on
+#: jax 0.10: the digits CNN's capture 0.54 -> 0.32 s, 0.92 -> 0.57 s of CPU;
+#: an LSTM, two MLPs and a two-conv net alike). The first recorded run of
+#: a session pays this compilation while Keras compiles its training step.
+CPU_COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+#: Set to False once this jaxlib refused the options (it does not know them).
+_options_known = True
+
 
 def _compile(lowered):
     """Compile a lowered snapshot function, unless the same program was compiled before."""
@@ -310,9 +320,26 @@ def _compile(lowered):
         if compiled is not None:
             _COMPILED.move_to_end(key)
             return compiled
-    compiled = lowered.compile()
+    compiled = _compile_on_backend(lowered)
     with _COMPILED_LOCK:
         _COMPILED[key] = compiled
         while len(_COMPILED) > _COMPILED_MAX:
             _COMPILED.popitem(last=False)
     return compiled
+
+
+def _compile_on_backend(lowered):
+    """``lowered.compile()``, with :data:`CPU_COMPILER_OPTIONS` on CPU where jaxlib takes them."""
+    global _options_known
+    import jax
+
+    if _options_known and CPU_COMPILER_OPTIONS and jax.default_backend() == "cpu":
+        try:
+            return lowered.compile(compiler_options=dict(CPU_COMPILER_OPTIONS))
+        except Exception:  # noqa: BLE001 - jaxlib's errors have no common class
+            # An older jaxlib (no compiler_options, or not this option); a
+            # real compilation error raises again here.
+            compiled = lowered.compile()
+            _options_known = False
+            return compiled
+    return lowered.compile()
