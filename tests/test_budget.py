@@ -235,6 +235,104 @@ def test_dense_layers_are_recomputed_from_their_weights_exactly(tmp_path):
     np.testing.assert_allclose(run.outputs(-1), keras_values(model, inputs, "output"),
                                rtol=1e-5, atol=1e-6)
     assert run.arrays()[schema.activations("train", "pair")][2] == 0  # nothing stored
+    assert run.attrs[schema.VERSION_ATTRIBUTE] == 2  # readable by replays before version 3
+
+
+#: Convolutions the numpy recipe must compute as Keras does: (class, spatial
+#: shape, options). Odd and even sizes with "same" and strides, dilation,
+#: causal padding, kernels larger than the stride.
+CONVOLUTIONS = [
+    ("Conv1D", (11,), {"kernel_size": 3}),
+    ("Conv1D", (11,), {"kernel_size": 3, "padding": "causal", "dilation_rate": 2}),
+    ("Conv1D", (10,), {"kernel_size": 4, "padding": "same", "strides": 3}),
+    ("Conv2D", (9, 8), {"kernel_size": 3, "padding": "same", "strides": 2}),
+    ("Conv2D", (9, 8), {"kernel_size": (2, 3), "dilation_rate": (2, 1)}),
+    ("Conv2D", (8, 8), {"kernel_size": 1, "use_bias": False}),
+    ("Conv3D", (5, 6, 7), {"kernel_size": 2, "padding": "same", "strides": (1, 2, 3)}),
+]
+
+
+@pytest.mark.parametrize("kind, spatial, options", CONVOLUTIONS)
+def test_conv_recipe_computes_what_keras_computes(kind, spatial, options):
+    import keras
+
+    from replay.io.recompute import apply_recipe
+
+    keras.utils.set_random_seed(0)
+    layer = getattr(keras.layers, kind)(5, activation="elu", **options)
+    inputs = np.random.default_rng(1).normal(size=(7, *spatial, 3)).astype(np.float32)
+    expected = np.asarray(keras.ops.convert_to_numpy(layer(inputs)))
+    kernel, *bias = layer.get_weights()
+    recipe = {"op": "conv", "strides": list(layer.strides), "padding": layer.padding,
+              "dilation_rate": list(layer.dilation_rate), "activation": "elu"}
+    # One kernel per snapshot, on static inputs and on per-snapshot inputs.
+    kernels = np.stack([kernel, 2 * kernel])
+    biases = np.stack([bias[0], 2 * bias[0]]) if bias else None
+    computed = apply_recipe(recipe, inputs, kernels, biases)
+    assert computed.shape == (2, *expected.shape)
+    np.testing.assert_allclose(computed[0], expected, rtol=1e-5, atol=1e-5)
+    per_snapshot = apply_recipe(recipe, np.stack([inputs, inputs]), kernels, biases)
+    np.testing.assert_allclose(per_snapshot, computed, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.backend
+def test_conv_layers_are_recomputed_from_their_weights(tmp_path):
+    """Conv2D → Conv2D chain: both layers' activations and z-values come from the weights."""
+    import keras
+
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([
+        keras.Input((8, 8, 1)),
+        keras.layers.Conv2D(4, 3, activation="relu", padding="same", name="conv_1"),
+        keras.layers.Conv2D(3, 3, strides=2, name="conv_2"), keras.layers.Activation("tanh"),
+        keras.layers.Flatten(), keras.layers.Dense(2, name="latent"),
+        keras.layers.Dense(3, activation="softmax", name="output")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    inputs = rng.random((120, 8, 8, 1)).astype(np.float32)
+    targets = rng.integers(0, 3, 120)
+    path = tmp_path / "run.h5"
+    record(path, model, inputs=inputs, targets=targets, epochs=2)
+    run = Run(path, "run")
+    storage = {layer.name: layer.storage for layer in run.layers}
+    for layer in ("conv_1", "conv_2"):
+        assert storage[layer]["activations"] == storage[layer]["preactivations"] == "recomputed"
+        assert not {schema.activations("train", layer),
+                    schema.preactivations("train", layer)} & stored(path)
+    assert storage["latent"]["activations"] == "raw"  # its input (Flatten) is not recorded
+    assert run.attrs[schema.VERSION_ATTRIBUTE] == 3  # convolution recipes: version 3
+    np.testing.assert_allclose(run.activations("conv_1", -1),
+                               keras_values(model, inputs, "conv_1"), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(run.activations("conv_2", -1),
+                               keras_values(model, inputs, model.layers[2].name),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(run.preactivations("conv_2", -1),
+                               keras_values(model, inputs, "conv_2"), rtol=1e-5, atol=1e-5)
+    assert run.activations("conv_2", 0).shape == (120, 3, 3, 3)
+
+
+def test_a_damaged_conv_recipe_is_a_run_file_error(tmp_path):
+    import keras
+
+    from replay.errors import RunFileError
+
+    path = tmp_path / "run.h5"
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 2)), keras.layers.Conv1D(2, 3, name="conv"),
+                              keras.layers.Flatten(),
+                              keras.layers.Dense(1, activation="sigmoid", name="output")])
+    model.compile("sgd", "binary_crossentropy")
+    inputs = np.random.default_rng(0).normal(size=(50, 6, 2)).astype(np.float32)
+    record(path, model, inputs=inputs, targets=(inputs[:, 0, 0] > 0).astype(np.float32),
+           epochs=1)
+    with h5py.File(path, "r+") as handle:
+        recipes = json.loads(handle["run"].attrs[schema.RECOMPUTED_ATTRIBUTE])
+        assert {recipe["op"] for recipe in recipes.values()} == {"conv"}
+        for recipe in recipes.values():
+            recipe["padding"] = "causal!"
+        handle["run"].attrs[schema.RECOMPUTED_ATTRIBUTE] = json.dumps(recipes)
+    with pytest.raises(RunFileError, match="recomputed.*damaged"):
+        Run(path, "run").activations("conv", 0)
 
 
 def test_recompute_false_stores_everything(tmp_path):

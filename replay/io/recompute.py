@@ -1,13 +1,14 @@
 """Datasets a run does not store but recomputes when they are read.
 
 A Dense layer's pre-activations are its input times its kernel plus its
-bias; its activations and the outputs of a Dense output layer are those
+bias, a convolution layer's its input convolved with its kernel plus its
+bias; its activations (and the outputs, for the output layer) are those
 through the activation function. When the layer's input is recorded (the
 model's inputs, or the activations of the layer before it) and the
-recorder checked on real samples that this numpy pass gives what Keras
-computes, storing these arrays would repeat what the weights already say:
-the recorder writes a **recipe** instead, and the replay side computes the
-rows of the snapshots it reads (see ``docs/run-file-schema.md``).
+recorder knows that this numpy pass gives what Keras computes, storing
+these arrays would repeat what the weights already say: the recorder
+writes a **recipe** instead, and the replay side computes the rows of the
+snapshots it reads (see ``docs/run-file-schema.md``).
 
 The recipes are the run attribute :data:`replay.io.schema.RECOMPUTED_ATTRIBUTE`
 (JSON), ``{dataset path: recipe}`` with recipe::
@@ -15,6 +16,10 @@ The recipes are the run attribute :data:`replay.io.schema.RECOMPUTED_ATTRIBUTE`
     {"op": "dense", "input": <path>, "kernel": <path>, "bias": <path or null>,
      "activation": <a key of ACTIVATIONS or null>, "options": {...}}
 
+or ``"op": "conv"`` with, in addition, ``"strides"`` and
+``"dilation_rate"`` (one integer per spatial axis) and ``"padding"``
+(``"valid"``, ``"same"`` or, for one spatial axis, ``"causal"``), as
+Keras' ``Conv1D``, ``Conv2D`` and ``Conv3D`` define them (channels last).
 ``activation`` null gives the pre-activations. ``input`` is a static input
 (``inputs/<source>``) or a per-snapshot dataset, itself stored or
 recomputed (a chain of layers).
@@ -91,27 +96,111 @@ ACTIVATIONS = {
 }
 
 
+#: The keys a convolution recipe has beyond a dense one.
+CONV_OPTIONS = ("strides", "padding", "dilation_rate")
+#: Largest block of convolution patches built at once, in bytes.
+PATCH_BYTES = 32 << 20
+
+
 def apply_recipe(recipe, inputs, kernel, bias):
-    """Compute a recipe's rows from arrays: the numpy pass, also used to check it.
+    """Compute a recipe's rows from arrays: the numpy pass, also used in the tests.
 
     Args:
-        recipe: the recipe (its ``activation`` and ``options``).
-        inputs: ``(P, d)`` for every snapshot, or ``(m, P, d)``.
-        kernel: ``(m, d, u)``; ``bias``: ``(m, u)`` or ``None``.
+        recipe: the recipe (its ``op``, ``activation``, ``options`` and, for
+            a convolution, its :data:`CONV_OPTIONS`).
+        inputs: a dense layer's ``(P, d)`` for every snapshot, or
+            ``(m, P, d)``; a convolution's ``(P, *spatial, channels)`` for
+            every snapshot, or ``(m, P, *spatial, channels)``.
+        kernel: ``(m, d, u)`` or ``(m, *kernel size, channels, u)``;
+            ``bias``: ``(m, u)`` or ``None``.
 
     Returns:
-        Array ``(m, P, u)`` float32.
+        Array ``(m, P, u)`` or ``(m, P, *output spatial, u)``, float32.
     """
     inputs = np.asarray(inputs, dtype=np.float32)
-    z = np.matmul(inputs if inputs.ndim == 3 else inputs[None], np.asarray(kernel, np.float32))
+    kernel = np.asarray(kernel, np.float32)
+    if recipe.get("op", "dense") == "conv":
+        z = convolve(inputs, kernel, recipe["strides"], recipe["padding"],
+                     recipe["dilation_rate"])
+    else:
+        z = np.matmul(inputs if inputs.ndim == 3 else inputs[None], kernel)
     if bias is not None:
-        z += np.asarray(bias, dtype=np.float32)[:, None, :]
+        bias = np.asarray(bias, dtype=np.float32)
+        z += bias.reshape(len(bias), *([1] * (z.ndim - 2)), bias.shape[-1])
     name = recipe.get("activation")
     if name is None:
         return z
     values = ACTIVATIONS[name](z.astype(np.float64) if name in ("gelu", "mish") else z,
                                **recipe.get("options", {}))
     return np.asarray(values, dtype=np.float32)
+
+
+def conv_output_shape(spatial, kernel_size, strides, padding, dilation_rate):
+    """The output's spatial shape of a Keras convolution on inputs of spatial shape ``spatial``."""
+    shape = []
+    for size, width, stride, dilation in zip(spatial, kernel_size, strides, dilation_rate):
+        extent = (width - 1) * dilation + 1
+        if padding == "same":
+            shape.append(-(-size // stride))
+        else:  # "valid", or "causal": padded by extent - 1 on the left
+            padded = size + (extent - 1 if padding == "causal" else 0)
+            shape.append(max((padded - extent) // stride + 1, 0))
+    return tuple(shape)
+
+
+def convolve(inputs, kernels, strides, padding, dilation_rate):
+    """Keras' convolution (channels last, one group) of inputs with per-snapshot kernels.
+
+    Args:
+        inputs: ``(P, *spatial, c)`` for every kernel, or ``(m, P, *spatial, c)``.
+        kernels: ``(m, *kernel size, c, u)``.
+        strides, dilation_rate: one integer per spatial axis.
+        padding: ``"valid"``, ``"same"`` (XLA's and TensorFlow's: the extra
+            row of an odd total at the end) or ``"causal"`` (one spatial
+            axis: ``(kernel size - 1) * dilation`` zeros at the start).
+
+    Returns:
+        ``(m, P, *output spatial, u)`` float32, without bias.
+    """
+    m, *kernel_size, channels, units = kernels.shape
+    rank = len(kernel_size)
+    shared = inputs.ndim == rank + 2
+    spatial = inputs.shape[-1 - rank:-1]
+    extents = [(width - 1) * dilation + 1 for width, dilation in zip(kernel_size, dilation_rate)]
+    out = conv_output_shape(spatial, kernel_size, strides, padding, dilation_rate)
+    pads = []
+    for size, extent, stride, count in zip(spatial, extents, strides, out):
+        if padding == "same":
+            total = max((count - 1) * stride + extent - size, 0)
+            pads.append((total // 2, total - total // 2))
+        elif padding == "causal":
+            pads.append((extent - 1, 0))
+        else:
+            pads.append((0, 0))
+    # The kernel as a matrix over (channel, *kernel position), the order of the patches.
+    order = (0, rank + 1, *range(1, rank + 1), rank + 2)
+    matrices = kernels.transpose(order).reshape(m, -1, units)
+    batches = inputs[None] if shared else inputs
+    samples = batches.shape[1]
+    per_sample = max(int(np.prod(out)) * matrices.shape[1] * 4, 1)
+    step = max(1, PATCH_BYTES // per_sample)
+    result = np.empty((m, samples, *out, units), np.float32)
+    for start in range(0, samples, step):
+        chunk = batches[:, start:start + step]
+        chunk = np.pad(chunk, [(0, 0), (0, 0), *pads, (0, 0)])
+        windows = np.lib.stride_tricks.sliding_window_view(
+            chunk, extents, axis=tuple(range(2, 2 + rank)))
+        # (batch, n, *positions, c, *extents): every stride-th position, every
+        # dilation-th element of each window.
+        windows = windows[(slice(None), slice(None),
+                           *(slice(None, count * stride, stride)
+                             for count, stride in zip(out, strides)),
+                           slice(None),
+                           *(slice(None, None, dilation) for dilation in dilation_rate))]
+        patches = windows.reshape(len(windows), -1, matrices.shape[1])
+        values = np.matmul(patches, matrices)  # (m or 1 → m, n * positions, u)
+        result[:, start:start + step] = values.reshape(m, -1, *out, units)
+    return result
 
 
 class RecomputedDatasets:
@@ -143,14 +232,15 @@ class RecomputedDatasets:
         try:
             recipes = json.loads(value) if isinstance(value, str) else value
             if not isinstance(recipes, dict) or not all(
-                    isinstance(recipe, dict) and recipe.get("op") == "dense"
+                    isinstance(recipe, dict) and recipe.get("op") in ("dense", "conv")
                     and isinstance(recipe.get("input"), str)
                     and isinstance(recipe.get("kernel"), str)
                     and isinstance(recipe.get("bias"), (str, type(None)))
                     and recipe.get("activation", None) in (None, *ACTIVATIONS)
                     and isinstance(recipe.get("options", {}), dict)
+                    and (recipe["op"] == "dense" or _valid_conv(recipe))
                     for recipe in recipes.values()):
-                raise ValueError("not a mapping of dataset paths to dense recipes")
+                raise ValueError("not a mapping of dataset paths to dense or conv recipes")
         except (TypeError, ValueError) as error:
             raise RunFileError(
                 f"The {schema.RECOMPUTED_ATTRIBUTE!r} attribute of run {store.run!r} in "
@@ -168,15 +258,25 @@ class RecomputedDatasets:
             self._resolving.add(path)
             try:
                 recipe = self.recipes[path]
-                kernel = self.store[recipe["kernel"]]
+                kernel = tuple(self.store[recipe["kernel"]].shape)
                 source_shape = self._input_shape(recipe)
-                if len(kernel.shape) != 3 or not source_shape \
-                        or source_shape[-1] != kernel.shape[1]:
-                    raise self._damaged(path, f"its kernel {tuple(kernel.shape)} does not fit "
+                # A dense kernel (m, d, u) on (..., d); a convolution's
+                # (m, *size, c, u) on (samples, *spatial, c).
+                rank = len(recipe["strides"]) if recipe["op"] == "conv" else 0
+                if len(kernel) != 3 + rank or not source_shape \
+                        or source_shape[-1] != kernel[-2] \
+                        or (rank and len(source_shape) != rank + 2):
+                    raise self._damaged(path, f"its kernel {kernel} does not fit "
                                               f"its input {tuple(source_shape)}")
             finally:
                 self._resolving.discard(path)
-            self._shapes[path] = (kernel.shape[0], *source_shape[:-1], kernel.shape[-1])
+            if rank:
+                spatial = conv_output_shape(source_shape[1:-1], kernel[1:-2],
+                                            recipe["strides"], recipe["padding"],
+                                            recipe["dilation_rate"])
+                self._shapes[path] = (kernel[0], source_shape[0], *spatial, kernel[-1])
+            else:
+                self._shapes[path] = (kernel[0], *source_shape[:-1], kernel[-1])
         return self._shapes[path]
 
     def _damaged(self, path, why):
@@ -218,13 +318,13 @@ class RecomputedDatasets:
         kernel = self.store[recipe["kernel"]][rows]
         bias = self.store[recipe["bias"]][rows] if recipe.get("bias") else None
         source = recipe["input"]
-        if source not in self.recipes and schema.quantity_of(source)[0] == "inputs":
-            inputs = np.asarray(self.store[source][()], dtype=np.float32)
-            flat = inputs.reshape(-1, inputs.shape[-1])
-        else:
-            inputs = np.asarray(self.store[source][rows], dtype=np.float32)
-            flat = inputs.reshape(len(indices), -1, inputs.shape[-1])
-        values = apply_recipe(recipe, flat, kernel, bias)
+        static = source not in self.recipes and schema.quantity_of(source)[0] == "inputs"
+        inputs = np.asarray(self.store[source][()] if static else self.store[source][rows],
+                            dtype=np.float32)
+        if recipe["op"] == "dense":  # every axis but the features is a row
+            inputs = inputs.reshape(*(() if static else (len(indices),)), -1,
+                                    inputs.shape[-1])
+        values = apply_recipe(recipe, inputs, kernel, bias)
         return values.reshape(len(indices), *self.shape(path)[1:])
 
     def _keep(self, key, array):
@@ -235,6 +335,17 @@ class RecomputedDatasets:
             self._cached_bytes -= dropped.nbytes
         self._cache[key] = array
         self._cached_bytes += array.nbytes
+
+
+def _valid_conv(recipe):
+    """Whether a conv recipe's own keys are well formed (one entry per spatial axis)."""
+    strides, dilation = recipe.get("strides"), recipe.get("dilation_rate")
+    return (isinstance(strides, list) and isinstance(dilation, list)
+            and 1 <= len(strides) <= 3 and len(dilation) == len(strides)
+            and all(isinstance(size, int) and not isinstance(size, bool) and size >= 1
+                    for size in strides + dilation)
+            and recipe.get("padding") in ("valid", "same", "causal")
+            and (recipe["padding"] != "causal" or len(strides) == 1))
 
 
 def _rows(indices):

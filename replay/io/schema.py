@@ -15,14 +15,27 @@ Example:
 
 #: The ``format`` attribute of the root of every run file.
 FORMAT_NAME = "replay run file"
-#: The schema version this replay writes. Version 2 added float16 datasets,
-#: recomputed datasets (:data:`RECOMPUTED_ATTRIBUTE`), summaries
+#: The newest schema version this replay writes. Version 2 added float16
+#: datasets, recomputed datasets (:data:`RECOMPUTED_ATTRIBUTE`), summaries
 #: (:func:`summary`), sample subsets (:func:`sample_indices`) and the
 #: ``storage`` entry of every layer; a version-1 reader would miss or
-#: misread them.
-SCHEMA_VERSION = 2
+#: misread them. Version 3 added convolution recipes (``"op": "conv"``),
+#: which a version-2 reader would take for damage. A run is written with
+#: the oldest version that describes it (:func:`run_version`), so older
+#: replays keep reading the runs that need nothing newer.
+SCHEMA_VERSION = 3
 #: The schema versions this replay reads.
-SUPPORTED_SCHEMA_VERSIONS = (1, 2)
+SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3)
+
+def run_version(recipes):
+    """The schema version of a run with these recipes (``{path: recipe}``): 3 with a convolution's.
+
+    Example:
+        >>> run_version({"outputs/train": {"op": "dense"}})
+        2
+    """
+    return 3 if any(recipe.get("op") == "conv" for recipe in (recipes or {}).values()) else 2
+
 
 #: The kinds of recorded inputs. ``train`` and ``validation`` are samples
 #: (with targets and per-sample loss); ``grid`` and ``mesh`` are probe points.

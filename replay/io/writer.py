@@ -223,7 +223,8 @@ class RunWriter:
         writer = cls(handle, run, compression=compression, static_compression=static_compression)
         with writer._writing():
             group = writer.group
-            group.attrs[schema.VERSION_ATTRIBUTE] = schema.SCHEMA_VERSION
+            group.attrs[schema.VERSION_ATTRIBUTE] = schema.run_version(
+                attributes.get(schema.RECOMPUTED_ATTRIBUTE))
             group.attrs["complete"] = False
             for key, value in attributes.items():
                 group.attrs[key] = _attribute(value)

@@ -337,8 +337,8 @@ def plan_recording(plan, sources, probe_points, *, max_samples=None, seed=0, rec
         probe_points: ``{source: points}``.
         max_samples: at most this many samples per source (a seeded subset).
         seed: the subset's seed.
-        recompute: recompute what the weights give (cheap Dense layers)
-            instead of storing it.
+        recompute: recompute what the weights give (cheap Dense and
+            convolution layers) instead of storing it.
         itemsize: bytes per value of the storage dtype.
         gradients: whether gradients are recorded.
         limit: ``max_snapshot_bytes`` (``None``: no budget).

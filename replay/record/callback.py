@@ -41,8 +41,8 @@ class Recorder(keras.callbacks.Callback):
     probe points (grid lines and a mesh over the padded input range), so the
     replay can bend the grid and colour decision regions without Keras.
 
-    What the weights already say is not stored: a Dense layer whose input is
-    recorded keeps its weights, and :class:`replay.Run` recomputes its
+    What the weights already say is not stored: a Dense or convolution layer
+    whose input is recorded keeps its weights, and :class:`replay.Run` recomputes its
     z-values, activations and outputs when read (``recompute=``). Large
     activation arrays are stored as float16 (``storage_dtype=``). A snapshot
     that would exceed ``max_snapshot_bytes`` records less (z-values of wide

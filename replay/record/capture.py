@@ -17,6 +17,7 @@ import numpy as np
 from replay.errors import OptionError, RecordingError
 from replay.io import schema
 from replay.io.recompute import ACTIVATIONS as RECIPE_ACTIVATIONS
+from replay.io.recompute import CONV_OPTIONS
 from replay.io.storage import summary_arrays, to_storage
 
 #: Weightless layers that apply an activation: when one directly follows a
@@ -88,9 +89,11 @@ class Quantity:
         tensor: the symbolic Keras tensor.
         shape: its shape per sample.
         recipe: how to recompute it from the weights with numpy, or ``None``:
-            ``{"input": ("inputs",) or ("activations", layer), "layer": the
-            Dense layer, "bias": bool, "activation": name or None,
-            "options": {...}, "macs": multiply-adds per sample}``.
+            ``{"op": "dense" or "conv", "input": ("inputs",) or
+            ("activations", layer), "layer": the Dense or convolution layer,
+            "bias": bool, "activation": name or None, "options": {...},
+            "macs": multiply-adds per sample}``, and for ``"conv"`` its
+            ``strides``, ``padding`` and ``dilation_rate``.
         mode: how it is kept: ``"raw"``, ``"recomputed"``, ``"summary"``,
             or ``"none"`` (not recorded; the outputs are still computed,
             for the per-sample loss).
@@ -193,11 +196,11 @@ class CapturePlan:
       pre-activations; so do layers without an activation function
       (normalisation, embedding).
 
-    Each quantity is kept ``"raw"``, ``"recomputed"`` (a Dense layer whose
-    input is recorded: numpy recomputes it from the weights on reading,
-    see :mod:`replay.io.recompute`; :meth:`use_recipes` checks its
-    activation function against Keras' first), as a ``"summary"`` (:mod:`replay.io.storage`) or not
-    at all. The recorder's size budget (:mod:`replay.record.budget`) sets
+    Each quantity is kept ``"raw"``, ``"recomputed"`` (a Dense or
+    convolution layer whose input is recorded: numpy recomputes it from the
+    weights on reading, see :mod:`replay.io.recompute`; :meth:`use_recipes`
+    checks its activation function against Keras' first), as a
+    ``"summary"`` (:mod:`replay.io.storage`) or not at all. The recorder's size budget (:mod:`replay.record.budget`) sets
     the modes; :meth:`finalize` then builds the capture model.
 
     Args:
@@ -268,7 +271,7 @@ class CapturePlan:
             name, activation_tensor, z_tensor, function = self._activation(
                 layer, output, consumers, is_output)
             if is_output:
-                recipe = _dense_recipe(layer, activation_of, function)
+                recipe = _layer_recipe(layer, activation_of, function)
                 self.outputs = Quantity("outputs", layer.name, output_tensor, recipe)
             if not _selected(layer, layers):
                 continue
@@ -295,12 +298,12 @@ class CapturePlan:
             if "activations" in own:
                 self.quantities.append(Quantity(
                     "activations", layer.name, activation_tensor,
-                    _dense_recipe(layer, activation_of, function)))
+                    _layer_recipe(layer, activation_of, function)))
                 activation_of[id(activation_tensor)] = ("activations", layer.name)
             if z_tensor is not None and "preactivations" in own:
                 self.quantities.append(Quantity(
                     "preactivations", layer.name, z_tensor,
-                    _dense_recipe(layer, activation_of, None)))
+                    _layer_recipe(layer, activation_of, None)))
         if not hasattr(self, "outputs"):
             self.outputs = Quantity("outputs", None, output_tensor)
         if "outputs" not in wanted["*"]:
@@ -388,10 +391,11 @@ class CapturePlan:
                 else:
                     source_path = schema.activations(source, recipe["input"][1])
                 found[quantity.path(source)] = {
-                    "op": "dense", "input": source_path,
+                    "op": recipe["op"], "input": source_path,
                     "kernel": schema.weights(recipe["layer"], "kernel"),
                     "bias": schema.weights(recipe["layer"], "bias") if recipe["bias"] else None,
-                    "activation": recipe["activation"], "options": recipe["options"]}
+                    "activation": recipe["activation"], "options": recipe["options"],
+                    **{key: recipe[key] for key in CONV_OPTIONS if key in recipe}}
         return found
 
     def resolve(self):
@@ -534,13 +538,24 @@ def _layer_function(layer):
     return None
 
 
-def _dense_recipe(layer, activation_of, function):
-    """The recipe of a Dense layer's activations (``function``) or z-values (``None``), or ``None``.
+#: The convolution layers a recipe computes (exactly these classes: a
+#: subclass may compute something else), by number of spatial axes.
+_CONV_LAYERS = {"Conv1D": 1, "Conv2D": 2, "Conv3D": 3}
 
-    Only a plain ``keras.layers.Dense`` (no LoRA, not quantized) on a
-    recorded input of one axis per sample, with a known activation.
+
+def _layer_recipe(layer, activation_of, function):
+    """The recipe of a layer's activations (``function``) or z-values (``None``), or ``None``.
+
+    Only a plain ``keras.layers.Dense`` on an input of one axis per sample,
+    or a plain ``Conv1D``, ``Conv2D`` or ``Conv3D`` (channels last, one
+    group; any strides, dilation and padding), neither with LoRA nor
+    quantized, in float32, on a recorded input, with a known activation.
     """
-    if type(layer) is not keras.layers.Dense or getattr(layer, "lora_enabled", False) \
+    kind = type(layer).__name__
+    if type(layer) is not getattr(keras.layers, kind, None) or (
+            kind != "Dense" and kind not in _CONV_LAYERS):
+        return None
+    if getattr(layer, "lora_enabled", False) \
             or getattr(layer, "quantization_mode", None) is not None:
         return None
     names = _weight_names(layer)
@@ -549,19 +564,30 @@ def _dense_recipe(layer, activation_of, function):
     try:
         source = activation_of.get(id(layer.input))
         input_rank = len(layer.input.shape)
+        output_shape = layer.output.shape[1:-1]
     except (AttributeError, ValueError):
         return None
-    if source is None or input_rank != 2:
+    if source is None or input_rank != 2 + _CONV_LAYERS.get(kind, 0):
         return None
     if function is not None and (function[0] not in RECIPE_ACTIVATIONS):
         return None
     if str(getattr(layer, "compute_dtype", "float32")) != "float32":
         return None  # mixed precision: numpy's float32 pass would not be what Keras computes
     name, options, keras_function = (None, {}, None) if function is None else function
-    kernel = layer.kernel
-    return {"input": source, "layer": layer.name, "bias": "bias" in names,
-            "activation": name, "options": options, "function": keras_function,
-            "macs": int(kernel.shape[0]) * int(kernel.shape[1])}
+    kernel_size = int(np.prod(layer.kernel.shape[:-1]))
+    recipe = {"op": "dense", "input": source, "layer": layer.name, "bias": "bias" in names,
+              "activation": name, "options": options, "function": keras_function,
+              "macs": kernel_size * int(layer.kernel.shape[-1])}
+    if kind == "Dense":
+        return recipe
+    if getattr(layer, "data_format", "channels_last") != "channels_last" \
+            or getattr(layer, "groups", 1) != 1 or None in output_shape:
+        return None
+    recipe.update(op="conv", strides=[int(size) for size in layer.strides],
+                  padding=str(layer.padding),
+                  dilation_rate=[int(size) for size in layer.dilation_rate])
+    recipe["macs"] *= int(np.prod(output_shape))  # the kernel at every output position
+    return recipe
 
 
 def _is_keras_activation(function, name):
