@@ -17,15 +17,17 @@ For each: the bytes per snapshot (run file size / snapshots); the fit-time
 ratio recorded / plain, in alternating pairs after a warm-up (the median,
 and the range over the pairs); the ratio of the **first** recorded run of
 a fresh Python process (which compiles the snapshot function and starts
-the writer process); and the peak resident memory of the trainer plus the
-writer child, against a plain fit, each in a fresh process. Every scale
-runs in its own Python process. 2 cores shared with others make the times
-noisy: read the ranges.
+the writer process) to the plain fits around it, in ``--first-runs``
+fresh processes (one sample each: the median, and the range); and the
+peak resident memory of the trainer plus the writer child, against a
+plain fit, each in a fresh process. Every scale runs in its own Python
+processes. 2 cores shared with others make the times noisy: read the
+ranges.
 
 The **last line** is a one-line summary.
 
 Usage:
-    python scripts/bench_scale.py [--pairs 3] [--only part1 mlp]
+    python scripts/bench_scale.py [--pairs 3] [--first-runs 3] [--only part1 mlp]
 """
 
 import argparse
@@ -158,8 +160,18 @@ class Scale:
 # -- measuring one scale (in its own process) -------------------------------------------------
 
 
+def measure_first(name, folder):
+    """The first recorded run of this process over the plain runs before and after it."""
+    scale = Scale(name)
+    scale.fit(epochs=2)  # JAX and XLA warm, the training step compiled once
+    before = scale.fit()
+    first = scale.fit(Path(folder) / f"{name}_first.h5")
+    after = scale.fit()
+    return {"name": name, "first_ratio": 2 * first / (before + after)}
+
+
 def measure_times(name, pairs, folder):
-    """Size, cold ratio and alternating pairs of one scale; a dict."""
+    """Size, first-run ratio and alternating pairs of one scale; a dict."""
     from replay import Run
 
     scale = Scale(name)
@@ -167,6 +179,7 @@ def measure_times(name, pairs, folder):
     plain = scale.fit()
     cold_path = Path(folder) / f"{name}_cold.h5"
     cold = scale.fit(cold_path)
+    plain = (plain + scale.fit()) / 2  # the plain runs before and after the first recorded
     ratios, timings = [], []
     for pair in range(pairs):
         path = Path(folder) / f"{name}_{pair}.h5"
@@ -221,6 +234,8 @@ def child(arguments):
     with tempfile.TemporaryDirectory() as folder:
         if kind == "times":
             result = measure_times(name, int(arguments[2]), folder)
+        elif kind == "first":
+            result = measure_first(name, folder)
         else:
             result = measure_memory(name, arguments[2] == "1", folder)
     print("RESULT " + json.dumps(result))
@@ -246,6 +261,8 @@ def _bytes(size):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=3, help="alternating pairs per scale")
+    parser.add_argument("--first-runs", type=int, default=3,
+                        help="fresh processes measuring the first recorded run, per scale")
     parser.add_argument("--only", nargs="+", choices=SCALES, default=list(SCALES))
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -255,6 +272,9 @@ def main(argv=None):
     summary = []
     for name in args.only:
         times = in_process("times", name, args.pairs)
+        firsts = [times["cold_ratio"]] + [in_process("first", name)["first_ratio"]
+                                          for _ in range(args.first_runs - 1)]
+        first = statistics.median(firsts)
         plain = in_process("memory", name, 0)
         recorded = in_process("memory", name, 1)
         ratios = times["ratios"]
@@ -266,11 +286,11 @@ def main(argv=None):
               f"fit time recorded / plain {statistics.median(ratios):.2f} "
               f"(pairs {min(ratios):.2f}-{max(ratios):.2f}, plain "
               f"{times['plain_seconds']:.1f} s), first recorded run of a process "
-              f"{times['cold_ratio']:.2f}; peak RAM trainer {recorded['trainer']:.0f} MB + "
+              f"{first:.2f} ({len(firsts)} processes {min(firsts):.2f}-{max(firsts):.2f}); peak RAM trainer {recorded['trainer']:.0f} MB + "
               f"writer {recorded['writer']:.0f} MB vs plain {plain['trainer']:.0f} MB "
               f"(x{ram:.2f})", flush=True)
         summary.append(f"{name} {_bytes(times.get('file_bytes', times['run_bytes']))} "
-                       f"x{statistics.median(ratios):.2f} (first x{times['cold_ratio']:.2f}) "
+                       f"x{statistics.median(ratios):.2f} (first x{first:.2f}) "
                        f"RAM x{ram:.2f}")
     print("scale summary: " + "; ".join(summary))
     return 0

@@ -285,19 +285,20 @@ class Recorder(keras.callbacks.Callback):
             batch_size=int(batch_size or 0),
             n_train_samples=int(n_train) if n_train is not None else -1,
         )
-        # A writer that cannot open the file (e.g. one another recorder
-        # holds) fails now, not epochs later.
-        self._sink.sync()
         if n_snapshots == 0:
             # Captured now (a copy of the weights before the first batch),
             # computed and written on the writer thread. Its first call
             # compiles the capture while Keras traces and compiles its
             # training step on the first batch, so the two compilations
             # overlap; snapshot 0 is on disk before the second batch
-            # (on_train_batch_begin).
+            # (on_train_batch_begin), where a writer that could not open
+            # the file (e.g. one another recorder holds) fails too.
             self._snapshot(epoch=0.0)
             self._submit(self._sink.sync)
             self._batches_before_wait = 1
+        else:
+            # A writer that cannot open the file fails now, not epochs later.
+            self._sink.sync()
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._batches_before_wait is None:
