@@ -486,6 +486,35 @@ def test_the_snapshot_function_compiles_with_cpu_options_or_without(monkeypatch)
             np.testing.assert_array_equal(other[path], array, err_msg=path)
 
 
+def test_same_shaped_models_share_one_compiled_snapshot_function(monkeypatch):
+    """A sweep: a new model of the same shapes is traced, but neither lowered nor compiled."""
+    from replay.record import budget, capture_jax
+    from replay.record.capture import CapturePlan
+    from replay.record.capture_jax import FusedJaxCapture
+
+    monkeypatch.setattr(capture_jax, "_COMPILED", type(capture_jax._COMPILED)())
+    inputs, targets = blobs(200, features=2)
+    probes = {"mesh": np.zeros((5, 4, 2), np.float32)}
+    lowered = []
+    real_lower = capture_jax._compile_on_backend
+    monkeypatch.setattr(capture_jax, "_compile_on_backend",
+                        lambda stage: lowered.append(stage) or real_lower(stage))
+    captures = []
+    for seed, units in ((0, (8, 5)), (1, (8, 5)), (2, (8, 6))):
+        plan = CapturePlan(dense_model(2, units=units, seed=seed))
+        recording = budget.plan_recording(plan, {"train": (inputs, targets)}, probes,
+                                          recompute=False)
+        capture = FusedJaxCapture(plan, recording.sources, probes, gradients=True)
+        arrays = capture.collect(capture.dispatch())
+        np.testing.assert_allclose(arrays["weights/h1/kernel"],
+                                   plan.model.get_layer("h1").get_weights()[0])
+        captures.append(capture)
+    assert captures[0].compiled is captures[1].compiled  # other weights, same program
+    assert captures[2].compiled is not captures[0].compiled  # other shapes
+    assert len(lowered) == 2 and len(capture_jax._COMPILED) == 2
+    assert all(key.startswith("jaxpr:") for key in capture_jax._COMPILED)
+
+
 # -- what it costs, shown -------------------------------------------------------------------
 
 
