@@ -28,7 +28,6 @@ import re
 import threading
 from collections import OrderedDict
 
-import keras
 import numpy as np
 
 from replay.errors import RecordingError
@@ -152,10 +151,14 @@ class FusedJaxCapture:
     def _arguments(self, variables):
         trainable, non_trainable = variables
         if self._device_data is None:
+            import jax
+
+            # device_put copies; keras.ops.convert_to_tensor would compile a
+            # program per array shape (~7 ms each in a fresh process).
             self._device_data = (
-                {source: tuple(keras.ops.convert_to_tensor(part) for part in pair)
+                {source: tuple(jax.device_put(part) for part in pair)
                  for source, pair in self._samples.items()},
-                {source: keras.ops.convert_to_tensor(points.reshape(-1, points.shape[-1]))
+                {source: jax.device_put(points.reshape(-1, points.shape[-1]))
                  for source, points in self._probes.items()},
             )
         return (trainable, non_trainable, *self._device_data)
