@@ -27,6 +27,7 @@ SCHEMA_VERSION = 3
 #: The schema versions this replay reads.
 SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3)
 
+
 def run_version(recipes):
     """The schema version of a run with these recipes (``{path: recipe}``): 3 with a convolution's.
 

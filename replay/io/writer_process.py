@@ -21,7 +21,8 @@ Python with numpy and h5py takes ~0.2 s of CPU, which during the first
 epoch competes with Keras compiling the training step, so a sweep of runs
 in one session pays it once. Idle children end with the session.
 
-Run as ``python -m replay.io.writer_process`` (the parent does this).
+The parent runs it as ``python -c _CHILD_START`` (:data:`WRITER_NICENESS`
+lower in CPU priority, then ``python -m replay.io.writer_process``).
 """
 
 import atexit

@@ -42,12 +42,12 @@ class Recorder(keras.callbacks.Callback):
     replay can bend the grid and colour decision regions without Keras.
 
     What the weights already say is not stored: a Dense or convolution layer
-    whose input is recorded keeps its weights, and :class:`replay.Run` recomputes its
-    z-values, activations and outputs when read (``recompute=``). Large
-    activation arrays are stored as float16 (``storage_dtype=``). A snapshot
-    that would exceed ``max_snapshot_bytes`` records less (z-values of wide
-    layers as summaries, a sample subset, summaries of the widest layers)
-    and says so once, in a :class:`replay.BudgetWarning`; ``layers=``,
+    whose input is recorded keeps its weights, and :class:`replay.Run`
+    recomputes its z-values, activations and outputs when read
+    (``recompute=``). Large activation arrays are stored as float16
+    (``storage_dtype=``). A snapshot that would exceed ``max_snapshot_bytes``
+    records less (z-values of wide layers as summaries, a sample subset,
+    summaries of the widest layers) and says so once, in a :class:`replay.BudgetWarning`; ``layers=``,
     ``quantities=`` and ``max_samples=`` choose by hand.
 
     The file is opened in ``on_train_begin``, flushed after every snapshot and

@@ -200,8 +200,9 @@ class CapturePlan:
     convolution layer whose input is recorded: numpy recomputes it from the
     weights on reading, see :mod:`replay.io.recompute`; :meth:`use_recipes`
     checks its activation function against Keras' first), as a
-    ``"summary"`` (:mod:`replay.io.storage`) or not at all. The recorder's size budget (:mod:`replay.record.budget`) sets
-    the modes; :meth:`finalize` then builds the capture model.
+    ``"summary"`` (:mod:`replay.io.storage`) or not at all. The recorder's
+    size budget (:mod:`replay.record.budget`) sets the modes;
+    :meth:`finalize` then builds the capture model.
 
     Args:
         model: a built Keras model with a single input and a single output.
