@@ -47,8 +47,9 @@ class Recorder(keras.callbacks.Callback):
     (``recompute=``). Large activation arrays are stored as float16
     (``storage_dtype=``). A snapshot that would exceed ``max_snapshot_bytes``
     records less (z-values of wide layers as summaries, a sample subset,
-    summaries of the widest layers) and says so once, in a :class:`replay.BudgetWarning`; ``layers=``,
-    ``quantities=`` and ``max_samples=`` choose by hand.
+    summaries of the widest layers) and says so once, in a
+    :class:`replay.BudgetWarning`; ``layers=``, ``quantities=`` and
+    ``max_samples=`` choose by hand.
 
     The file is opened in ``on_train_begin``, flushed after every snapshot and
     closed in ``on_train_end``; a run interrupted by ``EarlyStopping``, an
