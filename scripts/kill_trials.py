@@ -10,7 +10,10 @@ has let go of the file, the trial checks:
 - *readable*: the run opens and every snapshot's arrays read; its epochs are
   contiguous (0, 1, 2, ...); its history equals the losses the trainer
   printed, epoch by epoch; ``complete`` is False unless training finished;
-- *snapshot 0 kept*: the run holds the state before training;
+- *snapshot 0 kept*: the run holds the state before training; counted over
+  all trials, and over those killed once the second batch began (the
+  recorder promises snapshot 0 on disk by then: it is computed beside
+  Keras' first step);
 - *snapshots lost*: epochs the trainer finished (printed) that the file lacks.
 
 Promised (README, "Files that survive a crash"): every snapshot the writer
@@ -21,7 +24,8 @@ killed; killing the writer child ends the training with a RecordingError.
 Usage:
     python scripts/kill_trials.py [--trials 24] [--seed 0]
 
-Last line: ``kill trials: readable A of N, snapshot 0 kept B of N, max snapshots lost C``.
+Last line: ``kill trials: readable A of N, snapshot 0 kept B of N (D of E killed after the
+second batch began), max snapshots lost C``.
 """
 
 import argparse
@@ -48,6 +52,10 @@ model.compile(keras.optimizers.SGD(0.05), "binary_crossentropy")
 class Tell(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         print("started", flush=True)
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 1 and not getattr(self, "told", False):
+            self.told = True
+            print("second batch", flush=True)
     def on_epoch_end(self, epoch, logs=None):
         print("epoch", epoch + 1, repr(float(logs["loss"])), flush=True)
 recorder = Recorder(sys.argv[1], "run", inputs, targets)
@@ -114,7 +122,7 @@ def check(path, printed, finished):
         problems.append("history differs from the printed losses")
     if complete and not finished:
         problems.append("marked complete though training did not finish")
-    lost = max(0, len(printed) - (n - 1))
+    lost = max(0, len(printed) - max(n - 1, 0))  # epochs printed beyond snapshot 0
     return not problems, n >= 1, lost, "; ".join(problems)
 
 
@@ -126,7 +134,7 @@ def trial(folder, index, rng):
     line = trainer.stdout.readline()
     if not line.startswith("started"):
         trainer.wait()
-        return how, (False, False, None, "the trainer did not start")
+        return how, False, (False, False, None, "the trainer did not start")
     time.sleep(rng.uniform(0.0, 4.0))
     if how == "writer SIGKILL":
         for child in children(trainer.pid):
@@ -137,15 +145,16 @@ def trial(folder, index, rng):
         output, _ = trainer.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         trainer.kill()
-        return how, (False, False, None, "the trainer did not exit within 120 s")
+        return how, False, (False, False, None, "the trainer did not exit within 120 s")
     lines = output.splitlines()
     # A signal can cut the trainer's last print short ("epoch 7" without its loss).
     printed = [float(line.split()[2]) for line in lines
                if line.startswith("epoch") and len(line.split()) == 3]
     finished = any(line.startswith("finished") for line in lines)
+    promised = any(line.startswith("second batch") for line in lines)
     if not wait_for_release(path):
-        return how, (False, False, None, "the file stayed locked")
-    return how, check(path, printed, finished)
+        return how, promised, (False, False, None, "the file stayed locked")
+    return how, promised, check(path, printed, finished)
 
 
 def main(argv=None):
@@ -155,17 +164,21 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     folder = Path(tempfile.mkdtemp(prefix="replay-kill-"))
-    readable = kept = 0
+    readable = kept = kept_promised = promised_trials = 0
     most_lost = 0
     for index in range(args.trials):
-        how, (ok, zero, lost, problem) = trial(folder, index, rng)
+        how, promised, (ok, zero, lost, problem) = trial(folder, index, rng)
         readable += ok
         kept += zero
+        promised_trials += promised
+        kept_promised += zero and promised
         most_lost = max(most_lost, lost or 0)
         print(f"trial {index:2d} {how:<15} readable={ok} snapshot0={zero} lost={lost}"
+              + ("" if promised else "  (killed before the second batch)")
               + (f"  {problem}" if problem else ""), flush=True)
     print(f"kill trials: readable {readable} of {args.trials}, snapshot 0 kept {kept} of "
-          f"{args.trials}, max snapshots lost {most_lost}")
+          f"{args.trials} ({kept_promised} of {promised_trials} killed after the second batch "
+          f"began), max snapshots lost {most_lost}")
     return 0
 
 
