@@ -37,6 +37,8 @@ def _check_epoch(epoch, clock, owner):
     try:
         return clock.snapshot_index(-1 if epoch is None else epoch)
     except EpochOutOfRangeError as error:
+        if not error.n_snapshots:
+            raise  # no snapshot at all: the run's message says so
         if isinstance(epoch, float):  # an epoch value: the run's message names the nearest
             raise EpochOutOfRangeError(f"--epoch {epoch}: {error}", value=epoch,
                                        n_snapshots=error.n_snapshots, run=error.run) from None

@@ -506,6 +506,11 @@ class Run:
         """
         n = self.n_snapshots
         details = {"value": epoch, "n_snapshots": n, "run": self.name}
+        if n == 0:
+            raise EpochOutOfRangeError(
+                f"Run {self.name!r} of '{self.path}' holds no snapshots: its recording stopped "
+                "(or is still starting) before snapshot 0, the state before training, was "
+                "written. Record it again, or wait for the recorder to write it.", **details)
         if isinstance(epoch, (float, np.floating)):
             return self._snapshot_at(float(epoch), details)
         if isinstance(epoch, (bool, np.bool_)) or not hasattr(epoch, "__index__"):

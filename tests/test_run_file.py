@@ -22,6 +22,7 @@ from replay import (
     list_runs,
 )
 from replay.cli import main as cli_main
+from replay.io import schema
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -102,6 +103,31 @@ def test_epoch_out_of_range(part1_run):
     with pytest.raises(EpochOutOfRangeError):
         part1_run.outputs(1.5)
     assert part1_run.outputs(-1).shape == part1_run.outputs(12).shape
+
+
+def test_a_run_stopped_before_snapshot_0_says_so(tmp_path, capsys):
+    """A trainer killed during the first batch leaves a run with metadata and no snapshot."""
+    from conftest import part1_model
+
+    from replay import Recorder
+    from replay.datasets import parabola
+
+    path = tmp_path / "run.h5"
+    inputs, targets = parabola(50)
+    model = part1_model("tanh")
+    recorder = Recorder(path, "stopped", inputs, targets)
+    recorder.set_model(model)
+    recorder._open(model, in_process=True)  # what on_train_begin writes before snapshot 0
+    recorder.close()
+    run = Run(path, "stopped")
+    assert run.n_snapshots == 0 and not run.complete
+    assert schema.activations("train", "hidden") not in run.arrays()  # nothing to compute from
+    with pytest.raises(EpochOutOfRangeError, match="holds no snapshots.*before snapshot 0"):
+        run.outputs(0)
+    assert cli_main(["info", str(path)]) == 0
+    assert "'stopped': 0 snapshots" in capsys.readouterr().out
+    assert cli_main(["render", str(path), "--out", str(tmp_path / "x.png")]) == 2
+    assert "holds no snapshots" in capsys.readouterr().err
 
 
 def test_missing_source(part1_run):

@@ -138,8 +138,11 @@ class HDF5Store:
 
         with _Guard(self, "the list of arrays"):
             self.group.visititems(visit)
-        if self.recomputed is not None:
-            found.update(self.recomputed.arrays())  # listed with 0 stored bytes
+        # Listed with 0 stored bytes, once snapshot 0 made the weights they
+        # are computed from (a run stopped before it has none).
+        started = found.get(schema.SNAPSHOT_EPOCHS, ((0,),))[0][0] > 0
+        if self.recomputed is not None and started:
+            found.update(self.recomputed.arrays())
         return found
 
 
