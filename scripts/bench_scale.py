@@ -160,14 +160,20 @@ class Scale:
 # -- measuring one scale (in its own process) -------------------------------------------------
 
 
-def measure_first(name, folder):
-    """The first recorded run of this process over the plain runs before and after it."""
-    scale = Scale(name)
+def first_recorded_ratio(scale, path):
+    """Warm up, then time the process's first recorded fit (into ``path``) over the plain ones
+    just before and after it."""
     scale.fit(epochs=2)  # JAX and XLA warm, the training step compiled once
     before = scale.fit()
-    first = scale.fit(Path(folder) / f"{name}_first.h5")
+    first = scale.fit(path)
     after = scale.fit()
-    return {"name": name, "first_ratio": 2 * first / (before + after)}
+    return 2 * first / (before + after)
+
+
+def measure_first(name, folder):
+    """The first recorded run of this process over the plain runs around it; a dict."""
+    return {"name": name,
+            "first_ratio": first_recorded_ratio(Scale(name), Path(folder) / f"{name}.h5")}
 
 
 def measure_times(name, pairs, folder):
@@ -175,11 +181,8 @@ def measure_times(name, pairs, folder):
     from replay import Run
 
     scale = Scale(name)
-    scale.fit(epochs=2)  # JAX and XLA warm, the training step compiled once
-    plain = scale.fit()
     cold_path = Path(folder) / f"{name}_cold.h5"
-    cold = scale.fit(cold_path)
-    plain = (plain + scale.fit()) / 2  # the plain runs before and after the first recorded
+    cold_ratio = first_recorded_ratio(scale, cold_path)
     ratios, timings = [], []
     for pair in range(pairs):
         path = Path(folder) / f"{name}_{pair}.h5"
@@ -190,7 +193,7 @@ def measure_times(name, pairs, folder):
         timings.append(times)
     with Run(cold_path) as run:
         snapshots = run.n_snapshots
-    result = {"name": name, "cold_ratio": cold / plain, "ratios": ratios,
+    result = {"name": name, "cold_ratio": cold_ratio, "ratios": ratios,
               "plain_seconds": statistics.median(times[False] for times in timings),
               "snapshots": snapshots, "run_bytes": cold_path.stat().st_size}
     result["bytes_per_snapshot"] = result["run_bytes"] / snapshots

@@ -18,17 +18,23 @@ def forward(inputs, weights_hidden, weights_output, activation):
     return z, hidden, output
 
 
-@pytest.mark.backend
-def test_snapshot_count_and_initial_state(tmp_path):
-    import keras
-
-    path = tmp_path / "run.h5"
-    from replay import Recorder
+def tanh_part1():
+    """The part-1 tanh net on 200 parabola points: ``(model, inputs, targets, initial weights)``."""
     from replay.datasets import parabola
 
     inputs, targets = parabola(100)
     model = part1_model("tanh")
-    initial = [w.copy() for w in model.get_weights()]
+    return model, inputs, targets, [w.copy() for w in model.get_weights()]
+
+
+@pytest.mark.backend
+def test_snapshot_count_and_initial_state(tmp_path):
+    import keras
+
+    from replay import Recorder
+
+    path = tmp_path / "run.h5"
+    model, inputs, targets, initial = tanh_part1()
     model.fit(inputs, targets, epochs=4, batch_size=16, verbose=0,
               callbacks=[Recorder(path, "tanh", inputs, targets)])
     run = Run(path, "tanh")
@@ -54,12 +60,9 @@ def test_snapshot_0_on_disk_before_the_second_batch(tmp_path):
     import keras
 
     from replay import Recorder
-    from replay.datasets import parabola
 
     path = tmp_path / "run.h5"
-    inputs, targets = parabola(100)
-    model = part1_model("tanh")
-    initial = [w.copy() for w in model.get_weights()]
+    model, inputs, targets, initial = tanh_part1()
     seen = {}
 
     class ReadAtSecondBatch(keras.callbacks.Callback):

@@ -162,7 +162,7 @@ def convolve(inputs, kernels, strides, padding, dilation_rate):
     Returns:
         ``(m, P, *output spatial, u)`` float32, without bias.
     """
-    m, *kernel_size, channels, units = kernels.shape
+    m, *kernel_size, _, units = kernels.shape
     rank = len(kernel_size)
     shared = inputs.ndim == rank + 2
     spatial = inputs.shape[-1 - rank:-1]
@@ -321,9 +321,9 @@ class RecomputedDatasets:
         static = source not in self.recipes and schema.quantity_of(source)[0] == "inputs"
         inputs = np.asarray(self.store[source][()] if static else self.store[source][rows],
                             dtype=np.float32)
-        if recipe["op"] == "dense":  # every axis but the features is a row
-            inputs = inputs.reshape(*(() if static else (len(indices),)), -1,
-                                    inputs.shape[-1])
+        if recipe["op"] == "dense":  # every axis but the features (and snapshots) is a row
+            rows_shape = (-1,) if static else (len(indices), -1)
+            inputs = inputs.reshape(*rows_shape, inputs.shape[-1])
         values = apply_recipe(recipe, inputs, kernel, bias)
         return values.reshape(len(indices), *self.shape(path)[1:])
 

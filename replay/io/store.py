@@ -140,8 +140,8 @@ class HDF5Store:
             self.group.visititems(visit)
         # Listed with 0 stored bytes, once snapshot 0 made the weights they
         # are computed from (a run stopped before it has none).
-        started = found.get(schema.SNAPSHOT_EPOCHS, ((0,),))[0][0] > 0
-        if self.recomputed is not None and started:
+        index_shape = found.get(schema.SNAPSHOT_EPOCHS, ((0,),))[0]
+        if self.recomputed is not None and index_shape[0] > 0:
             found.update(self.recomputed.arrays())
         return found
 

@@ -575,10 +575,10 @@ def _layer_recipe(layer, activation_of, function):
     if str(getattr(layer, "compute_dtype", "float32")) != "float32":
         return None  # mixed precision: numpy's float32 pass would not be what Keras computes
     name, options, keras_function = (None, {}, None) if function is None else function
-    kernel_size = int(np.prod(layer.kernel.shape[:-1]))
+    fan_in = int(np.prod(layer.kernel.shape[:-1]))  # inputs of one output unit
     recipe = {"op": "dense", "input": source, "layer": layer.name, "bias": "bias" in names,
               "activation": name, "options": options, "function": keras_function,
-              "macs": kernel_size * int(layer.kernel.shape[-1])}
+              "macs": fan_in * int(layer.kernel.shape[-1])}
     if kind == "Dense":
         return recipe
     if getattr(layer, "data_format", "channels_last") != "channels_last" \

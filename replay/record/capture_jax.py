@@ -322,13 +322,15 @@ _options_known = True
 
 
 def program_key(stage):
-    """The SHA-256 of a traced (or lowered) snapshot function's program and argument shapes.
+    """Key a traced (or lowered) snapshot function by its program; return ``(key, stage)``.
 
-    A traced function is keyed by its jaxpr's text and the values of its
-    constants: equal text is the same computation (every primitive prints
-    its parameters), and it is 4 ms to print where lowering takes 25 ms
-    (the digits CNN). A jaxpr that prints an object's address (a callback)
-    is keyed by its lowered text instead. The argument shapes go with
+    The key is the SHA-256 of the program and its argument shapes. A traced
+    function is keyed by its jaxpr's text and the values of its constants:
+    equal text is the same computation (every primitive prints its
+    parameters), and it is 4 ms to print where lowering takes 25 ms (the
+    digits CNN). A jaxpr that prints an object's address (a callback) is
+    lowered and keyed by its lowered text, and the lowered stage is
+    returned, so it is not lowered twice. The argument shapes go with
     either: arguments the program does not use are dropped from a lowered
     text, but the executable still checks them.
     """
@@ -342,21 +344,21 @@ def program_key(stage):
                 array = np.asarray(constant)
                 digest.update(f"{array.dtype}{array.shape}".encode())
                 digest.update(np.ascontiguousarray(array).tobytes())
-            return "jaxpr:" + digest.hexdigest()
+            return "jaxpr:" + digest.hexdigest(), stage
         stage = stage.lower()
     text = stage.as_text() + repr(stage.in_avals)
-    return "hlo:" + hashlib.sha256(text.encode()).hexdigest()
+    return "hlo:" + hashlib.sha256(text.encode()).hexdigest(), stage
 
 
 def _compile(stage):
     """Compile a traced (or lowered) snapshot function, unless the same program was compiled before."""
-    key = program_key(stage)
+    key, stage = program_key(stage)
     with _COMPILED_LOCK:
         compiled = _COMPILED.get(key)
         if compiled is not None:
             _COMPILED.move_to_end(key)
             return compiled
-    if hasattr(stage, "jaxpr"):
+    if hasattr(stage, "jaxpr"):  # traced, not lowered yet
         stage = stage.lower()
     compiled = _compile_on_backend(stage)
     with _COMPILED_LOCK:
