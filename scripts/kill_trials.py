@@ -11,9 +11,9 @@ has let go of the file, the trial checks:
   contiguous (0, 1, 2, ...); its history equals the losses the trainer
   printed, epoch by epoch; ``complete`` is False unless training finished;
 - *snapshot 0 kept*: the run holds the state before training; counted over
-  all trials, and over those killed once the second batch began (the
-  recorder promises snapshot 0 on disk by then: it is computed beside
-  Keras' first step);
+  all trials, and over those killed once the first epoch ended (the
+  recorder promises snapshot 0 on disk by then: it is computed once Keras'
+  first training step is done);
 - *snapshots lost*: epochs the trainer finished (printed) that the file lacks.
 
 Promised (README, "Files that survive a crash"): every snapshot the writer
@@ -25,7 +25,7 @@ Usage:
     python scripts/kill_trials.py [--trials 24] [--seed 0]
 
 Last line: ``kill trials: readable A of N, snapshot 0 kept B of N (D of E killed after the
-second batch began), max snapshots lost C``.
+first epoch), max snapshots lost C``.
 """
 
 import argparse
@@ -52,10 +52,6 @@ model.compile(keras.optimizers.SGD(0.05), "binary_crossentropy")
 class Tell(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         print("started", flush=True)
-    def on_train_batch_begin(self, batch, logs=None):
-        if batch == 1 and not getattr(self, "told", False):
-            self.told = True
-            print("second batch", flush=True)
     def on_epoch_end(self, epoch, logs=None):
         print("epoch", epoch + 1, repr(float(logs["loss"])), flush=True)
 recorder = Recorder(sys.argv[1], "run", inputs, targets)
@@ -151,7 +147,8 @@ def trial(folder, index, rng):
     printed = [float(line.split()[2]) for line in lines
                if line.startswith("epoch") and len(line.split()) == 3]
     finished = any(line.startswith("finished") for line in lines)
-    promised = any(line.startswith("second batch") for line in lines)
+    # "epoch 1" is printed after the recorder's on_epoch_end, which waits for snapshot 0.
+    promised = any(line.startswith("epoch") for line in lines)
     if not wait_for_release(path):
         return how, promised, (False, False, None, "the file stayed locked")
     return how, promised, check(path, printed, finished)
@@ -174,11 +171,11 @@ def main(argv=None):
         kept_promised += zero and promised
         most_lost = max(most_lost, lost or 0)
         print(f"trial {index:2d} {how:<15} readable={ok} snapshot0={zero} lost={lost}"
-              + ("" if promised else "  (killed before the second batch)")
+              + ("" if promised else "  (killed in the first epoch)")
               + (f"  {problem}" if problem else ""), flush=True)
     print(f"kill trials: readable {readable} of {args.trials}, snapshot 0 kept {kept} of "
-          f"{args.trials} ({kept_promised} of {promised_trials} killed after the second batch "
-          f"began), max snapshots lost {most_lost}")
+          f"{args.trials} ({kept_promised} of {promised_trials} killed after the first epoch"
+          f"), max snapshots lost {most_lost}")
     return 0
 
 

@@ -55,33 +55,74 @@ def test_snapshot_count_and_initial_state(tmp_path):
 
 
 @pytest.mark.backend
-def test_snapshot_0_on_disk_before_the_second_batch(tmp_path):
-    """Snapshot 0 is computed beside Keras' first step, and written before the second."""
+def test_snapshot_0_waits_for_keras_first_step_and_is_on_disk_when_the_first_epoch_ends(
+        tmp_path):
+    """Snapshot 0 holds the weights before the first batch; it is computed once Keras'
+    first training step is done (not beside its compilation) and on disk when the first
+    epoch ends."""
     import keras
 
     from replay import Recorder
 
     path = tmp_path / "run.h5"
     model, inputs, targets, initial = tanh_part1()
-    seen = {}
+    seen, events = {}, []
 
-    class ReadAtSecondBatch(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            if batch == 1 and not seen:
-                with Run(path, "tanh") as run:  # another reader, while recording
+    class Watched(Recorder):
+        def _store_snapshot(self, epoch, step, pending, history, after=None):
+            if after is not None:
+                after.wait(self.first_step_timeout)
+            events.append(f"snapshot {epoch:g} computed")
+            super()._store_snapshot(epoch, step, pending, history)
+
+    class Read(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0 and not events:
+                events.append("first batch trained")
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                with Run(path, "tanh") as run:
                     seen["snapshots"] = run.n_snapshots
                     seen["kernel"] = run.weights("hidden", 0)["kernel"]
                     seen["outputs"] = run.outputs(0)
 
-    recorder = Recorder(path, "tanh", inputs, targets)
-    model.fit(inputs, targets, epochs=1, batch_size=16, verbose=0,
-              callbacks=[recorder, ReadAtSecondBatch()])
-    assert seen["snapshots"] == 1
+    recorder = Watched(path, "tanh", inputs, targets)
+    recorder.first_step_timeout = 60.0  # held back until the second batch, however slow
+    model.fit(inputs, targets, epochs=2, batch_size=16, verbose=0,
+              callbacks=[recorder, Read()])
+    assert events[:2] == ["first batch trained", "snapshot 0 computed"]
+    assert seen["snapshots"] >= 1
     # The weights before the first batch, not after it.
     np.testing.assert_array_equal(seen["kernel"], initial[0])
     assert not np.array_equal(seen["kernel"], model.get_weights()[0])
     assert seen["outputs"].shape == (200, 1) and np.isfinite(seen["outputs"]).all()
-    assert recorder._batches_before_wait is None
+    assert recorder._batches_before_wait is None and recorder._snapshot_0 is None
+
+
+@pytest.mark.backend
+def test_snapshot_0_is_kept_when_fit_stops_during_the_first_batch(tmp_path):
+    """Ctrl-C on the first batch: close() computes and writes the held-back snapshot 0."""
+    import keras
+
+    from replay import Recorder
+
+    path = tmp_path / "run.h5"
+    model, inputs, targets, initial = tanh_part1()
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt
+
+    recorder = Recorder(path, "tanh", inputs, targets)
+    recorder.first_step_timeout = 60.0
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(inputs, targets, epochs=2, batch_size=16, verbose=0,
+                  callbacks=[recorder, Interrupt()])
+    recorder.close()
+    with Run(path, "tanh") as run:
+        assert run.n_snapshots == 1 and not run.complete
+        np.testing.assert_array_equal(run.weights("hidden", 0)["kernel"], initial[0])
 
 
 @pytest.mark.backend
