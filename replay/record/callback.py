@@ -690,10 +690,11 @@ class Recorder(keras.callbacks.Callback):
         """Wait for ``job``; if it failed, drop the jobs after it and raise its error.
 
         The jobs queued behind a failed write fail because of it: the first
-        error is the one to report, once. Snapshot 0 is no longer held
-        back: whatever waits for the writer thread waits for it too.
+        error is the one to report, once. Waiting for a job not done lets
+        snapshot 0 go (the wait could be for it, or behind it).
         """
-        self._release_snapshot_0()
+        if not job.done():
+            self._release_snapshot_0()
         try:
             job.result()
         except BaseException:
