@@ -107,6 +107,29 @@ def test_snapshot_0_waits_for_keras_first_step_and_is_on_disk_when_the_first_epo
     assert recorder._batches_before_wait is None and recorder._snapshot_0 is None
 
 
+def test_snapshot_0_is_let_go_only_by_a_wait_that_would_block(tmp_path):
+    """A finished job collected on submission does not let snapshot 0 go; waiting on
+    a job that is not done does (it could be queued behind snapshot 0)."""
+    import threading
+
+    from replay import Recorder
+    from replay.datasets import parabola
+
+    inputs, targets = parabola(20)
+    recorder = Recorder(tmp_path / "run.h5", "run", inputs, targets)
+    recorder._first_step_done = first_step = threading.Event()
+    try:
+        recorder._submit(lambda: None).result()
+        recorder._submit(lambda: None)  # collects the finished job first
+        assert not first_step.is_set()
+        slow = threading.Event()
+        recorder._submit(slow.wait, 0.2)
+        recorder._wait()
+        assert first_step.is_set()
+    finally:
+        recorder.close()
+
+
 @pytest.mark.backend
 def test_snapshot_0_is_kept_when_fit_stops_during_the_first_batch(tmp_path):
     """Ctrl-C on the first batch: close() computes and writes the held-back snapshot 0."""
