@@ -143,3 +143,34 @@ def test_history_rows_fill_missing_keys_and_end_at_the_epoch_index(tmp_path):
     np.testing.assert_array_equal(history["epoch"], [1, 2, 3])
     np.testing.assert_array_equal(history["loss"], [1.0, 2.0, np.nan])
     np.testing.assert_array_equal(history["val_loss"], [np.nan, 3.0, 4.0])
+
+
+def test_a_file_deleted_during_a_write_is_reported_as_deleted(tmp_path, monkeypatch):
+    """The writer child names the deletion, not the disk, when the file vanishes mid-write
+    (e.g. as SWMR mode starts, which opens the file's lock by name)."""
+    import io
+    import pickle
+    import sys
+    import types
+
+    path = tmp_path / "gone.h5"
+    with runfile.open_file(path, "a") as handle:
+        RunWriter.create(handle, "run", {})
+
+    def deleted_while_writing(self, *args):
+        os.remove(path)
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+
+    monkeypatch.setattr(RunWriter, "append_snapshot", deleted_while_writing)
+    messages = io.BytesIO()
+    pipe = types.SimpleNamespace(stdin=messages)
+    writer_process._write(pipe, ("open", str(path), "run", None))
+    writer_process._write(pipe, ("snapshot", 0.0, 0, {"weights/a/kernel": np.zeros(2)}, None))
+    messages.seek(0)
+    replies = io.BytesIO()
+    monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=messages))
+    monkeypatch.setattr(sys, "stdout", types.SimpleNamespace(buffer=replies))
+    monkeypatch.setattr(writer_process.signal, "signal", lambda *args: None)
+    assert writer_process.main() == 1
+    kind, text = pickle.loads(replies.getvalue())
+    assert kind == "error" and "was deleted or replaced while it was being recorded" in text

@@ -325,10 +325,14 @@ def _file_identity(path):
 def _check_same_file(path, identity):
     """Raise when the run file was deleted or replaced since the writer opened it."""
     if _file_identity(path) != identity:
-        raise RecordingError(
-            f"the run file '{path}' was deleted or replaced while it was being recorded; "
-            "the snapshots written since are lost with it. Record again into a file that "
-            "stays in place.")
+        raise _moved(path)
+
+
+def _moved(path):
+    return RecordingError(
+        f"the run file '{path}' was deleted or replaced while it was being recorded; "
+        "the snapshots written since are lost with it. Record again into a file that "
+        "stays in place.")
 
 
 def main():
@@ -371,8 +375,13 @@ def main():
                 replies.write(pickle.dumps(("closed",)))
                 replies.flush()
     except Exception as error:  # reported to the parent, which raises it
-        text = str(error) if isinstance(error, RecordingError) else \
-            f"{type(error).__name__}: {error}"
+        failure = error
+        if identity is not None and _file_identity(path) != identity:
+            # Deleted during a write (e.g. as SWMR mode starts, which opens
+            # the file's lock by name): that is the cause, not the disk.
+            failure = _moved(path)
+        text = str(failure) if isinstance(failure, RecordingError) else \
+            f"{type(failure).__name__}: {failure}"
         replies.write(pickle.dumps(("error", text)))
         replies.flush()
         return 1
