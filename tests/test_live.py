@@ -146,6 +146,46 @@ def test_replay_watch_rewrites_a_png_after_every_snapshot_and_ends_with_the_run(
         assert run.complete
 
 
+def test_a_run_is_never_seen_without_a_writer_while_its_writer_child_starts(tmp_path,
+                                                                          monkeypatch):
+    # A watcher that saw the new run, but no writer, for 3 polls ended at
+    # once (CI, under load: "0 snapshots, stopped without completing"):
+    # the trainer had closed the file and its child had not yet opened it.
+    import keras
+    from conftest import part1_model
+
+    from replay import Recorder
+    from replay.datasets import parabola
+    from replay.io import writer_process
+
+    monkeypatch.setattr(writer_process, "_IDLE", [])  # a fresh child, slow to start
+    monkeypatch.setattr(writer_process, "_CHILD_START",
+                        "import time; time.sleep(1.5)\n" + writer_process._CHILD_START)
+    path = tmp_path / "handover.h5"
+    seen = []
+
+    class LookIn(keras.callbacks.Callback):  # what a follower in another process sees
+        def on_train_begin(self, logs=None):
+            seen.append(("train begin", runfile.writer_alive(path)))
+
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append((f"batch {batch}", runfile.writer_alive(path)))
+
+    inputs, targets = parabola(60)
+    recorder = Recorder(path, "run", inputs, targets, mesh_resolution=10, grid_points=20)
+    try:
+        part1_model().fit(inputs, targets, epochs=2, batch_size=16, verbose=0,
+                          callbacks=[recorder, LookIn()])
+    finally:
+        for _, process in writer_process._IDLE:
+            writer_process._end(process)
+    assert seen[0] == ("train begin", True), seen
+    assert all(alive for _, alive in seen), seen
+    assert not runfile.writer_alive(path)  # the hand-over lock went with the recording
+    with Run(path, "run") as run:
+        assert run.complete and run.n_snapshots == 3
+
+
 def test_replay_watch_names_a_run_that_does_not_appear(tmp_path, capsys):
     from conftest import record_part1
 

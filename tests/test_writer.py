@@ -164,7 +164,7 @@ def test_a_file_deleted_during_a_write_is_reported_as_deleted(tmp_path, monkeypa
     monkeypatch.setattr(RunWriter, "append_snapshot", deleted_while_writing)
     messages = io.BytesIO()
     pipe = types.SimpleNamespace(stdin=messages)
-    writer_process._write(pipe, ("open", str(path), "run", None))
+    writer_process._write(pipe, ("open", str(path), "run", None, False))
     writer_process._write(pipe, ("snapshot", 0.0, 0, {"weights/a/kernel": np.zeros(2)}, None))
     messages.seek(0)
     replies = io.BytesIO()

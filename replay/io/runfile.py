@@ -12,6 +12,7 @@ import fcntl
 import os
 import stat
 import struct
+import threading
 import time
 
 import h5py
@@ -70,11 +71,17 @@ class WriterLock:
     through the reopens of :class:`replay.io.writer.RunWriter`), bound to its
     own descriptor (other descriptors of the file closing do not drop it),
     and released by the kernel when the writer dies.
+
+    A recorder with a writer child also holds one from creating the run
+    until the child has the file open (``open_file(..., handed_over=True)``),
+    so that a reader following the run never sees it without a writer while
+    the child starts up.
     """
 
     def __init__(self, path):
         self.path = os.fspath(path)
         self._descriptor = None
+        self._releasing = threading.Lock()  # released from either of two threads
 
     def acquire(self):
         if self._descriptor is None and _OFD_LOCKS:
@@ -87,7 +94,8 @@ class WriterLock:
             self._descriptor = descriptor
 
     def release(self):
-        descriptor, self._descriptor = self._descriptor, None
+        with self._releasing:
+            descriptor, self._descriptor = self._descriptor, None
         if descriptor is not None:
             os.close(descriptor)  # closing its description drops the lock
 
@@ -192,9 +200,13 @@ def _open_for_reading(path, locking=True):
         time.sleep(0.02)
 
 
-def _open_for_writing(path):
-    """Open (or create) a run file to write, clearing the marks of a writer that was killed."""
-    if os.path.exists(path) and _writer_lock_held(path):
+def _open_for_writing(path, handed_over=False):
+    """Open (or create) a run file to write, clearing the marks of a writer that was killed.
+
+    ``handed_over``: the process that created the run holds its
+    :class:`WriterLock` for this writer until it has the file open.
+    """
+    if not handed_over and os.path.exists(path) and _writer_lock_held(path):
         # A recorder in SWMR mode, perhaps reopening the file this instant
         # (when HDF5's own marks and lock are briefly gone).
         raise OSError("unable to lock file: a recorder is writing it")
@@ -222,7 +234,7 @@ def open_writable(path, seconds):
         time.sleep(0.02)
 
 
-def open_file(path, mode="r", *, locking=True):
+def open_file(path, mode="r", *, locking=True, handed_over=False):
     """Open a replay run file, with replay's errors for the usual mistakes.
 
     Args:
@@ -232,6 +244,10 @@ def open_file(path, mode="r", *, locking=True):
             not being recorded (as h5py does by default); ``False`` when
             following a recording, so as never to block its writer. A file
             being recorded is read without the lock either way.
+        handed_over: to write: the file is handed over by the process that
+            created the run, which holds its :class:`WriterLock` until the
+            new writer has it open (a recorder's writer child). Without it,
+            a file whose ``WriterLock`` is held is refused as being recorded.
 
     Returns:
         An open ``h5py.File``.
@@ -243,7 +259,8 @@ def open_file(path, mode="r", *, locking=True):
         check_writable(path)
     created = mode != "r" and not os.path.exists(path)
     try:
-        handle = _open_for_reading(path, locking) if mode == "r" else _open_for_writing(path)
+        handle = (_open_for_reading(path, locking) if mode == "r"
+                  else _open_for_writing(path, handed_over))
     except OSError as error:
         if created and os.path.exists(path) and not h5py.is_hdf5(path):
             os.remove(path)  # e.g. a full disk: leave no 0-byte file behind

@@ -51,12 +51,18 @@ class WriterProcess:
         path: the run file; the run must already exist in it.
         run: the run's name.
         compression: HDF5 filter for arrays the child creates.
+        handover: the :class:`replay.io.runfile.WriterLock` the caller took
+            on the file before closing it, or ``None``. It is released once
+            the child has the file open (the first :meth:`sync`) or is gone,
+            so the file never looks abandoned to a reader following the run
+            while the child starts up.
     """
 
-    def __init__(self, path, run, *, compression=None):
+    def __init__(self, path, run, *, compression=None, handover=None):
         self.path = os.fspath(path)
         self.run = run
-        opening = ("open", self.path, run, compression)
+        self._handover = handover
+        opening = ("open", self.path, run, compression, handover is not None)
         process = _idle_child()
         if process is not None:
             try:
@@ -100,6 +106,7 @@ class WriterProcess:
         """
         self._send(("sync",))
         reply = _read_reply(self._process)
+        self._release_handover()  # the child has the file open, or has failed
         if reply[0] == "synced":
             return
         process, self._process = self._process, None
@@ -115,6 +122,7 @@ class WriterProcess:
         """
         process, self._process = self._process, None
         if process is None:
+            self._release_handover()
             return
         self._finalizer.detach()
         try:
@@ -122,6 +130,7 @@ class WriterProcess:
         except OSError:
             pass  # the child is gone; its reply says why
         reply = _read_reply(process)
+        self._release_handover()
         if reply[0] == "closed":
             _make_idle(process)
             return
@@ -142,7 +151,12 @@ class WriterProcess:
             self._finalizer.detach()
             reply = _read_reply(process)
             _end(process)
+            self._release_handover()
             raise RecordingError(self._failure(reply, process.returncode)) from None
+
+    def _release_handover(self):
+        if self._handover is not None:
+            self._handover.release()
 
     def _failure(self, reply, returncode):
         if reply[0] == "error":
@@ -356,8 +370,9 @@ def main():
             if kind in ("snapshot", "history", "attributes"):
                 _check_same_file(path, identity)
             if kind == "open":
-                _, path, run, compression = message
-                writer = RunWriter(runfile.open_file(path, "a"), run, compression=compression)
+                _, path, run, compression, handed_over = message
+                writer = RunWriter(runfile.open_file(path, "a", handed_over=handed_over), run,
+                                   compression=compression)
                 identity = _file_identity(path)
             elif kind == "snapshot":
                 writer.append_snapshot(*message[1:])

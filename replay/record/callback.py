@@ -456,7 +456,7 @@ class Recorder(keras.callbacks.Callback):
             handle.close()
             os.remove(self.path)
             handle = runfile.open_file(self.path, "a")
-        writer = self._new_writer = None
+        writer = self._new_writer = handover = None
         try:
             if self._started and self.run in handle:
                 writer = RunWriter(handle, self.run, compression=self.compression)
@@ -464,8 +464,14 @@ class Recorder(keras.callbacks.Callback):
                 writer = self._create_run(handle, model)
             n_snapshots = writer.n_snapshots
             if not (in_process or self.writer == "thread"):
+                # Held until the child has the file open: a reader following
+                # the run meanwhile knows it is being recorded.
+                handover = runfile.WriterLock(self.path)
+                handover.acquire()
                 writer.close()  # a full disk shows here at the latest
         except BaseException:
+            if handover is not None:
+                handover.release()
             writer = writer or self._new_writer
             if writer is None:
                 handle.close()
@@ -477,7 +483,12 @@ class Recorder(keras.callbacks.Callback):
         if in_process or self.writer == "thread":
             self._sink = writer
         else:
-            self._sink = WriterProcess(self.path, self.run, compression=self.compression)
+            try:
+                self._sink = WriterProcess(self.path, self.run, compression=self.compression,
+                                           handover=handover)
+            except BaseException:
+                handover.release()
+                raise
         return n_snapshots
 
     def _create_run(self, handle, model):
