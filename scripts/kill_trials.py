@@ -73,23 +73,6 @@ def children(pid):
     return found
 
 
-def wait_for_release(path, seconds=60):
-    """Wait until the file can be opened for reading (the writer child let go)."""
-    from replay import Run
-    from replay.errors import ReplayError
-
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            with Run(path):
-                return True
-        except ReplayError as error:
-            if "another process" not in str(error):
-                return True  # not a lock: let the checks report it
-            time.sleep(0.2)
-    return False
-
-
 def check(path, printed, finished):
     """Return ``(readable, snapshot 0 kept, snapshots lost, problem)`` of one trial."""
     import numpy as np
@@ -123,6 +106,8 @@ def check(path, printed, finished):
 
 
 def trial(folder, index, rng):
+    from replay.io import runfile
+
     path = folder / f"trial{index}.h5"
     how = rng.choice(SIGNALS)
     trainer = subprocess.Popen([sys.executable, "-c", TRAINER, str(path)],
@@ -149,7 +134,9 @@ def trial(folder, index, rng):
     finished = any(line.startswith("finished") for line in lines)
     # "epoch 1" is printed after the recorder's on_epoch_end, which waits for snapshot 0.
     promised = any(line.startswith("epoch") for line in lines)
-    if not wait_for_release(path):
+    # Once the writer child let go: opened before (in SWMR mode), the file
+    # would show only the snapshots written so far, not what the child keeps.
+    if not runfile.wait_for_writers(path, 60):
         return how, promised, (False, False, None, "the file stayed locked")
     return how, promised, check(path, printed, finished)
 

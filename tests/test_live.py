@@ -186,6 +186,20 @@ def test_a_run_is_never_seen_without_a_writer_while_its_writer_child_starts(tmp_
         assert run.complete and run.n_snapshots == 3
 
 
+def test_waiting_for_writers_ends_when_the_writer_lets_go(tmp_path):
+    path = tmp_path / "held.h5"
+    with runfile.open_file(path, "a"):  # HDF5's own lock: a writer out of SWMR mode
+        assert not runfile.wait_for_writers(path, 0.2)
+    lock = runfile.WriterLock(path)  # a writer in SWMR mode, or one handing over
+    lock.acquire()
+    assert not runfile.wait_for_writers(path, 0.2)
+    threading.Timer(0.3, lock.release).start()
+    started = time.monotonic()
+    assert runfile.wait_for_writers(path, 30)
+    assert 0.2 < time.monotonic() - started < 10
+    assert runfile.wait_for_writers(tmp_path / "absent.h5", 0)  # nothing holds it
+
+
 def test_replay_watch_names_a_run_that_does_not_appear(tmp_path, capsys):
     from conftest import record_part1
 

@@ -22,7 +22,7 @@ from replay import (
     list_runs,
 )
 from replay.cli import main as cli_main
-from replay.io import schema
+from replay.io import runfile, schema
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -158,23 +158,6 @@ def test_cli_info(part1_file, capsys):
     assert "No run 'nope'" in capsys.readouterr().err
 
 
-def open_when_writer_is_done(path, run, timeout=30):
-    """Open a run once the writer process of a killed training has closed the file.
-
-    The child writes what it received and closes the file within moments of
-    the kill; until then HDF5's file lock refuses readers.
-    """
-    deadline = time.time() + timeout
-    while True:
-        try:
-            return Run(path, run)
-        except RunFileError as error:
-            busy = "lock" in str(error) or "another process has it open" in str(error)
-            if not busy or time.time() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 def test_killed_training_leaves_every_completed_snapshot(tmp_path):
     path = tmp_path / "killed.h5"
     script = textwrap.dedent(f"""
@@ -209,7 +192,11 @@ def test_killed_training_leaves_every_completed_snapshot(tmp_path):
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    run = open_when_writer_is_done(path, "killed")
+    # The writer child writes what it was handed, then closes the file
+    # (later under load: it runs at a lower priority). Opened before (in
+    # SWMR mode), the file shows only the snapshots written so far.
+    assert runfile.wait_for_writers(path, 30), "the writer child did not close the file"
+    run = Run(path, "killed")
     assert not run.complete
     # The writer process writes every snapshot it was handed; at the kill,
     # at most the few still queued in the training process may be missing.

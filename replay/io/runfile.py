@@ -136,6 +136,23 @@ def writer_alive(path):
     return _writer_lock_held(path)
 
 
+def wait_for_writers(path, seconds=60.0, interval=0.05):
+    """Wait until no writer has ``path`` open; ``False`` if one still has after ``seconds``.
+
+    After a training was killed, its writer child still writes what it was
+    handed and then closes the file; a reader opening the file meanwhile (in
+    SWMR mode) sees only the snapshots written so far. Call this before
+    reading without this process holding the file open (a reader's own
+    HDF5 lock looks like a writer's).
+    """
+    deadline = time.monotonic() + seconds
+    while writer_alive(path):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
 def _writer_lock_held(path):
     """Whether a :class:`WriterLock` is held on ``path`` (by any descriptor but ours)."""
     if not _OFD_LOCKS:
