@@ -139,7 +139,7 @@ MODEL_FILE_HELP = ("for a DeepReplay run: the Keras 2 model file DeepReplay save
 def run_info(args):
     """Print the runs of a file: snapshots, layers, history keys and array sizes."""
     from replay.io.runfile import list_runs
-    from replay.run import Run
+    from replay.run import Run, format_hparams
 
     names = list_runs(args.file) if not args.run else [args.run]
     try:
@@ -162,6 +162,10 @@ def run_info(args):
                   f"loss {attrs.get('loss')}, batch size {attrs.get('batch_size')}, "
                   f"{attrs.get('n_samples')} samples"
                   + (f", created {attrs['created']}" if attrs.get("created") else ""))
+            if run.hparams:
+                print(f"  hparams: {format_hparams(run.hparams)}")
+            if run.trial:
+                print(f"  trial: {format_hparams(run.trial)}")
             if attrs.get("format") == "DeepReplay":
                 print(_describe_deepreplay(run))
             for layer in run.layers:

@@ -360,6 +360,11 @@ class Run:
         rows = [("run", self.name), ("file", str(self.path)),
                 ("snapshots", f"{self.n_snapshots} (epochs {span})"), ("state", state),
                 ("task", self.task), ("last epoch", last or "no history")]
+        hparams, trial = self.hparams, self.trial
+        if hparams:
+            rows.append(("hyperparameters", format_hparams(hparams)))
+        if trial:
+            rows.append(("trial", format_hparams(trial)))
         body = "".join(f"<tr><th style='text-align:left'>{escape(str(key))}</th>"
                        f"<td style='text-align:left'>{escape(str(value))}</td></tr>"
                        for key, value in rows)
@@ -373,6 +378,56 @@ class Run:
     def complete(self):
         """Whether training ended normally (``on_train_end`` was reached)."""
         return bool(self.attrs.get("complete", False))
+
+    @property
+    def hparams(self):
+        """The hyperparameters the run was trained with: ``{name: JSON scalar}``.
+
+        Written by ``Recorder(hparams=...)`` and the tuner adapters (run
+        attribute ``hparams``, see ``docs/run-file-schema.md``); ``{}`` when
+        the run has none. A new dict on every call.
+
+        Raises:
+            RunFileError: the attribute is not JSON text of a flat object of
+                numbers, strings, booleans and nulls; the message names the
+                file, the run and the attribute.
+
+        Example:
+            >>> run.hparams                                  # doctest: +SKIP
+            {'activation': 'relu', 'learning_rate': 0.05}
+        """
+        return self._json_object(schema.HPARAMS_ATTRIBUTE, scalars=True)
+
+    @property
+    def trial(self):
+        """The trial of a search that recorded the run, e.g. ``{"engine": "keras_tuner",
+        "id": "03", "continues": "01"}``; ``{}`` outside a search. A new dict on every call.
+
+        Raises:
+            RunFileError: the attribute is not JSON text of an object.
+        """
+        return self._json_object(schema.TRIAL_ATTRIBUTE, scalars=False)
+
+    def _json_object(self, attribute, *, scalars):
+        """Run attribute ``attribute`` as a dict (``{}`` when absent), or a RunFileError."""
+        value = self.attrs.get(attribute)
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            nested = [key for key, item in value.items() if not _is_json_scalar(item)]
+            if not scalars or not nested:
+                return dict(value)
+            why = (f"the value of {nested[0]!r} is {value[nested[0]]!r}, not a number, "
+                   "text, true/false or null")
+        elif isinstance(value, str):
+            why = f"{value[:80]!r} is not JSON text"
+        else:
+            why = f"it holds {value!r}, not JSON text of an object"
+        kind = "a flat object {name: number, text, true/false or null}" if scalars else "an object"
+        raise RunFileError(
+            f"The {attribute!r} attribute of run {self.name!r} in '{self.path}' is damaged: "
+            f"{why}. It should be JSON text of {kind}; rewrite it (h5py: "
+            f"group.attrs[{attribute!r}] = json.dumps(...)) or delete it.")
 
     @property
     def stopped_early(self):
@@ -1032,6 +1087,26 @@ def outputs_to_labels(outputs, threshold=0.5):
         return outputs.argmax(axis=-1)
     return (outputs.reshape(outputs.shape[: outputs.ndim - 1] if outputs.ndim > 1
                             else outputs.shape) > threshold).astype(np.int64)
+
+
+def _is_json_scalar(value):
+    return value is None or isinstance(value, (str, bool, int, float))
+
+
+def format_hparams(hparams):
+    """Return ``{"activation": "relu", "lr": 0.05}`` as ``"activation=relu, lr=0.05"``."""
+    return ", ".join(f"{name}={format_hparam_value(value)}" for name, value in hparams.items())
+
+
+def format_hparam_value(value):
+    """A hyperparameter value as the CLI and tables print it: text bare, numbers short."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def _decode(value):
