@@ -6,7 +6,6 @@ the one resolver that views, scenes and the command line use, raising
 :class:`replay.EpochOutOfRangeError` with the value given and the valid range.
 """
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from replay.errors import (
     OptionError,
     RunFileError,
 )
-from replay.io import deepreplay, runfile, schema
+from replay.io import attributes, deepreplay, runfile, schema
 from replay.io.store import HDF5Store
 
 #: Polls of :meth:`Run.follow` without a writer after which a recording that is
@@ -196,7 +195,7 @@ class Run:
     def _read_metadata(self):
         """Read what a run holds (attributes, layers, snapshot count) from its store."""
         store = self._store
-        self.attrs = {key: _decode(value) for key, value in store.attrs.items()}
+        self.attrs = {key: attributes.decode(value) for key, value in store.attrs.items()}
         self.layers = _layer_infos(self.attrs.get("layers", []), self)
         epochs = store[schema.SNAPSHOT_EPOCHS]
         if len(epochs.shape) != 1:
@@ -410,24 +409,8 @@ class Run:
 
     def _json_object(self, attribute, *, scalars):
         """Run attribute ``attribute`` as a dict (``{}`` when absent), or a RunFileError."""
-        value = self.attrs.get(attribute)
-        if value is None:
-            return {}
-        if isinstance(value, dict):
-            nested = [key for key, item in value.items() if not _is_json_scalar(item)]
-            if not scalars or not nested:
-                return dict(value)
-            why = (f"the value of {nested[0]!r} is {value[nested[0]]!r}, not a number, "
-                   "text, true/false or null")
-        elif isinstance(value, str):
-            why = f"{value[:80]!r} is not JSON text"
-        else:
-            why = f"it holds {value!r}, not JSON text of an object"
-        kind = "a flat object {name: number, text, true/false or null}" if scalars else "an object"
-        raise RunFileError(
-            f"The {attribute!r} attribute of run {self.name!r} in '{self.path}' is damaged: "
-            f"{why}. It should be JSON text of {kind}; rewrite it (h5py: "
-            f"group.attrs[{attribute!r}] = json.dumps(...)) or delete it.")
+        return attributes.json_object(self.attrs.get(attribute), attribute, run=self.name,
+                                      path=self.path, scalars=scalars)
 
     @property
     def stopped_early(self):
@@ -1089,10 +1072,6 @@ def outputs_to_labels(outputs, threshold=0.5):
                             else outputs.shape) > threshold).astype(np.int64)
 
 
-def _is_json_scalar(value):
-    return value is None or isinstance(value, (str, bool, int, float))
-
-
 def format_hparams(hparams):
     """Return ``{"activation": "relu", "lr": 0.05}`` as ``"activation=relu, lr=0.05"``."""
     return ", ".join(f"{name}={format_hparam_value(value)}" for name, value in hparams.items())
@@ -1107,16 +1086,3 @@ def format_hparam_value(value):
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-def _decode(value):
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, str) and (value.startswith(("[", "{")) or value == "null"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

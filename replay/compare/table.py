@@ -91,7 +91,8 @@ class ResultsTable:
     accuracies, ``"m 100% at"`` (the first epoch at 100%, empty when never).
 
     Attributes:
-        columns: the column names, ``"run"`` and ``"epochs"`` first.
+        columns: the column names: ``"run"``, the hyperparameters of the runs
+            (``Run.hparams``; none when they have none), ``"epochs"``, the metrics.
         rows: one dict per run, column → value (``None`` when missing).
         summaries: ``{run label: {metric: MetricSummary}}``.
 
@@ -164,9 +165,20 @@ def results_table(runs=None, *, path=None, metrics=None, labels=None):
     """
     runs = open_runs(runs, path)
     labels = run_labels(runs) if labels is None else list(labels)
+    return table_of(runs, labels, metrics)
+
+
+def table_of(runs, labels, metrics=None):
+    """The :class:`ResultsTable` of runs already opened (anything with ``history`` and
+    ``hparams``: :class:`replay.Run`, or the records of :class:`replay.Runs`).
+
+    Columns: ``run``, each hyperparameter any run has (in order of first
+    appearance; empty where a run lacks it), ``epochs``, then the metrics.
+    """
     if len(labels) != len(runs):
         raise OptionError(f"Got {len(labels)} labels for {len(runs)} runs.")
     histories = [run.history for run in runs]
+    hparams = [getattr(run, "hparams", {}) for run in runs]
     if metrics is None:
         metrics = []
         for history in histories:
@@ -179,15 +191,20 @@ def results_table(runs=None, *, path=None, metrics=None, labels=None):
                 raise OptionError(
                     f"No run has the metric {key!r}. Recorded: {', '.join(recorded) or 'none'}."
                 )
-    columns = ["run", "epochs"]
+    names = list(dict.fromkeys(name for values in hparams for name in values))
+    columns = ["run", *names, "epochs"]
     for key in metrics:
         columns += [f"{key} final", f"{key} best", f"{key} best epoch"]
         if is_accuracy(key):
             columns.append(f"{key} 100% at")
+    if len(set(columns)) != len(columns):  # a hyperparameter named like a column
+        raise OptionError(
+            f"A hyperparameter is named like a column of the table ({', '.join(columns)}); "
+            "rename it, or table the runs without it.")
     rows, summaries = [], {}
-    for label, history in zip(labels, histories):
+    for label, history, values in zip(labels, histories, hparams):
         epochs = np.asarray(history.get(schema.HISTORY_INDEX, ()))  # {} when no epoch ended
-        row = {"run": label, "epochs": int(epochs[-1]) if len(epochs) else 0}
+        row = {"run": label, **values, "epochs": int(epochs[-1]) if len(epochs) else 0}
         summaries[label] = {}
         for key in metrics:
             if key not in history or not len(history[key]):
@@ -206,6 +223,8 @@ def results_table(runs=None, *, path=None, metrics=None, labels=None):
 def _format(value, digits, missing):
     if value is None:
         return missing
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, (float, np.floating)):
         return repr(float(value)) if digits is None else f"{float(value):.{digits}g}"
     return str(value)
