@@ -40,6 +40,7 @@ from replay.errors import (
     RunNotFoundError,
     UnreadableRunWarning,
 )
+from replay.results import lower_is_better, metric_keys, run_labels, table_of
 from replay.run import Run
 
 #: The endings of the files a directory or a glob contributes.
@@ -311,8 +312,6 @@ class Runs:
 
     def labels(self):
         """A short label per run: its name, with as much of its path as tells runs apart."""
-        from replay.compare.runs import run_labels
-
         return run_labels(self._loaded())
 
     # -- hyperparameters --------------------------------------------------------------
@@ -402,8 +401,6 @@ class Runs:
         return [value for _, value in self._metric_values(metric, at)]
 
     def _metric_values(self, metric, at):
-        from replay.compare.table import lower_is_better, metric_keys
-
         if at not in AT:
             raise OptionError(f"at must be one of {', '.join(AT)}. Got {at!r}.")
         records = self._histories()
@@ -443,8 +440,6 @@ class Runs:
         if any(key in record.hparams for record in records):
             pairs = [(record, record.hparams.get(key, _MISSING)) for record in records]
             return Runs._of(_ordered(pairs, reverse), self)
-        from replay.compare.table import lower_is_better
-
         pairs = self._metric_values(key, at)
         if lower_is_better(key):
             return Runs._of(_ordered(pairs, reverse), self)
@@ -471,11 +466,9 @@ class Runs:
         return self._run(record)
 
     def results_table(self, metrics=None):
-        """The :class:`replay.compare.ResultsTable` of the runs: hyperparameters, then the
+        """The :class:`replay.results.ResultsTable` of the runs: hyperparameters, then the
         final and best value of every metric; Markdown or CSV (what ``replay table`` prints).
         """
-        from replay.compare.table import table_of
-
         records = self._histories()
         return table_of(records, self.labels(), metrics)
 
@@ -583,8 +576,6 @@ def _value_order(value):
 
 
 def _lower(metric):
-    from replay.compare.table import lower_is_better
-
     return lower_is_better(metric)
 
 

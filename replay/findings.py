@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from replay.diagnose import CHECKS, diagnose
 from replay.errors import OptionError, ReplayError
+from replay.parallel import available_cores, process_pool
+from replay.results import run_labels
 from replay.run import Run, format_hparam_value
 
 #: Runs per task handed to a worker process.
@@ -165,9 +167,6 @@ def diagnose_runs(runs, *, checks=None, source="train", processes=None, model_fi
     Raises:
         OptionError: an unknown check or source (before any run is read).
     """
-    from replay.compare.runs import run_labels
-    from replay.parallel import available_cores, process_pool
-
     if checks is not None:
         unknown = [check for check in ([checks] if isinstance(checks, str) else checks)
                    if check not in CHECKS]

@@ -3,12 +3,12 @@ directories and globs of run files, or a :class:`replay.Runs` collection."""
 
 import glob
 import os
-from collections import Counter
 from pathlib import Path
 
 from replay.collection import Runs
 from replay.errors import OptionError
 from replay.io.runfile import list_runs
+from replay.results import run_labels  # noqa: F401 (its home before replay.results)
 from replay.run import Run
 
 
@@ -97,33 +97,3 @@ def _check_each_run_once(opened, given):
                 "once in a comparison."
             )
         seen.add(key)
-
-
-def run_labels(runs):
-    """Return a short label per run: its name, or ``"file:name"`` where names repeat.
-
-    Where the file names repeat too (``trial_01/run.h5`` and
-    ``trial_02/run.h5`` of a sweep), the label takes as many of the file's
-    parent folders as tell the runs apart: ``"trial_01/run:run"``.
-    """
-    runs = list(runs)
-    by_name = {}
-    for index, run in enumerate(runs):
-        by_name.setdefault(run.name, []).append(index)
-    labels = [None] * len(runs)
-    for name, indices in by_name.items():
-        if len(indices) == 1:
-            labels[indices[0]] = name
-            continue
-        parts = {index: Path(runs[index].path).with_suffix("").parts for index in indices}
-        pending, depth = indices, 1
-        while pending:
-            counts = Counter(parts[index][-depth:] for index in indices)
-            waiting = []
-            for index in pending:
-                if counts[parts[index][-depth:]] == 1 or depth >= len(parts[index]):
-                    labels[index] = f"{'/'.join(parts[index][-depth:])}:{name}"
-                else:
-                    waiting.append(index)
-            pending, depth = waiting, depth + 1
-    return labels
