@@ -2,7 +2,7 @@
 
 import os
 
-from replay.cli.common import MODEL_FILE_HELP, format_bytes
+from replay.cli.common import MODEL_FILE_HELP, counted, format_bytes
 from replay.io import schema
 
 
@@ -16,7 +16,7 @@ def run(args):
         on_disk = f", {format_bytes(os.path.getsize(args.file))} on disk"
     except OSError:
         on_disk = ""
-    print(f"{args.file}: {len(names)} run(s){on_disk}")
+    print(f"{args.file}: {counted(len(names), 'run')}{on_disk}")
     for name in names:
         with Run(args.file, name, model_file=args.model_file) as run:
             attrs = run.attrs
@@ -115,7 +115,11 @@ def _describe_deepreplay(run):
 
 
 def add(subparsers):
-    parser = subparsers.add_parser("info", help="describe the runs of a run file")
+    parser = subparsers.add_parser(
+        "info", help="describe the runs of a run file",
+        description="Describe the runs of a run file (replay's own or DeepReplay's): per run "
+                    "its state, snapshots and epochs, layers, history keys, what each "
+                    "recorded quantity costs on disk and any problem found.")
     parser.add_argument("file", help="run file (.h5)")
     parser.add_argument("--run", help="only this run")
     parser.add_argument("--model-file", help=MODEL_FILE_HELP)
