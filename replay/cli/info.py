@@ -35,9 +35,8 @@ def run(args):
             if attrs.get("format") == "DeepReplay":
                 print(_describe_deepreplay(run))
             for layer in run.layers:
-                role = "hidden" if layer.hidden else "output"
                 print(f"  layer {layer.name:<16} {layer.class_name:<8} {layer.units:>5} units "
-                      f"{layer.activation:<12} {role}{_describe_storage(layer)}")
+                      f"{layer.activation:<12} {layer.role}{_describe_storage(layer)}")
             history = run.history
             if history:
                 keys = [key for key in history if key != "epoch"]
