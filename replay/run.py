@@ -75,6 +75,12 @@ class LayerInfo:
         """Values per sample of its output (the product of :attr:`shape`)."""
         return int(np.prod(self.shape))
 
+    @property
+    def role(self):
+        """``"hidden"`` (its activations are recorded) or ``"output"``: the word
+        ``replay info`` and a run's notebook table both print beside its name."""
+        return "hidden" if self.hidden else "output"
+
 
 class Run:
     """One recorded run of a run file, read lazily.
@@ -354,7 +360,7 @@ class Run:
                          if key != "epoch" and len(values))
         layers = "<br>".join(
             escape(f"{layer.name}: {layer.class_name}, {layer.units} unit"
-                   f"{'' if layer.units == 1 else 's'}, {layer.activation}")
+                   f"{'' if layer.units == 1 else 's'}, {layer.activation}, {layer.role}")
             for layer in self.layers)
         rows = [("run", self.name), ("file", str(self.path)),
                 ("snapshots", f"{self.n_snapshots} (epochs {span})"), ("state", state),
