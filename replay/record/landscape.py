@@ -17,9 +17,9 @@ Example:
     ```
 """
 
+import keras
 import numpy as np
 
-import keras
 from replay.errors import RecordingError
 from replay.io.landscape import write_landscape
 from replay.landscape import (
