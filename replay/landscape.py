@@ -39,6 +39,7 @@ import numpy as np
 from replay import forward
 from replay.errors import OptionError, RunFileError
 from replay.io import recompute, schema
+from replay.model_config import layer_configs
 
 #: Directions of the plane: the trajectory's principal ones, or random filter-normalised ones.
 DIRECTIONS = ("pca", "random")
@@ -158,6 +159,7 @@ class NumpyLoss:
         # Values per sample of the widest layer output: what one grid point costs in memory.
         self._values_per_sample = max(
             int(np.prod(run._group[recipe["_path"]].shape[2:], dtype=np.int64))
+            if recipe["op"] == "conv" else int(run._group[recipe["kernel"]].shape[-1])
             for recipe in self.chain)
 
     def __call__(self, vectors):
@@ -199,7 +201,13 @@ def _weight_key(path):
 
 
 def _recipe_chain(run):
-    """The recipes from ``inputs/train`` to ``outputs/train``, in order (or ``None``)."""
+    """The recipes from ``inputs/train`` to ``outputs/train``, in order (or ``None``).
+
+    The run's own recipes when the recorder left its outputs to numpy;
+    else, for a plain stack of Dense layers (a Sequential model of Dense
+    and Dropout layers whose activations numpy knows, every weight stored),
+    the recipes of that stack.
+    """
     recipes = run.attrs.get(schema.RECOMPUTED_ATTRIBUTE) or {}
     if isinstance(recipes, str):
         recipes = json.loads(recipes)
@@ -207,17 +215,58 @@ def _recipe_chain(run):
     while path in recipes and len(chain) <= len(recipes):
         chain.append({**recipes[path], "_path": path})
         path = recipes[path]["input"]
-    if path != schema.inputs("train") or not chain:
+    if path == schema.inputs("train") and chain:
+        return chain[::-1]
+    return _dense_stack(run)
+
+
+#: The layers of a Sequential model the Dense-stack pass accepts (Dropout is
+#: the identity outside training).
+DENSE_STACK_LAYERS = ("InputLayer", "Dense", "Dropout")
+
+
+def _dense_stack(run):
+    """The recipes of a Sequential stack of Dense layers, from its config, or ``None``."""
+    config = run.attrs.get("model_config")
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except ValueError:
+            return None
+    if run.attrs.get("model_class") != "Sequential" or not isinstance(config, dict):
         return None
-    return chain[::-1]
+    configs = list(layer_configs(config))
+    if not configs or any(layer.get("class_name") not in DENSE_STACK_LAYERS
+                          for layer in configs):
+        return None
+    dense = [layer.get("config", {}) for layer in configs if layer["class_name"] == "Dense"]
+    if [layer.get("name") for layer in dense] != [layer.name for layer in run.layers]:
+        return None
+    chain, source = [], schema.inputs("train")
+    for layer, settings in zip(run.layers, dense):
+        activation = settings.get("activation", "linear")
+        if not isinstance(activation, str) or activation not in recompute.ACTIVATIONS \
+                or "kernel" not in layer.weights \
+                or not set(layer.weights) <= {"kernel", "bias"} \
+                or (layer.storage or {}).get("weights", "raw") != "raw":
+            return None
+        output = (schema.outputs("train") if layer is run.layers[-1]
+                  else schema.activations("train", layer.name))
+        chain.append({"op": "dense", "input": source,
+                      "kernel": schema.weights(layer.name, "kernel"),
+                      "bias": schema.weights(layer.name, "bias") if "bias" in layer.weights
+                      else None, "activation": activation, "options": {}, "_path": output})
+        source = output
+    return chain
 
 
 def numpy_problem(run):
     """Why replay cannot evaluate ``run``'s loss with numpy, or ``""`` when it can."""
     where = f"Run {run.name!r} of '{run.path}'"
     if _recipe_chain(run) is None:
-        return (f"{where}: replay recomputes its outputs with numpy only for chains of Dense "
-                "and convolution layers from the inputs (this run stores them, or has none). "
+        return (f"{where}: replay evaluates the loss with numpy only for chains of Dense and "
+                "convolution layers from the inputs whose outputs the recorder left to numpy, "
+                "and for Sequential stacks of Dense layers. "
                 "Compute its landscape with the model: "
                 "replay.record.landscape.record_landscape(model, path, run).")
     if forward.loss_function(run.attrs.get("loss", "")) is None or (
