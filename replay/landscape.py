@@ -358,19 +358,29 @@ def pca_directions(trajectories, origin):
     """
     offsets = np.concatenate(trajectories) - origin
     centred = offsets - offsets.mean(axis=0)
-    _, singular, rows = np.linalg.svd(centred, full_matrices=False)
-    total = float(np.sum(singular ** 2))
+    total = float(np.sum(centred ** 2))
     if total <= 0.0 or not np.isfinite(total):
         raise OptionError(
             "The weights never moved (or are not finite): the trajectory has no principal "
             "directions. Use directions='random' to see the landscape around them.")
-    variance = singular[:2] ** 2 / total
-    directions = rows[:2]
-    if len(directions) < 2:  # one snapshot's worth of variance: any orthogonal second
+    # The eigenvectors of the smaller Gram matrix: an SVD of the (S, P) matrix
+    # took seconds where this takes a millisecond (BLAS threads on shared cores).
+    count, size = centred.shape
+    values, vectors = np.linalg.eigh(centred.T @ centred if size <= count
+                                     else centred @ centred.T)
+    order = np.argsort(values)[::-1][:2]
+    values = np.clip(values[order], 0.0, None)
+    if size <= count:
+        directions = vectors[:, order].T
+    else:  # right singular vectors from the left ones: v = X^T u / sigma
+        kept = values > 1e-12 * values[0]
+        directions = (centred.T @ vectors[:, order[kept]]).T / np.sqrt(values[kept])[:, None]
+    variance = values / total
+    if len(directions) < 2:  # the path is a straight line: any orthogonal second direction
         extra = np.random.default_rng(0).normal(size=origin.shape)
         extra -= (extra @ directions[0]) * directions[0]
         directions = np.vstack([directions, extra / np.linalg.norm(extra)])
-        variance = np.append(variance, 0.0)
+        variance = np.array([variance[0], 0.0])
     start = trajectories[0][0] - origin
     signs = np.where(directions @ start > 0, -1.0, 1.0)
     return directions * signs[:, None], variance

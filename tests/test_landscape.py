@@ -317,3 +317,22 @@ def test_several_runs_on_one_landscape_have_a_legend(tmp_path):
     assert [text.get_text() for text in view.ax_.get_legend().get_texts()] == ["a", "b", "c"]
     assert len(view.paths_) == 3
     assert len({line.get_color() for line in view.paths_}) == 3
+
+
+@pytest.mark.parametrize("snapshots, size", [(40, 6), (5, 30)])
+def test_pca_directions_are_the_top_right_singular_vectors(snapshots, size):
+    rng = np.random.default_rng(snapshots)
+    trajectory = np.cumsum(rng.normal(size=(snapshots, size)) * np.linspace(3, 0.1, size), 0)
+    directions, variance = pca_directions([trajectory], trajectory[-1])
+    centred = trajectory - trajectory.mean(axis=0)
+    _, singular, rows = np.linalg.svd(centred, full_matrices=False)
+    np.testing.assert_allclose(np.abs(directions), np.abs(rows[:2]), atol=1e-8)
+    np.testing.assert_allclose(variance, singular[:2] ** 2 / np.sum(singular ** 2))
+    np.testing.assert_allclose(directions @ directions.T, np.eye(2), atol=1e-9)
+
+
+def test_a_straight_path_gets_an_orthogonal_second_direction():
+    trajectory = np.outer(np.arange(6.0), [1.0, 2.0, 0.0, 0.0, 0.0])
+    directions, variance = pca_directions([trajectory], trajectory[-1])
+    np.testing.assert_allclose(directions @ directions.T, np.eye(2), atol=1e-9)
+    np.testing.assert_allclose(variance, [1.0, 0.0], atol=1e-12)

@@ -28,6 +28,8 @@ DIRECTIONS = ViewOption("directions", "plane of the loss landscape: the weight t
 SURFACE_CMAP = "viridis"
 LEVELS = 24
 #: A light outline under the paths, so they stay visible over dark valleys.
+#: The legend of several runs: over the filled contours (zorder 1), under the paths (2).
+SURFACE_LEGEND_ZORDER = 1.5
 PATH_OUTLINE = [patheffects.withStroke(linewidth=3.2, foreground="white", alpha=0.85)]
 
 
@@ -135,7 +137,7 @@ class LossLandscape(_LandscapeView):
                 ax.plot([], [], color=self._color(position), marker=run_marker(position),
                         label=label)[0] for position, label in enumerate(self.labels)],
                 loc="upper right", fontsize=LEGEND_SIZE, framealpha=0.85)
-            legend.set_zorder(LEGEND_ZORDER)
+            legend.set_zorder(SURFACE_LEGEND_ZORDER)
 
     def _axis_label(self, axis):
         landscape = self.landscape_
