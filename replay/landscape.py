@@ -621,14 +621,19 @@ def landscape_description(landscape):
 def run_landscape(run, **options):
     """The landscape of one run: stored in its file (computed with the model) or with numpy.
 
-    A stored landscape is used when the run's outputs cannot be recomputed
-    with numpy, or when ``options`` ask for nothing else than it holds.
+    The stored landscape is used when ``options`` ask for nothing it does not
+    hold (its directions, its resolution); numpy computes any other, where it
+    can evaluate the run's model.
     """
-    problem = numpy_problem(run)
     stored = read_landscape(run) if stored_description(run) is not None else None
-    if stored is not None and (problem or options.get(
-            "directions", "pca") == stored.directions_kind and set(options) <= {"directions"}):
+    if stored is not None and set(options) <= {"directions", "resolution"} \
+            and options.get("directions", stored.directions_kind) == stored.directions_kind \
+            and options.get("resolution", len(stored.alpha)) == len(stored.alpha):
         return stored
+    problem = numpy_problem(run)
     if problem:
+        if stored is not None:
+            problem += (f" (The stored landscape has {stored.directions_kind} directions and "
+                        f"{len(stored.alpha)} points per axis; this asked for {options}.)")
         raise OptionError(problem)
     return compute_landscape(run, **options)

@@ -197,7 +197,9 @@ class LossLine(_LandscapeView):
         ax.set_ylabel("mean loss", fontsize=LABEL_SIZE)
         ax.set_title(self.title)
         if len(self.runs) > 1:
-            ax.legend(loc="upper right", fontsize=LEGEND_SIZE).set_zorder(LEGEND_ZORDER)
+            # Beside the axes: the curves of several runs fill the plot at any height.
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=LEGEND_SIZE,
+                      borderaxespad=0.0).set_zorder(LEGEND_ZORDER)
 
     def update(self, epoch):
         landscape = self.landscape_
