@@ -124,8 +124,7 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
     candidates = [index for index in ranked
                   if facts[index]["snapshots"] and keep(facts[index]["hparams"])]
     framed = set(candidates[:frames])
-    picture = PictureSpec(scene=scene, view=view, dpi=float(dpi))
-    _check_picture(scene, view)  # in this process, before any worker starts
+    picture = PictureSpec(scene=scene, view=view, dpi=float(dpi)).check()
     if path is None:
         path = Path(tempfile.mkdtemp(prefix="replay-explore-")) / "explorer.html"
     path = Path(path)
@@ -154,12 +153,6 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
     frame_count = sum(summary["video"]["frames"] for summary in summaries if summary["video"])
     return ExplorerPage(path, len(summaries), len(videos), frame_count,
                         time.perf_counter() - start)
-
-
-def _check_picture(scene, view):
-    from replay.live import picture_builder
-
-    picture_builder(scene, view)  # raises OptionError for an unknown scene or view
 
 
 def _run_facts(file, name):

@@ -54,8 +54,8 @@
   function writeFragment() {
     const params = new URLSearchParams();
     for (const [name, field] of Object.entries(FIELDS)) params.set(name, field.format(state[name]));
-    // A readable address: keep the commas of the run list.
-    const text = "#" + params.toString().replace(/%2C/g, ",");
+    // A readable address: keep the commas of the run list and the colons of the sort key.
+    const text = "#" + params.toString().replace(/%2C/g, ",").replace(/%3A/g, ":");
     if (window.location.hash !== text) history.replaceState(null, "", text);
   }
 

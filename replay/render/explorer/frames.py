@@ -23,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from replay.errors import OptionError
 from replay.render.encoders import VideoEncoder
 from replay.render.explorer.summary import run_summary
 from replay.render.renderer import FrameRenderer
@@ -34,6 +35,8 @@ VIDEO_FPS = 10
 #: many. 10 costs ~15 % more bytes than x264's default (250) on the part-1
 #: run and keeps a seek under 100 ms (see docs/explorer.md).
 KEYFRAME_INTERVAL = 10
+#: The scene presets a page can show (methods of :class:`replay.render.Scene`).
+SCENES = ("default", "part1")
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,25 @@ class PictureSpec:
     view: str = None
     dpi: float = 100.0
 
+    def check(self):
+        """Raise :class:`~replay.errors.OptionError` for an unknown scene or view."""
+        from replay.views.registry import VIEWS
+
+        if self.view is not None and self.view not in VIEWS:
+            raise OptionError(f"No view {self.view!r}. Views: {', '.join(sorted(VIEWS))}.")
+        if self.view is None and self.scene not in SCENES:
+            raise OptionError(f"scene must be one of {', '.join(SCENES)}. Got {self.scene!r}.")
+        return self
+
     def build(self, run):
         """Return the scene or view that draws ``run``."""
-        from replay.live import picture_builder
+        from replay.render.scene import Scene
+        from replay.views.registry import VIEWS
 
-        return picture_builder(self.scene, self.view)(run)
+        self.check()
+        if self.view is not None:
+            return VIEWS[self.view].build(run)
+        return getattr(Scene, self.scene)(run)
 
 
 @dataclass(frozen=True)

@@ -39,13 +39,12 @@ def run_trial(run):
 
 
 def _json_attribute(run, name):
-    text = run.attrs.get(name)
-    if text is None:
-        return {}
-    try:
-        value = json.loads(text)
-    except (TypeError, ValueError):
-        return {}
+    value = run.attrs.get(name)  # JSON text, or already decoded by the reader
+    if isinstance(value, (str, bytes)):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
     return value if isinstance(value, dict) else {}
 
 
