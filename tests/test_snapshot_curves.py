@@ -212,3 +212,19 @@ def test_a_comparison_grid_draws_one_legend(part1_file):
     labels = [text.get_text() for text in scene.legend_.get_texts()]
     assert labels == ["class 0", "class 1", "predicted 0", "predicted 1", "boundary p = 0.5",
                       "pale: p near 0.5", "loss", "accuracy"]
+
+
+def test_the_scenes_and_replay_render_take_values(keras_like_file, tmp_path, capsys):
+    from replay.cli import main
+
+    with Run(keras_like_file, "sigmoid") as run:
+        for values, title in (("snapshots", "Loss and accuracy at each snapshot"),
+                              ("history", "Loss and accuracy (Keras log)")):
+            scene = Scene.default(run, values=values)
+            scene.plot(3)
+            curves = next(view for view in scene.views if isinstance(view, LossAndMetric))
+            assert curves.ax_.get_title() == title
+    out = tmp_path / "history.png"
+    assert main(["render", str(keras_like_file), "--run", "sigmoid", "--values", "history",
+                 "--epoch", "3", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
