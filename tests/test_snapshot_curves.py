@@ -212,6 +212,8 @@ def test_a_comparison_grid_draws_one_legend(part1_file):
     labels = [text.get_text() for text in scene.legend_.get_texts()]
     assert labels == ["class 0", "class 1", "predicted 0", "predicted 1", "boundary p = 0.5",
                       "pale: p near 0.5", "loss", "accuracy"]
+    curves = scene.cells[("sigmoid", "loss-and-metric")]
+    assert curves.ax_.get_title() == "loss & accuracy at each snapshot"
 
 
 def test_the_scenes_and_replay_render_take_values(keras_like_file, tmp_path, capsys):

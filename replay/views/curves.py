@@ -85,16 +85,14 @@ def history_curve(run, key):
 
 
 def _short_title(view):
+    # Validation curves are told apart by the legend (dashed), which a grid
+    # draws once for the figure: the title only says what the values are.
     if not view.has_curves:
         return "loss"
     title = "loss" if view.metric is None else f"loss & {view.metric}"
     if view.values == "history" or view.shows_only_history:
-        title += f" ({KERAS_LOG})"
-    else:
-        title += " at each snapshot"
-    validation = len(view.keys["loss"]) + len(view.keys["metric"]) > (
-        1 if view.metric is None else 2)
-    return title + (", val dashed" if validation else "")
+        return f"{title} ({KERAS_LOG})"
+    return f"{title} at each snapshot"
 
 
 @register("loss-and-metric", options=(METRIC, VALUES), short_title=_short_title,
