@@ -12,11 +12,11 @@ import os
 import sys
 
 from replay import __version__
-from replay.cli import compact, compare, diagnose, info, render, table, watch
+from replay.cli import compact, compare, diagnose, explore, info, render, table, watch
 from replay.errors import ReplayError
 
 #: Registered verbs, in the order ``replay --help`` lists them.
-VERBS = [info, render, compare, table, compact, diagnose, watch]
+VERBS = [info, render, compare, table, compact, diagnose, watch, explore]
 
 
 def build_parser():

@@ -9,7 +9,7 @@ from replay.io import schema
 def run(args):
     """Print the runs of a file: snapshots, layers, history keys and array sizes."""
     from replay.io.runfile import list_runs
-    from replay.run import Run
+    from replay.run import Run, format_hparams
 
     names = list_runs(args.file) if not args.run else [args.run]
     try:
@@ -32,6 +32,10 @@ def run(args):
                   f"loss {attrs.get('loss')}, batch size {attrs.get('batch_size')}, "
                   f"{attrs.get('n_samples')} samples"
                   + (f", created {attrs['created']}" if attrs.get("created") else ""))
+            if run.hparams:
+                print(f"  hparams: {format_hparams(run.hparams)}")
+            if run.trial:
+                print(f"  trial: {format_hparams(run.trial)}")
             if attrs.get("format") == "DeepReplay":
                 print(_describe_deepreplay(run))
             for layer in run.layers:
