@@ -24,10 +24,11 @@ PREFIXES = {
     "part4_circles_initializers": "part4",
     "part5_digits_activations": "part5",
     "part6_latent_space": "part6",
+    "part7_landscape": "part7",
 }
 #: Written by more than one script on purpose: the showdown records into (and
 #: reuses) the part-1 runs of part1_activation_functions.py.
-SHARED = {"part1.h5"}
+SHARED = {"part1.h5", "part4.h5"}
 
 
 def output_names(path):
