@@ -65,6 +65,14 @@ LEGACY_ATTRIBUTE = "n_epochs"
 #: recomputed on reading: ``{dataset path: recipe}`` (see
 #: :mod:`replay.io.recompute`).
 RECOMPUTED_ATTRIBUTE = "recomputed"
+#: The run attribute (JSON text of a flat object ``{name: JSON scalar}``) of
+#: the hyperparameters the run was trained with (``Recorder(hparams=...)``,
+#: the tuner adapters); absent when none were given.
+HPARAMS_ATTRIBUTE = "hparams"
+#: The run attribute (JSON text of an object) naming the trial of a search
+#: that recorded the run, e.g. ``{"engine": "keras_tuner", "id": "03",
+#: "continues": "01"}``; absent outside a search.
+TRIAL_ATTRIBUTE = "trial"
 
 #: The per-layer quantities a recorder can store, and the model-level ones.
 LAYER_QUANTITIES = ("weights", "activations", "preactivations", "gradients")
