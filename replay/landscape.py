@@ -472,7 +472,7 @@ def compute_landscape(runs, *, directions="pca", resolution=RESOLUTION, margin=M
     """Compute the loss landscape of one run, or of several runs of one model on one plane.
 
     Args:
-        runs: a :class:`replay.Run` or a sequence of runs of the same model
+        runs: a :class:`replay.Run`, or runs (a list, a ``replay.Runs``) of the same model
             on the same data (layers, activations, loss, samples); the
             plane goes through the final weights of the first.
         directions: ``"pca"`` (the top two principal directions of the
@@ -488,7 +488,7 @@ def compute_landscape(runs, *, directions="pca", resolution=RESOLUTION, margin=M
     Returns:
         A :class:`Landscape`.
     """
-    runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
+    runs = [runs] if hasattr(runs, "n_snapshots") else list(runs)
     if not runs:
         raise OptionError("compute_landscape needs at least one run. Got none.")
     if directions not in DIRECTIONS:

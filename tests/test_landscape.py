@@ -336,3 +336,17 @@ def test_a_straight_path_gets_an_orthogonal_second_direction():
     directions, variance = pca_directions([trajectory], trajectory[-1])
     np.testing.assert_allclose(directions @ directions.T, np.eye(2), atol=1e-9)
     np.testing.assert_allclose(variance, [1.0, 0.0], atol=1e-12)
+
+
+def test_a_runs_collection_or_a_glob_goes_on_one_landscape(tmp_path):
+    from replay import Runs
+
+    for seed in (1, 2):
+        synthetic.write_part1(tmp_path / f"seed{seed}.h5", "tanh", "tanh", epochs=3,
+                              n_points=40, seed=seed)
+    view = LossLandscape(Runs(tmp_path), resolution=6)
+    assert len(view.landscape_.paths) == 2
+    assert sorted(view.labels) == ["seed1:tanh", "seed2:tanh"]
+    view = LossLine(str(tmp_path / "seed*.h5"), resolution=6)
+    view.plot()
+    assert len(view.points_) == 2

@@ -9,6 +9,8 @@ their loss. Both take one run, or several runs of one model (one plane,
 one colour per run, a legend).
 """
 
+import os
+
 import numpy as np
 from matplotlib import patheffects
 from matplotlib.colors import LogNorm
@@ -16,6 +18,7 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator
 
 from replay.errors import OptionError
 from replay.landscape import RESOLUTION, compute_landscape
+from replay.results import run_labels
 from replay.views.base import View
 from replay.views.registry import ViewOption, register
 from replay.views.style import LABEL_SIZE, LEGEND_SIZE, LEGEND_ZORDER, run_color, run_marker
@@ -43,6 +46,17 @@ def _landscape_of(runs, landscape, directions, resolution):
     return compute_landscape(runs, directions=directions, resolution=resolution)
 
 
+def as_runs(runs):
+    """A list of runs from a :class:`replay.Run`, runs, a ``replay.Runs`` or a file, folder or glob."""
+    if isinstance(runs, (str, os.PathLike)):
+        from replay.collection import Runs
+
+        return list(Runs(runs))
+    if hasattr(runs, "n_snapshots"):  # one Run
+        return [runs]
+    return list(runs)
+
+
 class _LandscapeView(View):
     """What the two landscape views share: one or several runs, their landscape, labels."""
 
@@ -50,12 +64,12 @@ class _LandscapeView(View):
 
     def __init__(self, run, *, directions="pca", resolution=RESOLUTION, labels=None,
                  landscape=None, ax=None):
-        runs = list(run) if isinstance(run, (list, tuple)) else [run]
+        runs = as_runs(run)
         if not runs:
             raise OptionError(f"{type(self).__name__} needs at least one run. Got none.")
         super().__init__(min(runs, key=lambda each: each.n_snapshots), ax=ax)
         self.runs = runs
-        self.labels = [each.name for each in runs] if labels is None else list(labels)
+        self.labels = run_labels(runs) if labels is None else list(labels)
         if len(self.labels) != len(runs):
             raise OptionError(f"Got {len(self.labels)} labels for {len(runs)} runs.")
         self.landscape_ = _landscape_of(runs, landscape, directions, resolution)
@@ -79,8 +93,9 @@ class LossLandscape(_LandscapeView):
     each direction explains.
 
     Args:
-        run: a :class:`replay.Run`, or a list of runs of one model (the
-            plane of their combined trajectories; one colour each).
+        run: a :class:`replay.Run`; or runs of one model (the plane of their
+            combined trajectories; one colour each): a list, a
+            :class:`replay.Runs`, or a file, folder or glob of run files.
         directions: ``"pca"`` or ``"random"`` (see :func:`replay.landscape.compute_landscape`).
         resolution: grid points per axis.
         labels: the runs' legend labels (default: their names).
