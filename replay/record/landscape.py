@@ -46,7 +46,8 @@ class KerasLoss:
             non-trainable variables, e.g. batch-norm statistics, stay as they are).
         layout: the :class:`replay.landscape.ParameterLayout` of the vectors:
             every trainable variable of the model must be in it.
-        inputs, targets: the samples (the run's recorded training samples).
+        inputs: the samples' inputs (the run's recorded training samples).
+        targets: their targets.
 
     Calling it with weight vectors ``(m, P)`` returns their mean losses ``(m,)``.
     """
@@ -119,8 +120,11 @@ def record_landscape(model, path, run=None, *, directions="pca", resolution=25, 
         model: the trained, compiled model the run was recorded from.
         path: the run file.
         run: the run's name (may be omitted when the file holds one run).
-        directions, resolution, margin, line, seed: see
-            :func:`replay.landscape.compute_landscape`.
+        directions: ``"pca"`` or ``"random"``.
+        resolution: grid points per axis.
+        margin: the grid's margin around the path, a fraction of its extent.
+        line: the range of ``t`` of the straight line.
+        seed: the random directions' seed.
 
     Returns:
         The :class:`replay.landscape.Landscape` (stored in the file).

@@ -179,7 +179,15 @@ class LossLine(_LandscapeView):
     projected on the line (``t``) at their own loss, so a path that leaves
     the line shows as a point off the curve.
 
-    Args: as :class:`LossLandscape`.
+    Args:
+        run: a :class:`replay.Run`; or runs of one model (one line each): a
+            list, a :class:`replay.Runs`, or a file, folder or glob of run files.
+        directions: the landscape's plane, ``"pca"`` or ``"random"``.
+        resolution: grid points per axis of the landscape.
+        labels: the runs' legend labels (default: their names).
+        landscape: a :class:`replay.landscape.Landscape` computed already
+            (e.g. ``LossLandscape(...).landscape_``, to share it).
+        ax: the axes to draw into; ``None`` makes a figure.
     """
 
     title = "Loss along the line from initial to final weights"
