@@ -102,3 +102,27 @@ def test_a_model_whose_weights_were_not_all_recorded_is_refused(cnn_run):
     other.compile("adam", "sparse_categorical_crossentropy")
     with Run(path, "cnn") as run, pytest.raises(RecordingError, match="recorded"):
         KerasLoss(other, ParameterLayout.of_run(run), run.inputs(), run.targets())
+
+
+def test_the_recorder_stores_the_landscape_at_the_end_of_fit(tmp_path):
+    path = tmp_path / "run.h5"
+    record_part1(path, "relu", "relu", epochs=3, n_points=60, landscape={"resolution": 4})
+    with Run(path, "relu") as run:
+        from replay.landscape import read_landscape
+
+        stored = read_landscape(run)
+        assert stored.surface.shape == (4, 4)
+        np.testing.assert_allclose(stored.surface, compute_landscape(run, resolution=4).surface,
+                                   rtol=1e-5)
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"grid": 3}, "takes directions, resolution, margin, line, seed. Got 'grid'"),
+    ("yes", "must be True, False, None or a dict"),
+])
+def test_a_bad_recorder_landscape_option_is_named(tmp_path, value, message):
+    from replay import Recorder
+
+    with pytest.raises(RecordingError, match=message):
+        Recorder(tmp_path / "run.h5", "run", np.zeros((4, 2)), np.zeros((4, 1)),
+                 landscape=value)

@@ -38,6 +38,31 @@ from replay.run import Run
 BLOCK = 32
 
 
+#: What ``Recorder(landscape={...})`` may pass on to :func:`record_landscape`.
+RECORDER_OPTIONS = ("directions", "resolution", "margin", "line", "seed")
+
+
+def check_recorder_option(value):
+    """``Recorder(landscape=...)`` as :func:`record_landscape`'s keyword arguments, or ``None``.
+
+    ``None`` or ``False``: no landscape; ``True``: the defaults; a dict of
+    :data:`RECORDER_OPTIONS`.
+    """
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(RECORDER_OPTIONS))
+        if unknown:
+            raise RecordingError(
+                f"Recorder(landscape=...) takes {', '.join(RECORDER_OPTIONS)}. Got "
+                f"{', '.join(map(repr, unknown))}.")
+        return dict(value)
+    raise RecordingError(f"Recorder(landscape=...) must be True, False, None or a dict of "
+                         f"{', '.join(RECORDER_OPTIONS)}. Got {value!r}.")
+
+
 class KerasLoss:
     """The mean loss of samples at any weights of a model, computed by the model.
 
