@@ -126,11 +126,12 @@ class NumpyLoss:
 
     The pass is the chain of recipes that recomputes ``outputs/train`` from
     ``inputs/train`` (Dense and convolution layers, :mod:`replay.io.recompute`),
-    run for a block of weight vectors at once; the loss is the run's
-    (``forward.per_sample_loss``, logits included).
+    or the recipes of a Sequential stack of Dense layers, run for a block of
+    weight vectors at once; the loss is the run's (``forward.per_sample_loss``,
+    logits included).
 
     Args:
-        run: a :class:`replay.Run` whose outputs are recomputed (see :func:`numpy_problem`).
+        run: a :class:`replay.Run` numpy can evaluate (see :func:`numpy_problem`).
 
     Example:
         >>> evaluate = NumpyLoss(run)                              # doctest: +SKIP
@@ -150,11 +151,11 @@ class NumpyLoss:
         self.targets = np.asarray(run.targets("train"))
         # Weights the chain uses that are not in the vector (frozen layers): final values.
         self._fixed = {}
-        slices = self.layout.slices()
+        in_vector = {schema.weights(layer, name) for layer, name, _ in self.layout.entries}
         for recipe in self.chain:
             for key in ("kernel", "bias"):
                 path = recipe.get(key)
-                if path and _weight_key(path) not in slices:
+                if path and path not in in_vector:
                     self._fixed[path] = np.asarray(run.series(path, [run.n_snapshots - 1]))
         # Values per sample of the widest layer output: what one grid point costs in memory.
         self._values_per_sample = max(
@@ -192,12 +193,6 @@ class NumpyLoss:
         if path in weights:
             return weights[path]
         return np.broadcast_to(self._fixed[path], (count, *self._fixed[path].shape[1:]))
-
-
-def _weight_key(path):
-    """``(layer, weight)`` of a weight path ``weights/<layer>/<weight>``."""
-    _, layer, name = path.split("/", 2)
-    return layer, name
 
 
 def _recipe_chain(run):

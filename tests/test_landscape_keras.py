@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import record_part1
+from conftest import part1_model, record_part1
 
 from replay import Run
 from replay.errors import OptionError, RecordingError
@@ -126,3 +126,26 @@ def test_a_bad_recorder_landscape_option_is_named(tmp_path, value, message):
     with pytest.raises(RecordingError, match=message):
         Recorder(tmp_path / "run.h5", "run", np.zeros((4, 2)), np.zeros((4, 1)),
                  landscape=value)
+
+
+def test_a_frozen_layer_stays_at_its_weights_on_the_landscape(tmp_path):
+    import keras
+
+    from replay import Recorder
+    from replay.datasets import parabola
+    from replay.landscape import ParameterLayout
+
+    inputs, targets = parabola(40)
+    model = part1_model("tanh")
+    model.get_layer("hidden").trainable = False
+    model.compile(keras.optimizers.SGD(0.05), "binary_crossentropy")
+    path = tmp_path / "frozen.h5"
+    model.fit(inputs, targets, epochs=3, batch_size=16, verbose=0,
+              callbacks=[Recorder(path, "frozen", inputs, targets)])
+    with Run(path, "frozen") as run:
+        assert [entry[0] for entry in ParameterLayout.of_run(run).entries] == ["output"] * 2
+        landscape = compute_landscape(run, resolution=4)
+        assert landscape.loss_at([[0.0, 0.0]])[0] == pytest.approx(
+            mean_recorded_loss(run, -1), abs=1e-5)
+        assert landscape.line_loss[0][landscape.line_t == 0.0][0] == pytest.approx(
+            mean_recorded_loss(run, 0), abs=1e-5)
