@@ -285,7 +285,8 @@ class Landscape:
         directions: ``(2, P)`` the plane's directions.
         explained_variance: ``(2,)`` the fraction of the trajectories' variance
             along each principal direction (NaN for random directions).
-        paths: per run ``(S, 2)``, its snapshots' coordinates on the plane.
+        paths: per run ``(S, 2)``, its snapshots' coordinates on the plane
+            (up to its last finite weights, for a run that diverged).
         path_loss: per run ``(S,)``, the mean loss at each snapshot.
         alpha, beta: ``(nx,)``, ``(ny,)`` the grid's coordinates.
         surface: ``(ny, nx)`` the mean loss at ``origin + alpha d1 + beta d2``.
@@ -499,10 +500,15 @@ def compute_landscape(runs, *, directions="pca", resolution=RESOLUTION, margin=M
     if evaluator is None:
         evaluator = NumpyLoss(runs[0])
     trajectories = [layout.trajectory(run) for run in runs]
-    for run, trajectory in zip(runs, trajectories):
-        if not np.all(np.isfinite(trajectory)):
+    # A run that diverged has its path up to its last finite weights (its
+    # line ends there too): the picture shows where it went before it blew up.
+    for position, (run, trajectory) in enumerate(zip(runs, trajectories)):
+        finite = np.all(np.isfinite(trajectory), axis=1)
+        kept = len(finite) if finite.all() else int(np.argmin(finite))
+        if kept == 0:
             raise OptionError(f"Run {run.name!r} of '{run.path}' has weights that are NaN or "
-                              "infinite (training diverged): it has no landscape to draw.")
+                              "infinite from its first snapshot: it has no landscape to draw.")
+        trajectories[position] = trajectory[:kept]
     origin = trajectories[0][-1]
     if directions == "pca":
         if layout.size < 2:
@@ -539,7 +545,8 @@ def line_coordinates(trajectory):
 def _path_loss(run, trajectory, evaluator):
     """The mean loss at each snapshot: recorded when the run has it, else evaluated."""
     if schema.loss("train") in run._group:
-        return np.asarray(run.series(schema.loss("train")), dtype=np.float64).mean(axis=1)
+        return np.asarray(run.series(schema.loss("train"), range(len(trajectory))),
+                          dtype=np.float64).mean(axis=1)
     return np.asarray(evaluator(trajectory), dtype=np.float64)
 
 

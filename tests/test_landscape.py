@@ -350,3 +350,28 @@ def test_a_runs_collection_or_a_glob_goes_on_one_landscape(tmp_path):
     view = LossLine(str(tmp_path / "seed*.h5"), resolution=6)
     view.plot()
     assert len(view.points_) == 2
+
+
+def test_a_diverged_run_has_its_path_up_to_its_last_finite_weights(part1_run):
+    weights = {layer.name: {name: part1_run.series(schema.weights(layer.name, name))
+                            for name in layer.weights} for layer in part1_run.layers}
+    for arrays in weights.values():
+        for array in arrays.values():
+            array[9:] = np.nan
+    outputs = part1_run.series(schema.outputs("train"))
+    run = Run.from_arrays(part1_run.inputs(), part1_run.targets(), outputs=outputs,
+                          activations={"hidden": part1_run.series(
+                              schema.activations("train", "hidden"))},
+                          weights=weights, loss="binary_crossentropy",
+                          activation_names={"hidden": "sigmoid", "output": "sigmoid"})
+    layout = ParameterLayout.of_run(part1_run)
+
+    def evaluate(vectors):
+        return NumpyLoss(part1_run)(vectors)
+
+    landscape = compute_landscape(run, resolution=5, evaluator=evaluate)
+    assert len(landscape.paths[0]) == len(landscape.path_loss[0]) == 9
+    np.testing.assert_allclose(landscape.origin, layout.trajectory(part1_run)[8])
+    view = LossLandscape(run, landscape=landscape)
+    view.plot(-1)
+    assert len(view.paths_[0].get_xdata()) == 9
