@@ -1,4 +1,8 @@
-"""The Keras side of the loss landscape: record_landscape evaluates the loss with the model."""
+"""The Keras side of the loss landscape: record_landscape evaluates the loss with the model.
+
+The tests marked ``backend`` run on PyTorch and TensorFlow in CI too (the
+point-by-point evaluation; JAX compiles blocks of points).
+"""
 
 import numpy as np
 import pytest
@@ -14,6 +18,7 @@ def mean_recorded_loss(run, epoch):
     return float(np.mean(run.per_sample_loss(epoch), dtype=np.float64))
 
 
+@pytest.mark.backend
 def test_the_model_computes_the_numpy_landscape_of_a_dense_net(tmp_path):
     from replay.record.landscape import record_landscape
 
@@ -56,6 +61,7 @@ def cnn_run(tmp_path_factory):
     return path, landscape, model
 
 
+@pytest.mark.backend
 def test_a_cnn_landscape_holds_the_recorded_losses(cnn_run):
     path, landscape, _ = cnn_run
     with Run(path, "cnn") as run:
