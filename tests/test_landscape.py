@@ -375,3 +375,25 @@ def test_a_diverged_run_has_its_path_up_to_its_last_finite_weights(part1_run):
     view = LossLandscape(run, landscape=landscape)
     view.plot(-1)
     assert len(view.paths_[0].get_xdata()) == 9
+
+
+def test_blitted_landscape_frames_equal_full_redraws(tmp_path):
+    from replay.render import FrameRenderer, Scene
+
+    path = tmp_path / "seeds.h5"
+    for seed in (1, 2):
+        synthetic.write_part1(path, f"seed{seed}", "tanh", epochs=6, n_points=40, seed=seed)
+    runs = [Run(path, "seed1"), Run(path, "seed2")]
+    frames = {}
+    for blit in (True, False):
+        scene = Scene(nrows=1, ncols=2, figsize=(6.0, 3.0))
+        landscape = scene.add(LossLandscape(runs, resolution=8), (0, 0))
+        scene.add(LossLine(runs, landscape=landscape.landscape_), (0, 1))
+        renderer = FrameRenderer(scene, dpi=50, blit=blit)
+        renderer.prepare(0)
+        assert renderer.blit is blit
+        frames[blit] = [renderer.render(epoch).copy() for epoch in (0, 3, 6)]
+    for blitted, full in zip(frames[True], frames[False]):
+        difference = np.abs(blitted.astype(int) - full.astype(int)).max(axis=2)
+        assert np.count_nonzero(difference > 2) <= 3, "blitting must draw the same picture"
+    assert np.abs(frames[True][0].astype(int) - frames[True][2].astype(int)).max() > 50

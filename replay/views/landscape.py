@@ -31,8 +31,15 @@ DIRECTIONS = ViewOption("directions", "plane of the loss landscape: the weight t
 SURFACE_CMAP = "viridis"
 LEVELS = 24
 #: A light outline under the paths, so they stay visible over dark valleys.
-#: The legend of several runs: over the filled contours (zorder 1), under the paths (2).
+#: Drawing order: the filled contours (1), the legend of several runs, the
+#: static start points, then what moves: the paths, the current points on
+#: top. Static artists all under the moving ones, so blitted frames (moving
+#: artists over a static background) equal full redraws, where the
+#: semi-transparent outlines of overlapping paths would otherwise differ.
 SURFACE_LEGEND_ZORDER = 1.5
+START_ZORDER = 1.9
+PATH_ZORDER = 2.0
+POINT_ZORDER = 2.2
 PATH_OUTLINE = [patheffects.withStroke(linewidth=3.2, foreground="white", alpha=0.85)]
 
 
@@ -140,11 +147,11 @@ class LossLandscape(_LandscapeView):
             color = self._color(position)
             ax.plot(path[0, 0], path[0, 1], marker=run_marker(position), markersize=7,
                     markerfacecolor="none", markeredgecolor=color, markeredgewidth=1.5,
-                    linestyle="none", path_effects=PATH_OUTLINE)
+                    linestyle="none", path_effects=PATH_OUTLINE, zorder=START_ZORDER)
             line, = ax.plot([], [], color=color, linewidth=1.6, label=label,
-                            path_effects=PATH_OUTLINE)
+                            path_effects=PATH_OUTLINE, zorder=PATH_ZORDER)
             point, = ax.plot([], [], marker=run_marker(position), markersize=7, color=color,
-                             markeredgecolor="white", linestyle="none")
+                             markeredgecolor="white", linestyle="none", zorder=POINT_ZORDER)
             self.paths_.append(line)
             self.points_.append(point)
         if len(self.runs) > 1:
@@ -214,7 +221,7 @@ class LossLine(_LandscapeView):
             ax.plot(landscape.line_t, landscape.line_loss[position], color=color,
                     linewidth=1.6, label=label)
             point, = ax.plot([], [], marker=run_marker(position), markersize=7, color=color,
-                             markeredgecolor="white", linestyle="none")
+                             markeredgecolor="white", linestyle="none", zorder=POINT_ZORDER)
             self.points_.append(point)
         ax.set_xlabel("t (0: initial weights, 1: final weights)", fontsize=LABEL_SIZE)
         ax.set_ylabel("mean loss", fontsize=LABEL_SIZE)
