@@ -11,6 +11,7 @@ import keras
 
 from replay.errors import RecordingError
 from replay.record import budget
+from replay.record.landscape import check_recorder_option, record_landscape
 from replay.record.options import (  # noqa: F401  (the names callers imported from here)
     AUTO_COMPRESSION,
     AUTO_STATIC_COMPRESSION,
@@ -109,6 +110,11 @@ class Recorder(keras.callbacks.Callback):
             when read (checked on the samples before training; default
             ``True``). ``False`` stores them.
         sample_seed: the seed of the sample subset.
+        landscape: at the end of ``fit``, compute the loss landscape with the
+            model and store it in the run (:func:`replay.record.landscape.record_landscape`):
+            ``True``, or a dict of its options (``{"resolution": 25}``);
+            for models replay cannot evaluate with numpy (``Run.landscape()``
+            computes the others when asked). Default ``None``: no.
         writer: ``"process"`` (default) writes the file from a child
             process (numpy and h5py only), so HDF5 never competes with
             training for the GIL; ``"thread"`` writes from a thread of the
@@ -145,7 +151,7 @@ class Recorder(keras.callbacks.Callback):
                  task="auto", layers=None, quantities=None, max_samples=None,
                  storage_dtype="float16",
                  max_snapshot_bytes=budget.DEFAULT_MAX_SNAPSHOT_BYTES, recompute=True,
-                 sample_seed=0):
+                 sample_seed=0, landscape=None):
         super().__init__()
         self.options = RecorderOptions(
             path, run, inputs, targets, validation_data=validation_data,
@@ -160,6 +166,7 @@ class Recorder(keras.callbacks.Callback):
             # Bound on the instance only: Keras skips per-batch hooks (and keeps
             # async dispatch) for callbacks that do not override them.
             self.on_train_batch_end = self._on_train_batch_end
+        self.landscape = check_recorder_option(landscape)
         self._recording = None  # the Recording of the model last trained
         self._active = True  # False in processes other than the first of a multi-process run
         # Batches to train before Keras' training step is compiled (None: not waiting).
@@ -216,6 +223,9 @@ class Recorder(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self._active:
             self._recording.end_fit()
+            if self.landscape is not None:  # the file is closed: the landscape goes in
+                record_landscape(self.model, self._recording.path, self._recording.run,
+                                 **self.landscape)
 
     # -- without training ------------------------------------------------------
 
