@@ -375,6 +375,24 @@ class Runs:
             kept.append(record)
         return Runs._of(kept, self)
 
+    def named(self, names):
+        """Return the runs named ``names`` (in any of the files), as a new :class:`Runs`.
+
+        Raises:
+            RunNotFoundError: a name matches no run; the message lists some names.
+        """
+        names = [names] if isinstance(names, str) else list(names)
+        records = self._loaded()
+        present = {record.name for record in records}
+        missing = [name for name in names if name not in present]
+        if missing:
+            listed = ", ".join(repr(name) for name in sorted(present)[:10])
+            raise RunNotFoundError(
+                f"No run {missing[0]!r} among the {len(records)} runs. Runs: {listed}"
+                + (", ..." if len(present) > 10 else "") + ".")
+        wanted = set(names)
+        return Runs._of([record for record in records if record.name in wanted], self)
+
     # -- results ----------------------------------------------------------------------
 
     def _histories(self):

@@ -4,21 +4,37 @@ import os
 
 from replay.cli.common import MODEL_FILE_HELP, format_bytes
 from replay.io import schema
+from replay.io.runfile import list_runs
+from replay.run import Run, format_hparams
 
 
 def run(args):
     """Print the runs of a file: snapshots, layers, history keys and array sizes."""
-    from replay.io.runfile import list_runs
-    from replay.run import Run, format_hparams
+    files = [args.file]
+    if not os.path.isfile(args.file):  # a directory or a glob of run files
+        from replay.cli.common import check_run_files
+        from replay.collection import Runs
 
-    names = list_runs(args.file) if not args.run else [args.run]
+        check_run_files([args.file])
+        runs = Runs(args.file)
+        files = (runs.named([args.run]) if args.run else runs).paths
+    for index, file in enumerate(files):
+        if index:
+            print()
+        _describe_file(file, args)
+    return 0
+
+
+def _describe_file(file, args):
+    """Print what ``replay info`` says of one file."""
+    names = list_runs(file) if not args.run else [args.run]
     try:
-        on_disk = f", {format_bytes(os.path.getsize(args.file))} on disk"
+        on_disk = f", {format_bytes(os.path.getsize(file))} on disk"
     except OSError:
         on_disk = ""
-    print(f"{args.file}: {len(names)} run(s){on_disk}")
+    print(f"{file}: {len(names)} run(s){on_disk}")
     for name in names:
-        with Run(args.file, name, model_file=args.model_file) as run:
+        with Run(file, name, model_file=args.model_file) as run:
             attrs = run.attrs
             status = "complete" if run.complete else "INCOMPLETE"
             if run.stopped_early:
@@ -54,7 +70,6 @@ def run(args):
                     stored = "recomputed" if path in recomputed else format_bytes(size)
                     print(f"    {path:<40} {str(shape):<22} {str(dtype):<8} {stored}")
             print(_describe_sizes(run, arrays, recomputed))
-    return 0
 
 
 def _describe_storage(layer):
@@ -120,7 +135,7 @@ def _describe_deepreplay(run):
 
 def add(subparsers):
     parser = subparsers.add_parser("info", help="describe the runs of a run file")
-    parser.add_argument("file", help="run file (.h5)")
+    parser.add_argument("file", help="run file (.h5), or a directory or glob of run files")
     parser.add_argument("--run", help="only this run")
     parser.add_argument("--model-file", help=MODEL_FILE_HELP)
     parser.add_argument("--arrays", action="store_true", help="list every array")

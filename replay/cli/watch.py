@@ -4,7 +4,6 @@ import os
 import sys
 
 from replay.errors import OptionError
-from replay.views.registry import view_names
 
 
 def _has_display():
@@ -84,6 +83,8 @@ def _watch_in_window(run, build, interval, size):
 
 
 def add(subparsers):
+    from replay.views.registry import view_names  # imports (and registers) the views
+
     parser = subparsers.add_parser(
         "watch", help="follow a run while it is recorded",
         description="Follow a run while another process records it: an interactive window "
