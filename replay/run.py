@@ -75,6 +75,12 @@ class LayerInfo:
         """Values per sample of its output (the product of :attr:`shape`)."""
         return int(np.prod(self.shape))
 
+    @property
+    def role(self):
+        """``"hidden"`` (its activations are recorded) or ``"output"``: the word
+        ``replay info`` and a run's notebook table both print beside its name."""
+        return "hidden" if self.hidden else "output"
+
 
 class Run:
     """One recorded run of a run file, read lazily.
@@ -208,6 +214,7 @@ class Run:
         self._history = None
         self._source_shapes = None
         self._checked = set()  # per-snapshot datasets whose shape was checked
+        self._landscapes = {}  # Run.landscape's, by options
 
     # -- file handling -------------------------------------------------------
 
@@ -354,7 +361,7 @@ class Run:
                          if key != "epoch" and len(values))
         layers = "<br>".join(
             escape(f"{layer.name}: {layer.class_name}, {layer.units} unit"
-                   f"{'' if layer.units == 1 else 's'}, {layer.activation}")
+                   f"{'' if layer.units == 1 else 's'}, {layer.activation}, {layer.role}")
             for layer in self.layers)
         rows = [("run", self.name), ("file", str(self.path)),
                 ("snapshots", f"{self.n_snapshots} (epochs {span})"), ("state", state),
@@ -877,6 +884,30 @@ class Run:
         from replay.diagnose import diagnose
 
         return diagnose(self, **options)
+
+    def landscape(self, **options):
+        """Return the loss landscape around this run's weights and its path through it.
+
+        The plane through the final weights spanned by the top two principal
+        directions of the weight trajectory (or filter-normalised random
+        ones), the path projected on it, the loss on a grid over it, and the
+        loss along the straight line from the initial to the final weights;
+        see :func:`replay.landscape.compute_landscape` (``directions=``,
+        ``resolution=``, ``margin=``, ``line=``, ``seed=``) and
+        ``docs/landscape.md``. Computed with numpy for Dense and convolution
+        chains, read from the file when it was computed with the model
+        (:func:`replay.record.landscape.record_landscape`); kept for the
+        next call with the same options.
+
+        Returns:
+            A :class:`replay.landscape.Landscape`.
+        """
+        from replay.landscape import run_landscape
+
+        key = tuple(sorted(options.items()))
+        if key not in self._landscapes:
+            self._landscapes[key] = run_landscape(self, **options)
+        return self._landscapes[key]
 
     def to_xarray(self, layer=None, **options):
         """Return the per-sample arrays as an ``xarray`` object with dimensions

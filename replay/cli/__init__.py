@@ -12,11 +12,12 @@ import os
 import sys
 import warnings
 
-from replay.cli import compact, compare, diagnose, info, render, table, watch
+from replay import __version__
+from replay.cli import compact, compare, diagnose, explore, info, render, table, watch
 from replay.errors import BudgetWarning, ReplayError, UnreadableRunWarning
 
 #: Registered verbs, in the order ``replay --help`` lists them.
-VERBS = [info, render, compare, table, compact, diagnose, watch]
+VERBS = [info, render, compare, table, compact, diagnose, watch, explore]
 
 
 def verb_name(verb):
@@ -36,6 +37,7 @@ def build_parser(only=None):
     parser = argparse.ArgumentParser(
         prog="replay", description="Replay a recorded Keras training run as pictures."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for verb in VERBS:
         if only is None or verb_name(verb) == only:

@@ -1,6 +1,6 @@
 """``replay diagnose``: the usual ways training goes wrong, found in recorded runs."""
 
-from replay.cli.common import MODEL_FILE_HELP, add_run_selection, selected_runs
+from replay.cli.common import MODEL_FILE_HELP, add_run_selection, counted, selected_runs
 
 
 def run(args):
@@ -22,7 +22,7 @@ def run(args):
         for diagnosis in result:
             by_file.setdefault(diagnosis.path, []).append(diagnosis)
         for index, (path, diagnoses) in enumerate(by_file.items()):
-            print(("\n" if index else "") + f"{path}: {len(diagnoses)} run(s)")
+            print(("\n" if index else "") + f"{path}: {counted(len(diagnoses), 'run')}")
             for diagnosis in diagnoses:
                 print("\n" + diagnosis.format())
         for label, message in result.failed.items():

@@ -2,7 +2,7 @@
 
 import os
 
-from replay.cli.common import MODEL_FILE_HELP, format_bytes
+from replay.cli.common import MODEL_FILE_HELP, counted, format_bytes
 from replay.io import schema
 from replay.io.runfile import list_runs
 from replay.run import Run, format_hparams
@@ -32,7 +32,7 @@ def _describe_file(file, args):
         on_disk = f", {format_bytes(os.path.getsize(file))} on disk"
     except OSError:
         on_disk = ""
-    print(f"{file}: {len(names)} run(s){on_disk}")
+    print(f"{file}: {counted(len(names), 'run')}{on_disk}")
     for name in names:
         with Run(file, name, model_file=args.model_file) as run:
             attrs = run.attrs
@@ -55,9 +55,8 @@ def _describe_file(file, args):
             if attrs.get("format") == "DeepReplay":
                 print(_describe_deepreplay(run))
             for layer in run.layers:
-                role = "hidden" if layer.hidden else "output"
                 print(f"  layer {layer.name:<16} {layer.class_name:<8} {layer.units:>5} units "
-                      f"{layer.activation:<12} {role}{_describe_storage(layer)}")
+                      f"{layer.activation:<12} {layer.role}{_describe_storage(layer)}")
             history = run.history
             if history:
                 keys = [key for key in history if key != "epoch"]
@@ -134,7 +133,12 @@ def _describe_deepreplay(run):
 
 
 def add(subparsers):
-    parser = subparsers.add_parser("info", help="describe the runs of a run file")
+    parser = subparsers.add_parser(
+        "info", help="describe the runs of a run file",
+        description="Describe the runs of a run file (replay's own or DeepReplay's; or of every "
+                    "run file of a directory or glob): per run "
+                    "its state, snapshots and epochs, layers, history keys, what each "
+                    "recorded quantity costs on disk and any problem found.")
     parser.add_argument("file", help="run file (.h5), or a directory or glob of run files")
     parser.add_argument("--run", help="only this run")
     parser.add_argument("--model-file", help=MODEL_FILE_HELP)

@@ -24,7 +24,7 @@ def add(subparsers):
         "table", help="final and best value of each metric per run (Markdown or CSV)",
         description="Summarize the recorded histories of runs: their hyperparameters, then "
                     "per metric the final value, the best value and its epoch, and for "
-                    "accuracies the first epoch at 100%%. FILE may be a directory of run "
+                    "accuracies the first epoch at 100%. FILE may be a directory of run "
                     "files (a sweep) or a glob; unreadable files there are left out with "
                     "a warning.")
     add_run_selection(parser)

@@ -159,6 +159,30 @@ def summary_group(dataset):
     return f"summaries/{dataset}"
 
 
+#: The group of a loss landscape computed with the model (``replay.record.landscape``),
+#: for models replay cannot evaluate with numpy; read by ``Run.landscape()``.
+LANDSCAPE = "landscape"
+#: The run attribute (JSON) describing the stored landscape: ``{"version",
+#: "directions", "parameters", "runs"}`` (see ``docs/run-file-schema.md``).
+LANDSCAPE_ATTRIBUTE = "landscape"
+#: The stored landscape's own format version: a reader refuses a version it
+#: does not know (older readers of the run ignore the group).
+LANDSCAPE_VERSION = 1
+#: Its arrays: the plane's ``origin`` (P,) and ``directions`` (2, P), their
+#: ``explained_variance`` (2,) (NaN for random directions), the grid's axes
+#: ``alpha`` (nx,) and ``beta`` (ny,), the ``surface`` (ny, nx), and the
+#: straight line's ``line_t`` (T,) and ``line_loss`` (T,).
+LANDSCAPE_ARRAYS = ("origin", "directions", "explained_variance", "alpha", "beta",
+                    "surface", "line_t", "line_loss")
+
+
+def landscape(name):
+    """Path of one array of the stored landscape (a name of :data:`LANDSCAPE_ARRAYS`)."""
+    if name not in LANDSCAPE_ARRAYS:
+        raise ValueError(f"A landscape holds {', '.join(LANDSCAPE_ARRAYS)}; not {name!r}.")
+    return f"{LANDSCAPE}/{name}"
+
+
 def quantity_of(path):
     """Return what a per-snapshot dataset path holds: ``(quantity, source or None)``.
 
