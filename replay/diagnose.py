@@ -88,6 +88,12 @@ MAX_RANGES = 3
 CHUNK_BYTES = 32 * 2**20
 #: Most snapshots read per call.
 MAX_CHUNK = 64
+#: Arrays of at most this many bytes (all their snapshots) are read whole, once per
+#: diagnosis, and kept while it runs: several checks read the same weights, losses and
+#: activations, and one HDF5 call per array is most of the speed of diagnosing a sweep.
+WHOLE_ARRAY_BYTES = 16 * 2**20
+#: ... up to this many bytes kept in all.
+KEPT_BYTES = 96 * 2**20
 
 #: The checks, in the order they run and findings are listed.
 CHECKS = ("divergence", "stalled-loss", "vanishing-gradients", "exploding-gradients",
@@ -348,6 +354,8 @@ class _Scan:
         self.epochs = np.asarray(run.epochs, dtype=np.float64)
         self.n = run.n_snapshots
         self._loss = None
+        self._whole = {}  # path -> every snapshot of a small array (WHOLE_ARRAY_BYTES)
+        self._kept = 0
 
     def truncate(self, n, skipped):
         """Look at the first ``n`` snapshots only: the ones before a divergence.
@@ -374,6 +382,15 @@ class _Scan:
         """
         shape, dtype, _ = self.recorded[path]
         per_snapshot = max(int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(dtype).itemsize, 1)
+        whole = self._whole.get(path)
+        total = per_snapshot * self.run.n_snapshots
+        if whole is None and total <= WHOLE_ARRAY_BYTES and self._kept + total <= KEPT_BYTES:
+            whole = self._whole[path] = np.asarray(self.run.series(path))
+            self._kept += total
+        if whole is not None:
+            if self.n:
+                yield 0, whole[:self.n]
+            return
         size = int(min(MAX_CHUNK, max(1, CHUNK_BYTES // per_snapshot)))
         for start in range(0, self.n, size):
             yield start, np.asarray(self.run.series(path, range(start, min(start + size, self.n))))
@@ -896,25 +913,11 @@ def _check_symmetric_units(scan, findings, skipped):
         zero = np.zeros(scan.n, dtype=bool)
         for start, kernels in scan.chunks(kernel_path):
             biases = next(bias_chunks)[1] if bias_chunks is not None else None
-            for offset, kernel in enumerate(kernels):
-                columns = kernel.reshape(-1, layer.units).T.astype(np.float64)
-                if biases is not None:
-                    columns = np.column_stack([columns, biases[offset]])
-                if not np.isfinite(columns).all():
-                    continue
-                scale = float(np.abs(columns).max())
-                index = start + offset
-                if scale == 0:
-                    shared[index], groups[index], largest[index] = True, 1, layer.units
-                    zero[index] = True
-                    continue
-                keys = np.round(columns / (scale * SYMMETRY_TOLERANCE))
-                _, inverse, counts = np.unique(keys, axis=0, return_inverse=True,
-                                               return_counts=True)
-                inverse = inverse.reshape(-1)
-                shared[index] = counts[inverse] > 1
-                groups[index] = int((counts > 1).sum())
-                largest[index] = int(counts.max())
+            columns = np.swapaxes(kernels.reshape(len(kernels), -1, layer.units), 1, 2)
+            if biases is not None:
+                columns = np.concatenate([columns, biases[:, :, None]], axis=2)
+            _symmetric_columns(columns.astype(np.float64), start, shared, groups, largest,
+                               zero)
         counts = shared.sum(axis=1)
         for first, last, count in _stretches(counts > 0):
             most = int(counts[first:last + 1].max())
@@ -929,6 +932,38 @@ def _check_symmetric_units(scan, findings, skipped):
                 message += ": symmetry never broken"
             findings.append(_finding(scan, "symmetric-units", layer.name, first, last, most,
                                      message + _held(first, last, count), units=which))
+
+
+#: Most values compared at once when telling which units of a layer share their weights.
+PAIRWISE_VALUES = 2**22
+
+
+def _symmetric_columns(columns, start, shared, groups, largest, zero):
+    """Fill ``shared``, ``groups``, ``largest`` and ``zero`` from ``start`` on for
+    ``columns (snapshots, units, incoming weights [+ bias])``.
+
+    Two units are identical when their columns, rounded to a grid of
+    ``SYMMETRY_TOLERANCE`` times the snapshot's largest absolute weight, are
+    equal. Snapshots with NaN or inf are left out (divergence reports them).
+    """
+    count, units, width = columns.shape
+    finite = np.isfinite(columns).all(axis=(1, 2))
+    scale = np.where(finite, np.abs(np.where(np.isfinite(columns), columns, 0)).max(
+        axis=(1, 2)), 0.0)
+    all_zero = finite & (scale == 0)
+    indices = start + np.flatnonzero(all_zero)
+    shared[indices], groups[indices], largest[indices], zero[indices] = True, 1, units, True
+    live = np.flatnonzero(finite & (scale > 0))
+    step = max(1, PAIRWISE_VALUES // max(units * units * width, 1))
+    for first in range(0, len(live), step):
+        chosen = live[first:first + step]
+        keys = np.round(columns[chosen] / (scale[chosen] * SYMMETRY_TOLERANCE)[:, None, None])
+        equal = (keys[:, :, None, :] == keys[:, None, :, :]).all(axis=3)
+        counts = equal.sum(axis=2)  # per unit: the units with its weights, itself included
+        shared[start + chosen] = counts > 1
+        # Each group of g identical units adds g times 1/g.
+        groups[start + chosen] = np.rint(np.where(counts > 1, 1.0 / counts, 0.0).sum(axis=1))
+        largest[start + chosen] = counts.max(axis=1)
 
 
 def _check_frozen_weights(scan, findings, skipped):
