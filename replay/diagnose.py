@@ -822,7 +822,7 @@ def _check_saturated_units(scan, findings, skipped):
             skipped.append(("saturated-units", f"{layer.name}: no z-values or activations "
                                                f"recorded on {scan.source!r}"))
             continue
-        fractions, typical, samples = None, np.full(scan.n, np.nan), 0
+        fractions, samples = None, 0
         for start, chunk in scan.chunks(path):
             values = chunk.reshape(len(chunk), -1, chunk.shape[-1]).astype(np.float64)
             samples = values.shape[1]
@@ -830,9 +830,6 @@ def _check_saturated_units(scan, findings, skipped):
                 fractions = np.zeros((scan.n, values.shape[2]))
             fractions[start:start + len(chunk)] = _saturation_masks(
                 values, layer.activation, logits=logits).mean(axis=1)
-            if logits:
-                typical[start:start + len(chunk)] = np.median(
-                    np.abs(values).reshape(len(chunk), -1), axis=1)
         if fractions is None:
             continue
         saturated = fractions >= SATURATED_FRACTION
@@ -844,7 +841,7 @@ def _check_saturated_units(scan, findings, skipped):
             severity = "warning" if most >= UNIT_WARNING_FRACTION * units else "note"
             which = np.flatnonzero(saturated[last]) if counts[last] else np.flatnonzero(
                 saturated[first:last + 1].any(axis=0))
-            detail = (f"; median |z| of the layer {np.nanmax(typical[first:last + 1]):.3g}"
+            detail = (f"; median |z| of the layer {_largest_median_abs(scan, path, first, last):.3g}"
                       if logits else "")
             findings.append(_finding(
                 scan, "saturated-units", layer.name, first, last, most,
@@ -854,6 +851,22 @@ def _check_saturated_units(scan, findings, skipped):
                 f"({_which(which, units, scan, first, last, counts)}){detail}"
                 f"{_held(first, last, count)}", severity=severity, units=which))
     _check_saturated_output(scan, findings, skipped, run)
+
+
+def _largest_median_abs(scan, path, first, last):
+    """The largest, over snapshots ``first..last``, of the median ``|value|`` of ``path``.
+
+    Computed for the stretches found only: a median is a partial sort of
+    every value of a snapshot.
+    """
+    largest = np.nan
+    for start, chunk in scan.chunks(path):
+        low, high = max(first - start, 0), min(last + 1 - start, len(chunk))
+        if low >= high:
+            continue
+        values = np.abs(chunk[low:high].reshape(high - low, -1).astype(np.float64))
+        largest = np.nanmax([largest, *np.median(values, axis=1)])
+    return largest
 
 
 def _check_saturated_output(scan, findings, skipped, run):
