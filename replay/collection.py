@@ -166,19 +166,20 @@ class Runs:
 
     # -- reading the records ----------------------------------------------------------
 
-    def _loaded(self):
-        """The records of the runs, read on first use."""
+    def _loaded(self, history=False):
+        """The records of the runs, read on first use (with their histories, when asked
+        then: a table of a fresh collection reads each file once)."""
         if self._records is None:
-            self._records = self._read()
+            self._records = self._read(history)
         return self._records
 
-    def _read(self):
+    def _read(self, history=False):
         wanted_files = []
         for kind, value in self._wanted:
             if kind == "files":
                 wanted_files += [path for path, _, _ in value]
         unique_files = list(dict.fromkeys(wanted_files))
-        read, problems = read_many(unique_files, processes=self.processes)
+        read, problems = read_many(unique_files, history=history, processes=self.processes)
         by_file = dict(zip(unique_files, read))
         records, seen = [], set()
 
@@ -396,10 +397,10 @@ class Runs:
     # -- results ----------------------------------------------------------------------
 
     def _histories(self):
-        records = self._loaded()
+        records = self._loaded(history=True)
         files = [record for record in records if record.history is None
                  and record.key not in self._opened]
-        read_histories(files)
+        read_histories(files, processes=self.processes)
         for record in records:
             if record.history is None:
                 record.history = self._run(record).history
