@@ -147,6 +147,8 @@ class Runs:
         file, colon, name = text.rpartition(":")
         if colon and file and name and os.path.isfile(file):
             return "files", [(file, name, True)]
+        if os.path.exists(text):  # a pipe or a device: reading it says what is wrong
+            return "files", [(text, None, True)]
         if glob.has_magic(text):
             matches = sorted(glob.glob(text, recursive=True), key=_natural_key)
             files = []

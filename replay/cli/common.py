@@ -147,8 +147,9 @@ def check_run_files(files):
     """Refuse FILE arguments that name no file, directory or glob, like ``replay info`` does."""
     for spec in files:
         path = Path(spec)
-        if path.is_file() or path.is_dir() or glob.has_magic(spec):
-            continue  # a directory or a glob: replay.Runs says when it holds no runs
+        if path.exists() or glob.has_magic(spec):
+            continue  # a directory or a glob: replay.Runs says when it holds no runs;
+            # a pipe or a device: opening it says it is not a regular file
         file, colon, _ = spec.rpartition(":")
         if colon and file and Path(file).is_file():
             continue  # FILE:RUN; a missing run is reported when it is opened

@@ -1,5 +1,6 @@
 """``replay info``: the runs of a file, their layers, history and what each quantity costs."""
 
+import glob
 import os
 
 from replay.cli.common import MODEL_FILE_HELP, counted, format_bytes
@@ -11,7 +12,8 @@ from replay.run import Run, format_hparams
 def run(args):
     """Print the runs of a file: snapshots, layers, history keys and array sizes."""
     files = [args.file]
-    if not os.path.isfile(args.file):  # a directory or a glob of run files
+    if os.path.isdir(args.file) or (not os.path.exists(args.file)
+                                    and glob.has_magic(args.file)):  # many run files
         from replay.cli.common import check_run_files
         from replay.collection import Runs
 

@@ -46,11 +46,14 @@ def _one_run(args):
 
     A directory or a glob must narrow down to exactly one run.
     """
+    import glob
     from pathlib import Path
 
     from replay.collection import Runs
 
-    if Path(args.file).is_file() and not args.where:
+    many = Path(args.file).is_dir() or (not Path(args.file).exists()
+                                        and glob.has_magic(args.file))
+    if not many and not args.where:
         return args.file, args.run  # Run checks the name (and takes the only run)
     check_run_files([args.file])
     runs = Runs(args.file)
