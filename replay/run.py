@@ -390,6 +390,21 @@ class Run:
         return task if task in TASKS else infer_task(self.attrs.get("loss"))
 
     @property
+    def hparams(self):
+        """The run's hyperparameters, ``{name: value}`` (``{}`` when none were recorded).
+
+        Written by ``Recorder(hparams=...)`` and the sweep adapters (the run
+        attribute ``hparams``, JSON text of a flat object).
+        """
+        return _json_object(self.attrs.get(schema.HPARAMS_ATTRIBUTE))
+
+    @property
+    def trial(self):
+        """Which trial of a sweep the run is, e.g. ``{"engine": "keras_tuner", "id": "03"}``
+        (``{}`` when not recorded by an engine adapter; the run attribute ``trial``)."""
+        return _json_object(self.attrs.get(schema.TRIAL_ATTRIBUTE))
+
+    @property
     def n_outputs(self):
         """The number of output units the recorder noted, or ``None`` when the run
         does not say (or says something that is not a positive integer)."""
@@ -1032,6 +1047,11 @@ def outputs_to_labels(outputs, threshold=0.5):
         return outputs.argmax(axis=-1)
     return (outputs.reshape(outputs.shape[: outputs.ndim - 1] if outputs.ndim > 1
                             else outputs.shape) > threshold).astype(np.int64)
+
+
+def _json_object(value):
+    """``value`` if it is a decoded JSON object, else ``{}`` (absent, or not an object)."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _decode(value):

@@ -32,6 +32,12 @@ def run(args):
                   f"loss {attrs.get('loss')}, batch size {attrs.get('batch_size')}, "
                   f"{attrs.get('n_samples')} samples"
                   + (f", created {attrs['created']}" if attrs.get("created") else ""))
+            if run.trial:
+                print("  trial " + ", ".join(f"{key}={value}" for key, value in run.trial.items()))
+            if run.hparams:
+                print("  hparams " + ", ".join(f"{key}={value!r}" if isinstance(value, str)
+                                             else f"{key}={value}"
+                                             for key, value in run.hparams.items()))
             if attrs.get("format") == "DeepReplay":
                 print(_describe_deepreplay(run))
             for layer in run.layers:

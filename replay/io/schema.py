@@ -65,6 +65,11 @@ LEGACY_ATTRIBUTE = "n_epochs"
 #: recomputed on reading: ``{dataset path: recipe}`` (see
 #: :mod:`replay.io.recompute`).
 RECOMPUTED_ATTRIBUTE = "recomputed"
+#: The run's hyperparameters: JSON text of a flat object ``{name: JSON scalar}``.
+HPARAMS_ATTRIBUTE = "hparams"
+#: Which trial of a sweep the run is: JSON text of an object, e.g.
+#: ``{"engine": "keras_tuner", "id": "03", "continues": "01"}``.
+TRIAL_ATTRIBUTE = "trial"
 
 #: The per-layer quantities a recorder can store, and the model-level ones.
 LAYER_QUANTITIES = ("weights", "activations", "preactivations", "gradients")
