@@ -106,8 +106,8 @@ def test_hparams_and_trial_are_stored_and_shown_by_info(tmp_path, data, capsys):
     assert json.loads(open_attribute(path, "relu", "hparams"))["units"] == 2
     assert cli_main(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "hparams activation='relu', lr=0.5, units=2, bn=False" in out
-    assert "trial engine=loop, id=4" in out
+    assert "hparams: activation=relu, lr=0.5, units=2, bn=false" in out
+    assert "trial: engine=loop, id=4" in out
 
 
 def open_attribute(path, run, name):

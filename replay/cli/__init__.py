@@ -11,11 +11,12 @@ import argparse
 import os
 import sys
 
-from replay.cli import compact, compare, diagnose, info, render, table, watch
+from replay import __version__
+from replay.cli import compact, compare, diagnose, explore, info, render, table, watch
 from replay.errors import ReplayError
 
 #: Registered verbs, in the order ``replay --help`` lists them.
-VERBS = [info, render, compare, table, compact, diagnose, watch]
+VERBS = [info, render, compare, table, compact, diagnose, watch, explore]
 
 
 def build_parser():
@@ -23,6 +24,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="replay", description="Replay a recorded Keras training run as pictures."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for verb in VERBS:
         verb.add(subparsers)
