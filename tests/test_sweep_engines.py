@@ -1,0 +1,193 @@
+"""Every trial of a KerasTuner, Optuna or Ray Tune search recorded, with its hyperparameters.
+
+Marked ``sweep``; each test is skipped when its engine is not installed.
+The multi-process ones run ``tests/sweep_workers.py`` as separate processes.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import part1_model
+
+import replay
+from replay import Run
+
+pytestmark = pytest.mark.sweep
+WORKERS = Path(__file__).with_name("sweep_workers.py")
+
+
+@pytest.fixture(scope="module")
+def data():
+    from replay.datasets import parabola
+
+    return parabola(20)
+
+
+def build(hp):
+    import keras
+
+    model = part1_model(hp.Choice("activation", ["tanh", "relu", "sigmoid"]))
+    model.compile(keras.optimizers.SGD(hp.Choice("lr", [0.05, 0.1])), "binary_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def runs_of(paths):
+    """``{run name: Run}`` of every run in ``paths``."""
+    return {name: Run(path, name) for path in paths for name in replay.list_runs(path)}
+
+
+def test_a_random_search_with_the_recorder_in_callbacks_records_every_trial(tmp_path, data):
+    """The issue's search: without the adapter 1 of 3 trials was recorded."""
+    keras_tuner = pytest.importorskip("keras_tuner")
+    from replay import Recorder
+
+    tuner = keras_tuner.RandomSearch(build, objective="accuracy", max_trials=3, seed=1,
+                                     directory=tmp_path, project_name="random")
+    path = tmp_path / "sweep.h5"
+    tuner.search(*data, epochs=2, batch_size=8, verbose=0,
+                 callbacks=[Recorder(path, run="trial", inputs=data[0], targets=data[1])])
+    assert len(tuner.oracle.trials) == 3
+    assert all(trial.status == "COMPLETED" for trial in tuner.oracle.trials.values())
+    runs = runs_of([path])
+    assert sorted(runs) == ["trial", "trial-1", "trial-2"]
+    assert all(run.complete and run.n_snapshots == 3 for run in runs.values())
+
+
+def test_record_trials_names_runs_after_trials_with_their_hparams(tmp_path, data):
+    keras_tuner = pytest.importorskip("keras_tuner")
+    from replay import Recorder
+    from replay.record.sweeps.keras_tuner import record_trials
+
+    tuner = record_trials(keras_tuner.RandomSearch(
+        build, objective="accuracy", max_trials=3, seed=1, directory=tmp_path,
+        project_name="random"))
+    path = tmp_path / "sweep.h5"
+    tuner.search(*data, epochs=2, batch_size=8, verbose=0,
+                 callbacks=[Recorder(path, "trial", *data, hparams={"batch_size": 8})])
+    runs = runs_of([path])
+    trials = tuner.oracle.trials
+    assert sorted(runs) == sorted(f"trial_{trial_id}" for trial_id in trials)
+    for trial_id, trial in trials.items():
+        run = runs[f"trial_{trial_id}"]
+        assert run.hparams == {"batch_size": 8, **trial.hyperparameters.values}
+        assert run.trial == {"engine": "keras_tuner", "id": trial_id}
+        assert run.complete
+
+
+def test_a_grid_search_records_every_point_of_the_grid(tmp_path, data):
+    keras_tuner = pytest.importorskip("keras_tuner")
+    from replay import Recorder
+    from replay.record.sweeps.keras_tuner import record_trials
+
+    tuner = record_trials(keras_tuner.GridSearch(
+        build, objective="loss", directory=tmp_path, project_name="grid"))
+    directory = tmp_path / "runs"
+    tuner.search(*data, epochs=1, batch_size=8, verbose=0,
+                 callbacks=[Recorder(str(directory) + "/", "trial", *data)])
+    runs = runs_of(sorted(directory.glob("*.h5")))
+    assert len(runs) == 6 == len(tuner.oracle.trials)  # 3 activations x 2 rates
+    assert {(run.hparams["activation"], run.hparams["lr"]) for run in runs.values()} == {
+        (activation, lr) for activation in ("tanh", "relu", "sigmoid") for lr in (0.05, 0.1)}
+
+
+def test_hyperband_records_a_resumed_trial_as_the_continuation_it_is(tmp_path, data):
+    keras_tuner = pytest.importorskip("keras_tuner")
+    from replay import Recorder
+    from replay.record.sweeps.keras_tuner import record_trials
+
+    tuner = record_trials(keras_tuner.Hyperband(
+        build, objective="loss", max_epochs=2, factor=2, hyperband_iterations=1, seed=0,
+        directory=tmp_path, project_name="hyperband"))
+    path = tmp_path / "sweep.h5"
+    tuner.search(*data, batch_size=8, verbose=0, callbacks=[Recorder(path, "trial", *data)])
+    runs = runs_of([path])
+    assert len(runs) == len(tuner.oracle.trials)
+    resumed = [run for run in runs.values() if "continues" in run.trial]
+    assert resumed, "Hyperband with max_epochs=2, factor=2 resumes a trial"
+    for run in resumed:
+        earlier = runs[f"trial_{run.trial['continues']}"]
+        assert run.hparams == earlier.hparams
+        assert run.trial["initial_epoch"] == run.attrs["initial_epoch"] == 1
+        # One epoch trained past the resumed state, the run complete (not stopped early).
+        assert run.n_snapshots == 2 and run.complete and not run.stopped_early
+        # Snapshot 0 is the state it resumed from: the earlier trial's best epoch.
+        start = run.weights("hidden", 0)["kernel"]
+        assert any(np.allclose(start, earlier.weights("hidden", index)["kernel"])
+                   for index in range(1, earlier.n_snapshots))
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def worker(*arguments, env=None):
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]), **(env or {})}
+    return subprocess.Popen([sys.executable, str(WORKERS), *map(str, arguments)],
+                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def finish(processes, timeout=600):
+    for process in processes:
+        output, _ = process.communicate(timeout=timeout)
+        assert process.returncode == 0, output[-3000:]
+
+
+def test_keras_tuner_distributed_a_chief_and_two_workers_write_a_file_per_trial(tmp_path):
+    pytest.importorskip("keras_tuner")
+    pytest.importorskip("grpc")
+    directory, project = tmp_path / "runs", tmp_path / "project"
+    oracle = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(free_port())}
+    chief = worker("keras_tuner", directory, project,
+                   env={**oracle, "KERASTUNER_TUNER_ID": "chief"})
+    workers = [worker("keras_tuner", directory, project,
+                      env={**oracle, "KERASTUNER_TUNER_ID": f"tuner{index}"})
+               for index in range(2)]
+    finish([*workers, chief])
+    files = sorted(directory.glob("*.h5"))
+    runs = runs_of(files)
+    assert len(files) == len(runs) == 4  # max_trials
+    assert all(run.complete and run.n_snapshots == 3 for run in runs.values())
+    assert {run.trial["tuner"] for run in runs.values()} <= {"tuner0", "tuner1"}
+    assert len({tuple(sorted(run.hparams.items())) for run in runs.values()}) == 4
+
+
+def test_optuna_two_processes_on_one_storage_and_a_failed_trial(tmp_path):
+    pytest.importorskip("optuna")
+    directory, journal = tmp_path / "runs", tmp_path / "journal.log"
+    finish([worker("optuna", directory, journal, 2) for _ in range(2)])
+    files = sorted(directory.glob("*.h5"))
+    assert [file.name for file in files] == [f"trial_{number:04d}.h5" for number in range(4)]
+    runs = runs_of(files)
+    for number in range(4):
+        run = runs[f"trial_{number:04d}"]
+        assert run.trial == {"engine": "optuna", "id": number, "study": "sweep"}
+        assert set(run.hparams) == {"activation", "lr"}
+        if number == 1:  # raised in its second epoch: readable, incomplete
+            assert not run.complete and run.n_snapshots == 2
+        else:
+            assert run.complete and run.n_snapshots == 3
+
+
+def test_ray_tune_two_concurrent_trials_each_write_their_own_file(tmp_path):
+    pytest.importorskip("ray.tune")
+    storage, directory = tmp_path / "storage", tmp_path / "runs"
+    finish([worker("ray", storage, directory)])
+    in_trial_dir = sorted(storage.glob("sweep/*/replay.h5"))
+    in_directory = sorted(directory.glob("*.h5"))
+    assert len(in_trial_dir) == len(in_directory) == 1
+    runs = runs_of(in_trial_dir + in_directory)
+    assert sorted(run.hparams["lr"] for run in runs.values()) == [0.05, 0.1]
+    for name, run in runs.items():
+        assert run.complete and run.n_snapshots == 3
+        assert run.trial["engine"] == "ray_tune" and name == f"trial_{run.trial['id']}"
+        assert run.trial["experiment"] == "sweep"
