@@ -24,6 +24,7 @@ PREFIXES = {
     "part4_circles_initializers": "part4",
     "part5_digits_activations": "part5",
     "part6_latent_space": "part6",
+    "sweep_part1": "sweep",
 }
 #: Written by more than one script on purpose: the showdown records into (and
 #: reuses) the part-1 runs of part1_activation_functions.py.
@@ -61,7 +62,8 @@ def overlap(first, second):
 
 
 def test_every_experiment_script_is_listed():
-    assert sorted(path.stem for path in SCRIPTS.glob("part*.py")) == sorted(PREFIXES)
+    scripts = [*SCRIPTS.glob("part*.py"), *SCRIPTS.glob("sweep_*.py")]
+    assert sorted(path.stem for path in scripts) == sorted(PREFIXES)
 
 
 @pytest.mark.parametrize("script", sorted(PREFIXES))

@@ -80,6 +80,45 @@ def test_record_trials_names_runs_after_trials_with_their_hparams(tmp_path, data
         assert run.complete
 
 
+def test_a_trial_that_raises_leaves_its_run_incomplete_and_released(tmp_path, data):
+    """KerasTuner logs a failed trial and goes on; its run stays readable, marked
+    incomplete, its file let go; the other trials' runs are whole."""
+    import keras
+
+    keras_tuner = pytest.importorskip("keras_tuner")
+    from replay import Recorder
+    from replay.io import runfile
+    from replay.record.sweeps.keras_tuner import record_trials
+
+    class FailTheSecondTrial(keras.callbacks.Callback):
+        trainings = []  # shared by the deep copies
+
+        def on_train_begin(self, logs=None):
+            self.trainings.append(1)
+
+        def on_epoch_end(self, epoch, logs=None):
+            if len(self.trainings) == 2 and epoch == 0:
+                raise RuntimeError("trial failed on purpose")
+
+    tuner = record_trials(keras_tuner.RandomSearch(
+        build, objective="loss", max_trials=3, seed=1, directory=tmp_path,
+        project_name="failing"))
+    directory = tmp_path / "runs"
+    tuner.search(*data, epochs=2, batch_size=8, verbose=0,
+                 callbacks=[Recorder(str(directory) + "/", "trial", *data),
+                            FailTheSecondTrial()])
+    statuses = {trial_id: trial.status for trial_id, trial in tuner.oracle.trials.items()}
+    assert sorted(statuses.values()) == ["COMPLETED", "COMPLETED", "FAILED"]
+    for trial_id, status in statuses.items():
+        path = directory / f"trial_{trial_id}.h5"
+        assert not runfile.writer_alive(path)
+        with Run(path, f"trial_{trial_id}") as run:
+            if status == "FAILED":
+                assert not run.complete and run.n_snapshots == 2
+            else:
+                assert run.complete and run.n_snapshots == 3
+
+
 def test_a_grid_search_records_every_point_of_the_grid(tmp_path, data):
     keras_tuner = pytest.importorskip("keras_tuner")
     from replay import Recorder

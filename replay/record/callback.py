@@ -203,6 +203,7 @@ class Recorder(keras.callbacks.Callback):
         copy._is_copy = True
         copy._trial_run = self._trial_run
         copy._recording = None
+        self._names.copies.add(copy)
         copy._active = True
         copy._batches_before_wait = None
         for name, value in vars(self).items():
@@ -310,10 +311,16 @@ class Recorder(keras.callbacks.Callback):
 
         ``fit`` does this itself when training ends; call it after a ``fit``
         that raised (e.g. ``KeyboardInterrupt``) to release the file at once.
-        The run stays marked incomplete.
+        The run stays marked incomplete. The recorder's deep copies (a
+        search's trials) are closed too.
         """
-        if self._recording is not None:
-            self._recording.close()
+        try:
+            if self._recording is not None:
+                self._recording.close()
+        finally:
+            if not self._is_copy:
+                for copy in list(self._names.copies):
+                    copy.close()
 
     # -- internals -------------------------------------------------------------
 
@@ -338,7 +345,8 @@ class Recorder(keras.callbacks.Callback):
         self._recording = Recording(
             self.options, model, path, run, hparams=hparams, trial=trial,
             steps_per_epoch=steps_per_epoch, in_process=in_process,
-            max_pending=self.max_pending, first_step_timeout=self.first_step_timeout)
+            max_pending=self.max_pending, first_step_timeout=self.first_step_timeout,
+            names=self._names)
         self._recording.named_after = self._trial_run
         return self._recording
 

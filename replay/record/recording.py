@@ -48,11 +48,13 @@ class Recording:
         max_pending: snapshots that may wait for the writer thread.
         first_step_timeout: seconds snapshot 0 waits, at most, for Keras' first
             training step.
+        names: the :class:`replay.record.run_names.RunNames` told of the run
+            once it is created.
     """
 
     def __init__(self, options, model, path, run, *, hparams=None, trial=None,
                  steps_per_epoch=None, in_process=False, max_pending=4,
-                 first_step_timeout=3.0):
+                 first_step_timeout=3.0, names=None):
         self.options = options
         self.model = model
         self.run = run
@@ -60,6 +62,7 @@ class Recording:
         self.hparams = dict(hparams or {})
         self.trial = dict(trial or {})
         self.first_step_timeout = first_step_timeout
+        self.names = names
         self.queue = WriteQueue(max_pending)
         self.sink = None  # where snapshots go: a WriterProcess or a RunWriter
         self.started = False  # the run was created in the file
@@ -321,6 +324,8 @@ class Recording:
         if options.probe_points:
             writer.set_attributes(probe_limits=options.probe_limits.tolist())
         self.started = True
+        if self.names is not None:
+            self.names.written.add((self.path, self.run))
         self.epochs_done = 0
         self.step = 0
         return writer

@@ -15,6 +15,7 @@ layout for trials that run in parallel, since an HDF5 file has one writer.
 """
 
 import os
+import weakref
 
 from replay.io import runfile
 
@@ -42,10 +43,18 @@ def candidates(name):
 
 
 class RunNames:
-    """The runs a recorder and its copies wrote: ``{(file, run)}``, shared by every copy."""
+    """What a recorder shares with its deep copies: the runs they created and the copies.
+
+    Attributes:
+        written: ``{(file, run)}`` of the runs created (added by the recording
+            that creates one).
+        copies: the live copies (weak references), so that closing the
+            original closes a copy whose ``fit`` raised.
+    """
 
     def __init__(self):
         self.written = set()
+        self.copies = weakref.WeakSet()
 
     def place(self, path, name, *, strict, overwrite):
         """Return ``(file, run)`` for a new run called ``name`` in ``path`` (a file or a directory).
@@ -63,7 +72,6 @@ class RunNames:
             if (file, run) in self.written:
                 continue  # never over a run of this sweep
             if strict or overwrite or not _holds(file, run, whole_file=file != path):
-                self.written.add((file, run))
                 return file, run
         raise AssertionError("unreachable: candidates() never ends")
 

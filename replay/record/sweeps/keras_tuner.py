@@ -56,11 +56,18 @@ def record_trials(tuner):
     run_trial = tuner.run_trial
 
     def run_recorded_trial(trial, *args, **kwargs):
-        for callback in kwargs.get("callbacks") or ():
-            if isinstance(callback, Recorder):
-                callback.name_trial(run_name(trial), hparams=trial_hparams(trial),
-                                    trial=trial_facts(trial))
-        return run_trial(trial, *args, **kwargs)
+        recorders = [callback for callback in kwargs.get("callbacks") or ()
+                     if isinstance(callback, Recorder)]
+        for recorder in recorders:
+            recorder.name_trial(run_name(trial), hparams=trial_hparams(trial),
+                                trial=trial_facts(trial))
+        try:
+            return run_trial(trial, *args, **kwargs)
+        finally:
+            # A trial whose fit raised left its copy's file open: let it go
+            # now (its run stays readable, marked incomplete).
+            for recorder in recorders:
+                recorder.close()
 
     tuner.run_trial = run_recorded_trial
     return tuner
