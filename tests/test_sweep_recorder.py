@@ -176,3 +176,15 @@ def test_a_fit_from_an_initial_epoch_counts_its_own_epochs(tmp_path, data):
     run = Run(path, "resumed")
     assert run.n_snapshots == 3 and run.complete and not run.stopped_early
     assert run.attrs["epochs_planned"] == 2 and run.attrs["initial_epoch"] == 3
+
+
+def test_importing_replay_or_its_recorder_imports_no_engine():
+    """The engines are optional extras: only their adapter modules import them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, replay, replay.record.callback, replay.record.sweeps; "
+            "bad = [m for m in ('keras_tuner', 'optuna', 'ray') if m in sys.modules]; "
+            "sys.exit(f'imported {bad}' if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]

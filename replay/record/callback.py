@@ -229,12 +229,16 @@ class Recorder(keras.callbacks.Callback):
 
     @property
     def path(self):
-        """The run file (a string)."""
+        """The run file, or the directory of run files, as given (a string).
+
+        The file of the run being recorded is ``recording.path``.
+        """
         return self.options.path
 
     @property
     def run(self):
-        """The name of the run in :attr:`path`."""
+        """The run name as given; the run being recorded is ``recording.run`` (``run-1``,
+        a trial's name, ... in a sweep)."""
         return self.options.run
 
     @property
