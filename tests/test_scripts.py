@@ -25,6 +25,7 @@ PREFIXES = {
     "part5_digits_activations": "part5",
     "part6_latent_space": "part6",
     "part7_landscape": "part7",
+    "sweep_part1": "sweep",
 }
 #: Written by more than one script on purpose: the showdown and part 7 record
 #: into (and reuse) the part-1 runs of part1_activation_functions.py; part 7
@@ -63,7 +64,8 @@ def overlap(first, second):
 
 
 def test_every_experiment_script_is_listed():
-    assert sorted(path.stem for path in SCRIPTS.glob("part*.py")) == sorted(PREFIXES)
+    scripts = [*SCRIPTS.glob("part*.py"), *SCRIPTS.glob("sweep_*.py")]
+    assert sorted(path.stem for path in scripts) == sorted(PREFIXES)
 
 
 @pytest.mark.parametrize("script", sorted(PREFIXES))
