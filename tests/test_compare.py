@@ -393,7 +393,7 @@ def test_cli_yscale_log_is_for_loss_panels_only(part1_file, tmp_path, monkeypatc
 
 
 def test_cli_yscale_pairs_name_panels_or_their_val_curves():
-    from replay.cli import _curve_scales
+    from replay.cli.compare import _curve_scales
 
     keys = ["loss", "accuracy"]
     assert _curve_scales(None, keys) == {"loss": "linear", "accuracy": "linear"}

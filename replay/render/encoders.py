@@ -67,7 +67,7 @@ def output_kind(path):
 
 
 def ffmpeg_command(path, size, *, fps=10, kind="mp4", quality=None, palette_file=None,
-                   loop=0, final_delay=None):
+                   loop=0, final_delay=None, keyframe_interval=None):
     """Return the ffmpeg command line that encodes raw RGBA frames from stdin into ``path``.
 
     The arguments are those ``imageio_ffmpeg.write_frames`` builds for the
@@ -89,6 +89,9 @@ def ffmpeg_command(path, size, *, fps=10, kind="mp4", quality=None, palette_file
         palette_file: GIF: a 16 x 16 palette image (see :func:`write_palette_image`).
         loop: GIF: how many times it plays, 0 = forever.
         final_delay: GIF: delay of the last frame in centiseconds (``None``: as the others).
+        keyframe_interval: MP4: at most this many frames from one key frame
+            to the next (``None``: x264's default, 250). A short interval
+            makes seeking to any frame cheap (the explorer page seeks).
 
     Returns:
         The command as a list of strings, the executable first.
@@ -120,6 +123,8 @@ def ffmpeg_command(path, size, *, fps=10, kind="mp4", quality=None, palette_file
             crf = int((1 - quality / 10.0) * 51)  # imageio-ffmpeg's scale: 0 best, 51 worst
         encoder = ["-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", str(crf)]
         output = ["-preset", H264_PRESET, "-movflags", "+faststart"]
+        if keyframe_interval is not None:
+            output += ["-g", str(int(keyframe_interval))]
     rate = str(Fraction(fps).limit_denominator())  # a rational, e.g. 15/2
     return [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo",
             "-s", f"{width:d}x{height:d}", "-pix_fmt", "rgba", "-r", rate, "-i", "-", *inputs,
@@ -183,10 +188,12 @@ class VideoEncoder:
         loop: GIF: how many times it plays, 0 = forever.
         hold_last: seconds the last frame stays on screen beyond its own
             duration (MP4: the last frame is repeated; GIF: its delay is longer).
+        keyframe_interval: MP4: frames from one key frame to the next, at
+            most (``None``: x264's default).
     """
 
     def __init__(self, path, size, *, fps=10, kind="mp4", quality=None, palette=None, loop=0,
-                 hold_last=0.0):
+                 hold_last=0.0, keyframe_interval=None):
         self.path = os.fspath(path)
         self.size = tuple(int(value) for value in size)
         self.kind = kind
@@ -202,7 +209,8 @@ class VideoEncoder:
             write_palette_image(palette, name)
         self.command = ffmpeg_command(self.path, self.size, fps=fps, kind=kind,
                                       quality=quality, palette_file=self._palette_file,
-                                      loop=loop, final_delay=final_delay)
+                                      loop=loop, final_delay=final_delay,
+                                      keyframe_interval=keyframe_interval)
         # ffmpeg's messages go to a file, read once it has exited: no pipe to drain.
         self._stderr = tempfile.TemporaryFile()
         try:
