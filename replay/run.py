@@ -420,6 +420,13 @@ class Run:
                                       path=self.path, scalars=scalars)
 
     @property
+    def subclassed(self):
+        """Whether the model was a subclassed ``keras.Model``: its weights, gradients,
+        outputs and losses are recorded, no hidden activations (they need a Sequential
+        or functional model), so no figure shows its feature space."""
+        return bool(self.attrs.get("subclassed", False))
+
+    @property
     def stopped_early(self):
         """Whether a callback (e.g. ``EarlyStopping``) stopped training early."""
         return bool(self.attrs.get("stopped_early", False))

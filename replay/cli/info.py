@@ -38,6 +38,10 @@ def run(args):
                 print(f"  trial: {format_hparams(run.trial)}")
             if attrs.get("format") == "DeepReplay":
                 print(_describe_deepreplay(run))
+            if run.subclassed:
+                print(f"  model {attrs.get('model_class')}: a subclassed keras.Model, so no "
+                      "hidden activations or z-values were recorded (weights, gradients, "
+                      "outputs and losses were); they need a Sequential or functional model")
             for layer in run.layers:
                 print(f"  layer {layer.name:<16} {layer.class_name:<8} {layer.units:>5} units "
                       f"{layer.activation:<12} {layer.role}{_describe_storage(layer)}")
