@@ -63,7 +63,7 @@ def snapshot_bytes(run):
     total = 0
     for path, (shape, dtype, size) in run.arrays().items():
         if size and schema.quantity_of(path)[0] not in ("inputs", "targets", "samples",
-                                                        "history", "snapshots"):
+                                                        "history", "snapshots", "initial"):
             total += int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
     return total
 

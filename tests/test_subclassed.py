@@ -103,6 +103,7 @@ def test_info_says_why_there_are_no_activations_and_render_draws_without_feature
     printed = capsys.readouterr().out
     assert "TwoLayers: a subclassed keras.Model, so no hidden activations" in printed
     assert "they need a Sequential or functional model" in printed
+    assert "hidden           Dense        4 units tanh         layer" in printed
     picture = tmp_path / "net.png"
     assert main(["render", str(path), "--run", "net", "--out", str(picture)]) == 0
     assert picture.stat().st_size > 10_000

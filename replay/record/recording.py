@@ -22,7 +22,7 @@ from replay.io import runfile, schema, writer_process
 from replay.io.writer import RunWriter
 from replay.io.writer_process import WriterProcess
 from replay.record import budget
-from replay.record.capture import BackendCapture, CapturePlan, ModelLoss
+from replay.record.capture import BackendCapture, CapturePlan, ModelLoss, read_weights
 from replay.record.gradients import GradientPlan, wants_gradients
 from replay.record.write_queue import WriteQueue
 from replay.run import infer_task
@@ -307,6 +307,14 @@ class Recording:
             writer.write_static(schema.sample_indices(source), indices)
         for source, points in options.probe_points.items():
             writer.write_static(schema.inputs(source), points)
+        # The weights before training, on disk before the first batch (each
+        # static write is flushed): snapshot 0 itself is computed after
+        # Keras' first training step, and a trainer killed before then would
+        # otherwise leave nothing of the one state a rerun cannot reproduce.
+        for layer, values in read_weights(self.model).items():
+            if self.plan.weights.get(layer) == "raw":
+                for name, value in values.items():
+                    writer.write_static(schema.initial_weights(layer, name), value)
         if options.probe_points:
             writer.set_attributes(probe_limits=options.probe_limits.tolist())
         self.started = True
