@@ -35,7 +35,7 @@
   const state = {
     run: (framed[0] || RUNS[0]).label,
     epoch: CLOCK[CLOCK.length - 1],
-    runs: framed.slice(0, Math.max(MIN_SIDE_BY_SIDE, 6)).map((run) => run.label),
+    runs: framed.slice(0, MIN_SIDE_BY_SIDE).map((run) => run.label),
     sort: DATA.objective ? "final:" + DATA.objective : "label",
     desc: !DATA.lower_is_better,
     curve: DATA.curve_keys[0] || "loss",
@@ -128,7 +128,8 @@
   const slider = $("epoch-slider");
   const mainVideo = $("frame");
   let stepStarted = null;
-  const timing = { readyMs: null, lastStepMs: null, steps: [] };
+  // Milliseconds since navigation: the controls working, the first frame on screen; steps.
+  const timing = { interactiveMs: null, readyMs: null, lastStepMs: null, steps: [] };
 
   slider.max = String(CLOCK.length - 1);
   slider.addEventListener("input", () => {
@@ -177,7 +178,7 @@
   });
 
   window.addEventListener("hashchange", () => { readFragment(); render(); });
-  window.addEventListener("resize", () => renderCurves());
+  window.addEventListener("resize", () => { drawn = null; render(); });
 
   watchFrames(mainVideo, () => {
     if (stepStarted !== null) {
@@ -387,7 +388,13 @@
     }
     add("line", { class: "now", x1: x(state.epoch), x2: x(state.epoch), y1: top, y2: height - bottom });
     box.replaceChildren(svg);
+    moveNowLine = () => {
+      const line = svg.querySelector(".now");
+      line.setAttribute("x1", x(state.epoch));
+      line.setAttribute("x2", x(state.epoch));
+    };
   }
+  let moveNowLine = () => {};
 
   // -- the player, the summary and the side-by-side pictures -------------------
 
@@ -532,12 +539,22 @@
     return Number.isInteger(epoch) ? String(epoch) : epoch.toFixed(2);
   }
 
-  // The one function that draws the page from the state.
+  // The one function that draws the page from the state. A step of the
+  // epoch alone (the slider, play) redraws only what shows the epoch.
+  let drawn = null;
   function render() {
+    const rest = Object.assign({}, state);
+    delete rest.epoch;
+    const key = JSON.stringify(rest);
     renderPlayer();
+    renderMultiples();
+    if (key === drawn) {
+      moveNowLine();
+      return;
+    }
+    drawn = key;
     renderMarks();
     renderSummary();
-    renderMultiples();
     renderCurves();
     renderTable();
   }
@@ -563,6 +580,7 @@
     writeFragment();
     keys.value = state.curve;
     render();
+    timing.interactiveMs = performance.now();
     if (!RUNS[BY_LABEL.get(state.run)].video) timing.readyMs = performance.now();
   }
 
