@@ -1,7 +1,8 @@
 """replay: watch a Keras model learn.
 
 Record a training run with :class:`Recorder` (a Keras callback), read it back
-with :class:`Run` (numpy and h5py only), and render it with the views in
+with :class:`Run` (numpy and h5py only) -- many runs at once (a directory of a
+sweep's run files) with :class:`Runs` -- and render it with the views in
 :mod:`replay.views`, scenes and files in :mod:`replay.render`, several runs
 in :mod:`replay.compare`. The layout is in ``docs/architecture.md``.
 
@@ -9,6 +10,7 @@ Importing ``replay`` never imports Keras or a backend: :class:`Recorder` is
 loaded on first use.
 """
 
+from replay.collection import Runs
 from replay.errors import (
     BudgetWarning,
     EmptySelectionError,
@@ -22,6 +24,7 @@ from replay.errors import (
     RunFileError,
     RunNotFoundError,
     SchemaVersionError,
+    UnreadableRunWarning,
 )
 from replay.io.memory import probe_points
 from replay.io.runfile import list_runs
@@ -41,10 +44,12 @@ __all__ = [
     "RecordingError",
     "ReplayError",
     "Run",
+    "Runs",
     "FileBusyError",
     "RunFileError",
     "RunNotFoundError",
     "SchemaVersionError",
+    "UnreadableRunWarning",
     "list_runs",
     "probe_points",
 ]

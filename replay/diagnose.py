@@ -252,8 +252,9 @@ class Diagnosis:
     def format(self):
         """Readable text: a header, then one line per finding and per skipped check."""
         first, last = self.epochs
-        found = (f"{len(self.alarming)} warning(s), {len(self.findings) - len(self.alarming)}"
-                 " note(s)") if self.findings else "nothing found"
+        warnings, notes = len(self.alarming), len(self.findings) - len(self.alarming)
+        found = (f"{warnings} warning{'' if warnings == 1 else 's'}, "
+                 f"{notes} note{'' if notes == 1 else 's'}") if self.findings else "nothing found"
         lines = [f"run {self.run!r} ({self.n_snapshots} snapshots, epochs {first:g}..{last:g})"
                  f": {found}"]
         lines += [f"  {finding.format()}" for finding in self.findings]

@@ -83,3 +83,11 @@ class BudgetWarning(UserWarning):
     Issued once per run by :class:`replay.Recorder` (``max_snapshot_bytes=``);
     the message says what was dropped and which option gets it back.
     """
+
+
+class UnreadableRunWarning(UserWarning):
+    """A run file of a collection (a directory or a glob) could not be read and was left out.
+
+    Issued by :class:`replay.Runs` once per file; the message names the file
+    and what is wrong with it. The other runs are read as usual.
+    """

@@ -168,23 +168,61 @@ LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error",
                 "bce": "binary_crossentropy"}
 
 
+def _log_softmax(logits):
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _binary_crossentropy_logits(targets, logits):
+    # max(z, 0) - z y + log(1 + exp(-|z|)): Keras' (and TensorFlow's) stable form.
+    return np.mean(np.maximum(logits, 0.0) - logits * targets
+                   + np.log1p(np.exp(-np.abs(logits))), axis=-1)
+
+
+def _categorical_crossentropy_logits(targets, logits):
+    return -np.sum(targets * _log_softmax(logits), axis=-1)
+
+
+def _sparse_categorical_crossentropy_logits(targets, logits):
+    labels = np.rint(np.reshape(targets, len(targets))).astype(np.int64)
+    log_p = _log_softmax(logits)
+    picked = np.take_along_axis(
+        log_p, np.broadcast_to(labels[:, None], log_p.shape[:-1] + (1,)), axis=-1)
+    return -picked[..., 0]
+
+
+#: The crossentropies of logits (a loss compiled with ``from_logits=True``).
+LOGIT_LOSSES = {
+    "binary_crossentropy": _binary_crossentropy_logits,
+    "categorical_crossentropy": _categorical_crossentropy_logits,
+    "sparse_categorical_crossentropy": _sparse_categorical_crossentropy_logits,
+}
+
+
 def loss_function(name):
     """Return the per-sample function of loss ``name``, or ``None`` when replay has none."""
     return LOSSES.get(LOSS_ALIASES.get(name, name))
 
 
-def per_sample_loss(name, targets, outputs):
+def per_sample_loss(name, targets, outputs, *, from_logits=False):
     """Return the loss ``name`` of every sample, as Keras computes it (unreduced).
 
     Args:
         name: a key of :data:`LOSSES` (or an alias such as ``"mse"``).
         targets: ``(n,)`` or ``(n, k)``.
         outputs: ``(..., n, k)``, e.g. ``(m, n, k)`` for ``m`` snapshots.
+        from_logits: the outputs are logits (a crossentropy of :data:`LOGIT_LOSSES`).
 
     Returns:
         Array ``(..., n)`` float32.
     """
     function = loss_function(name)
+    if from_logits and function is not None:
+        function = LOGIT_LOSSES.get(LOSS_ALIASES.get(name, name))
+        if function is None:
+            raise OptionError(
+                f"replay cannot compute the loss {name!r} of logits with numpy. Known: "
+                f"{', '.join(sorted(LOGIT_LOSSES))}.")
     if function is None:
         raise OptionError(
             f"replay cannot compute the loss {name!r} per sample with numpy. Known: "
@@ -192,6 +230,7 @@ def per_sample_loss(name, targets, outputs):
         )
     targets = np.asarray(targets, dtype=np.float64)
     outputs = np.asarray(outputs)
-    if targets.ndim == 1 and function is not _sparse_categorical_crossentropy:
+    if targets.ndim == 1 and function not in (_sparse_categorical_crossentropy,
+                                              _sparse_categorical_crossentropy_logits):
         targets = targets[:, None]
     return function(targets, outputs).astype(np.float32)

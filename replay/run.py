@@ -6,7 +6,6 @@ the one resolver that views, scenes and the command line use, raising
 :class:`replay.EpochOutOfRangeError` with the value given and the valid range.
 """
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from replay.errors import (
     OptionError,
     RunFileError,
 )
-from replay.io import deepreplay, runfile, schema
+from replay.io import attributes, deepreplay, runfile, schema
 from replay.io.store import HDF5Store
 
 #: Polls of :meth:`Run.follow` without a writer after which a recording that is
@@ -75,6 +74,12 @@ class LayerInfo:
     def size(self):
         """Values per sample of its output (the product of :attr:`shape`)."""
         return int(np.prod(self.shape))
+
+    @property
+    def role(self):
+        """``"hidden"`` (its activations are recorded) or ``"output"``: the word
+        ``replay info`` and a run's notebook table both print beside its name."""
+        return "hidden" if self.hidden else "output"
 
 
 class Run:
@@ -196,7 +201,7 @@ class Run:
     def _read_metadata(self):
         """Read what a run holds (attributes, layers, snapshot count) from its store."""
         store = self._store
-        self.attrs = {key: _decode(value) for key, value in store.attrs.items()}
+        self.attrs = {key: attributes.decode(value) for key, value in store.attrs.items()}
         self.layers = _layer_infos(self.attrs.get("layers", []), self)
         epochs = store[schema.SNAPSHOT_EPOCHS]
         if len(epochs.shape) != 1:
@@ -209,6 +214,7 @@ class Run:
         self._history = None
         self._source_shapes = None
         self._checked = set()  # per-snapshot datasets whose shape was checked
+        self._landscapes = {}  # Run.landscape's, by options
 
     # -- file handling -------------------------------------------------------
 
@@ -355,11 +361,16 @@ class Run:
                          if key != "epoch" and len(values))
         layers = "<br>".join(
             escape(f"{layer.name}: {layer.class_name}, {layer.units} unit"
-                   f"{'' if layer.units == 1 else 's'}, {layer.activation}")
+                   f"{'' if layer.units == 1 else 's'}, {layer.activation}, {layer.role}")
             for layer in self.layers)
         rows = [("run", self.name), ("file", str(self.path)),
                 ("snapshots", f"{self.n_snapshots} (epochs {span})"), ("state", state),
                 ("task", self.task), ("last epoch", last or "no history")]
+        hparams, trial = self.hparams, self.trial
+        if hparams:
+            rows.append(("hyperparameters", format_hparams(hparams)))
+        if trial:
+            rows.append(("trial", format_hparams(trial)))
         body = "".join(f"<tr><th style='text-align:left'>{escape(str(key))}</th>"
                        f"<td style='text-align:left'>{escape(str(value))}</td></tr>"
                        for key, value in rows)
@@ -373,6 +384,40 @@ class Run:
     def complete(self):
         """Whether training ended normally (``on_train_end`` was reached)."""
         return bool(self.attrs.get("complete", False))
+
+    @property
+    def hparams(self):
+        """The hyperparameters the run was trained with: ``{name: JSON scalar}``.
+
+        Written by ``Recorder(hparams=...)`` and the tuner adapters (run
+        attribute ``hparams``, see ``docs/run-file-schema.md``); ``{}`` when
+        the run has none. A new dict on every call.
+
+        Raises:
+            RunFileError: the attribute is not JSON text of a flat object of
+                numbers, strings, booleans and nulls; the message names the
+                file, the run and the attribute.
+
+        Example:
+            >>> run.hparams                                  # doctest: +SKIP
+            {'activation': 'relu', 'learning_rate': 0.05}
+        """
+        return self._json_object(schema.HPARAMS_ATTRIBUTE, scalars=True)
+
+    @property
+    def trial(self):
+        """The trial of a search that recorded the run, e.g. ``{"engine": "keras_tuner",
+        "id": "03", "continues": "01"}``; ``{}`` outside a search. A new dict on every call.
+
+        Raises:
+            RunFileError: the attribute is not JSON text of an object.
+        """
+        return self._json_object(schema.TRIAL_ATTRIBUTE, scalars=False)
+
+    def _json_object(self, attribute, *, scalars):
+        """Run attribute ``attribute`` as a dict (``{}`` when absent), or a RunFileError."""
+        return attributes.json_object(self.attrs.get(attribute), attribute, run=self.name,
+                                      path=self.path, scalars=scalars)
 
     @property
     def stopped_early(self):
@@ -840,6 +885,30 @@ class Run:
 
         return diagnose(self, **options)
 
+    def landscape(self, **options):
+        """Return the loss landscape around this run's weights and its path through it.
+
+        The plane through the final weights spanned by the top two principal
+        directions of the weight trajectory (or filter-normalised random
+        ones), the path projected on it, the loss on a grid over it, and the
+        loss along the straight line from the initial to the final weights;
+        see :func:`replay.landscape.compute_landscape` (``directions=``,
+        ``resolution=``, ``margin=``, ``line=``, ``seed=``) and
+        ``docs/landscape.md``. Computed with numpy for Dense and convolution
+        chains, read from the file when it was computed with the model
+        (:func:`replay.record.landscape.record_landscape`); kept for the
+        next call with the same options.
+
+        Returns:
+            A :class:`replay.landscape.Landscape`.
+        """
+        from replay.landscape import run_landscape
+
+        key = tuple(sorted(options.items()))
+        if key not in self._landscapes:
+            self._landscapes[key] = run_landscape(self, **options)
+        return self._landscapes[key]
+
     def to_xarray(self, layer=None, **options):
         """Return the per-sample arrays as an ``xarray`` object with dimensions
         ``(snapshot, sample, unit)``; see :func:`replay.interop.to_xarray`.
@@ -1034,14 +1103,17 @@ def outputs_to_labels(outputs, threshold=0.5):
                             else outputs.shape) > threshold).astype(np.int64)
 
 
-def _decode(value):
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, str) and (value.startswith(("[", "{")) or value == "null"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+def format_hparams(hparams):
+    """Return ``{"activation": "relu", "lr": 0.05}`` as ``"activation=relu, lr=0.05"``."""
+    return ", ".join(f"{name}={format_hparam_value(value)}" for name, value in hparams.items())
+
+
+def format_hparam_value(value):
+    """A hyperparameter value as the CLI and tables print it: text bare, numbers short."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

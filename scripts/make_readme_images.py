@@ -1,9 +1,10 @@
-"""Make the small PNGs of the views that the README and docs/views.md show.
+"""Make the README's animation and the small PNGs of the views it and docs/ show.
 
 Records the 150-epoch part-1 sigmoid run into ``runs/part1.h5`` on first use
-(the same run as ``scripts/part1_activation_functions.py``), then draws the
-five-panel scene and each view alone into ``docs/images/``, each PNG well
-under 200 KB.
+(the same run as ``scripts/part1_activation_functions.py``), then renders the
+five-panel animation ``docs/images/part1_sigmoid.gif`` (README preset, at most
+2 MB: the README's first screen) and draws the five-panel scene and each view
+alone into ``docs/images/``, each PNG well under 200 KB.
 
 Usage:
     python scripts/make_readme_images.py
@@ -22,6 +23,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 SCRIPTS = Path(__file__).resolve().parent
 #: Largest size allowed for a README image.
 MAX_BYTES = 200 * 1024
+#: Largest size allowed for the README's animation (it loads on the first screen).
+MAX_GIF_BYTES = 2 * 1024 * 1024
 
 
 def ensure_run(path, name="sigmoid", epochs=150):
@@ -53,6 +56,9 @@ def main(argv=None):
     parser.add_argument("--out", default="docs/images", help="output folder")
     parser.add_argument("--epoch", type=int, default=60, help="epoch shown (default 60)")
     parser.add_argument("--dpi", type=float, default=80)
+    parser.add_argument("--epochs", default="0:150:2",
+                        help="snapshots of the animation (default 0:150:2, ends on 150)")
+    parser.add_argument("--no-gif", action="store_true", help="only the PNGs")
     args = parser.parse_args(argv)
     run_path = Path(args.runs) / "part1.h5"
     run_path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +86,22 @@ def main(argv=None):
             "loss_and_metric.png": LossAndMetric(run).plot(args.epoch),
         }
         save_pictures(pictures, out, args.dpi)
+        if not args.no_gif:
+            save_animation(Scene.part1(run, title_prefix="sigmoid"), out / "part1_sigmoid.gif",
+                           args.epochs)
     return 0
+
+
+def save_animation(scene, path, epochs):
+    """Render ``scene`` as the README's GIF at ``path``; fail above :data:`MAX_GIF_BYTES`."""
+    from replay.render import save
+
+    save(scene, path, epochs=epochs, fps=10, preset="readme", hold_last=2, progress=False)
+    size = path.stat().st_size
+    if size > MAX_GIF_BYTES:
+        raise SystemExit(f"{path} is {size / 2**20:.2f} MB, over {MAX_GIF_BYTES / 2**20:.0f} MB: "
+                         "pass a sparser --epochs")
+    print(f"wrote {path} ({size / 2**20:.2f} MB)")
 
 
 def save_pictures(pictures, out, dpi):

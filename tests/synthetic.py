@@ -212,7 +212,7 @@ def snapshot_arrays(layers, weights, sources, probes, loss, *, gradients=True):
 
 def write_run(path, run, layers, snapshots, inputs, targets, *, loss, metrics=("accuracy",),
               probes=True, grid_lines=11, grid_points=100, mesh_resolution=40, padding=0.1,
-              gradients=True, learning_rate=0.05, batch_size=16):
+              gradients=True, learning_rate=0.05, batch_size=16, attributes=None):
     """Write a run of ``len(snapshots)`` snapshots into ``path`` (created or appended to).
 
     Args:
@@ -228,6 +228,8 @@ def write_run(path, run, layers, snapshots, inputs, targets, *, loss, metrics=("
             (``"accuracy"`` or none).
         probes: record the probe grid and mesh (2-D inputs only).
         gradients: record the gradients of the mean loss.
+        attributes: more run attributes, e.g. ``{"hparams": {"lr": 0.05}}``
+            (dicts and lists are stored as JSON text, as the recorder does).
 
     Returns:
         The path.
@@ -240,6 +242,7 @@ def write_run(path, run, layers, snapshots, inputs, targets, *, loss, metrics=("
                   for layer, values in weights.items()} for weights in snapshots]
     steps_per_epoch = int(np.ceil(len(inputs) / batch_size))
     n_epochs = len(snapshots) - 1
+    extra_attributes = attributes or {}
     attributes = {
         "created": datetime.datetime.now(datetime.UTC).isoformat(),
         "model_config": json.dumps(model_config(layers, inputs.shape[1])),
@@ -269,6 +272,7 @@ def write_run(path, run, layers, snapshots, inputs, targets, *, loss, metrics=("
         "compression": "none",
         "max_snapshot_bytes": 0,
     }
+    attributes.update(extra_attributes)
     if n_epochs:  # what on_train_begin adds (Recorder.snapshot runs no fit)
         attributes.update(steps_per_epoch=steps_per_epoch, batch_size=batch_size,
                           n_train_samples=len(inputs))

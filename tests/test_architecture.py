@@ -151,7 +151,7 @@ def test_no_dataset_path_is_spelled_outside_the_schema():
     # f"weights/{layer}/..." elsewhere would be a second copy of the layout.
     prefixes = ("inputs/", "targets/", "outputs/", "loss/", "activations/",
                 "preactivations/", "weights/", "gradients/", "history/", "snapshots/",
-                "samples/", "summaries/")
+                "samples/", "summaries/", "landscape/")
     offenders = []
     for name, path in MODULES.items():
         if name == "replay.io.schema":

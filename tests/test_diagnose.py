@@ -214,7 +214,7 @@ def test_cli_prints_one_line_per_finding_grouped_by_run(runs_file, capsys):
     assert main(["diagnose", str(runs_file), "--run", "zeros", "he"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0] == f"{runs_file}: 2 run(s)"
+    assert lines[0] == f"{runs_file}: 2 runs"
     zeros = diagnose(Run(runs_file, "zeros"))
     header = lines.index(zeros.format().splitlines()[0])
     body = lines[header + 1: header + 1 + len(zeros)]

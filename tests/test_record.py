@@ -57,24 +57,28 @@ def test_snapshot_count_and_initial_state(tmp_path):
 @pytest.mark.backend
 @pytest.mark.parametrize("writer", ["process", "thread"])
 def test_snapshot_0_waits_for_keras_first_step_and_is_on_disk_when_the_first_epoch_ends(
-        tmp_path, writer):
+        tmp_path, writer, monkeypatch):
     """Snapshot 0 holds the weights before the first batch; it is computed once Keras'
     first training step is done (not beside its compilation) and on disk when the first
     epoch ends."""
     import keras
 
     from replay import Recorder
+    from replay.record import callback
+    from replay.record.recording import Recording
 
     path = tmp_path / "run.h5"
     model, inputs, targets, initial = tanh_part1()
     seen, events = {}, []
 
-    class Watched(Recorder):
+    class Watched(Recording):
         def _store_snapshot(self, epoch, step, pending, history, after=None):
             if after is not None:
                 after.wait(self.first_step_timeout)
             events.append(f"snapshot {epoch:g} computed")
             super()._store_snapshot(epoch, step, pending, history)
+
+    monkeypatch.setattr(callback, "Recording", Watched)
 
     class Read(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -90,7 +94,7 @@ def test_snapshot_0_waits_for_keras_first_step_and_is_on_disk_when_the_first_epo
                     seen["kernel"] = run.weights("hidden", 0)["kernel"]
                     seen["outputs"] = run.outputs(0)
 
-    recorder = Watched(path, "tanh", inputs, targets, writer=writer)
+    recorder = Recorder(path, "tanh", inputs, targets, writer=writer)
     recorder.first_step_timeout = 60.0  # held back until the second batch, however slow
     model.fit(inputs, targets, epochs=2, batch_size=16, verbose=0,
               callbacks=[recorder, Read()])
@@ -104,7 +108,7 @@ def test_snapshot_0_waits_for_keras_first_step_and_is_on_disk_when_the_first_epo
     np.testing.assert_array_equal(seen["kernel"], initial[0])
     assert not np.array_equal(seen["kernel"], model.get_weights()[0])
     assert seen["outputs"].shape == (200, 1) and np.isfinite(seen["outputs"]).all()
-    assert recorder._batches_before_wait is None and recorder._snapshot_0 is None
+    assert recorder._batches_before_wait is None and recorder.recording._snapshot_0 is None
 
 
 def test_snapshot_0_is_let_go_only_by_a_wait_that_would_block(tmp_path):
@@ -112,22 +116,20 @@ def test_snapshot_0_is_let_go_only_by_a_wait_that_would_block(tmp_path):
     a job that is not done does (it could be queued behind snapshot 0)."""
     import threading
 
-    from replay import Recorder
-    from replay.datasets import parabola
+    from replay.record.write_queue import WriteQueue
 
-    inputs, targets = parabola(20)
-    recorder = Recorder(tmp_path / "run.h5", "run", inputs, targets)
-    recorder._first_step_done = first_step = threading.Event()
+    queue = WriteQueue()
+    first_step = queue.hold_snapshot_0()
     try:
-        recorder._submit(lambda: None).result()
-        recorder._submit(lambda: None)  # collects the finished job first
+        queue.submit(lambda: None).result()
+        queue.submit(lambda: None)  # collects the finished job first
         assert not first_step.is_set()
         slow = threading.Event()
-        recorder._submit(slow.wait, 0.2)
-        recorder._wait()
+        queue.submit(slow.wait, 0.2)
+        queue.wait()
         assert first_step.is_set()
     finally:
-        recorder.close()
+        queue.shutdown()
 
 
 @pytest.mark.backend

@@ -117,7 +117,8 @@ def test_a_run_stopped_before_snapshot_0_says_so(tmp_path, capsys):
     model = part1_model("tanh")
     recorder = Recorder(path, "stopped", inputs, targets)
     recorder.set_model(model)
-    recorder._open(model, in_process=True)  # what on_train_begin writes before snapshot 0
+    # What on_train_begin writes before snapshot 0.
+    recorder._recording_for(model, in_process=True).open(in_process=True)
     recorder.close()
     run = Run(path, "stopped")
     assert run.n_snapshots == 0 and not run.complete

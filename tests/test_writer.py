@@ -76,8 +76,8 @@ def test_a_writer_process_that_dies_fails_the_fit_clearly(tmp_path):
 
         def on_epoch_end(self, epoch, logs=None):
             if epoch == 1:
-                self.recorder._wait()  # snapshots 0-2 are in the pipe
-                os.kill(self.recorder._sink._process.pid, signal.SIGKILL)
+                self.recorder.recording.queue.wait()  # snapshots 0-2 are in the pipe
+                os.kill(self.recorder.recording.sink._process.pid, signal.SIGKILL)
 
     from replay import Recorder
     from replay.datasets import parabola
@@ -120,7 +120,7 @@ def test_same_shaped_models_share_one_compiled_capture(tmp_path):
     path = tmp_path / "sweep.h5"
     first, first_recorder = record(path, "seed0", epochs=2, seed=0)
     second, second_recorder = record(path, "seed1", epochs=2, seed=1)
-    assert second_recorder._capture.compiled is first_recorder._capture.compiled
+    assert second_recorder.recording.capture.compiled is first_recorder.recording.capture.compiled
     for model, name in ((first, "seed0"), (second, "seed1")):
         run = Run(path, name)
         np.testing.assert_allclose(run.outputs(-1), model.predict(run.inputs(), verbose=0),

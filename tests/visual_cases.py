@@ -121,8 +121,26 @@ def open_runs(path):
     path = Path(path)
     if not path.exists():
         write_classification_runs(path)
+    seeds = write_seed_runs(path.with_name(f"{path.stem}_seeds.h5"))
     return {"sigmoid": Run(path, "sigmoid"), "relu": Run(path, "relu"),
-            "regression": regression_run()}
+            "regression": regression_run(),
+            **{name: Run(seeds, name) for name in SEED_RUNS}}
+
+
+#: Runs of one model (the tanh part-1 net) from different seeds: one loss landscape.
+SEED_RUNS = ("seed-1", "seed-2", "seed-3")
+
+
+def write_seed_runs(path):
+    """Write the tanh part-1 runs of :data:`SEED_RUNS` (5 epochs, 60 samples) unless there."""
+    import synthetic
+
+    if not path.exists():
+        for name in SEED_RUNS:
+            synthetic.write_part1(path, name, "tanh", epochs=5, n_points=30,
+                                  mesh_resolution=10, grid_points=10,
+                                  seed=int(name.split("-")[1]))
+    return path
 
 
 def _view_case(name):
@@ -138,6 +156,7 @@ def _view_case(name):
 def _scenes():
     from replay.compare import ComparisonScene
     from replay.scene import Scene
+    from replay.views import LossLandscape
 
     return {
         "scene-part1": lambda runs: Scene.part1(runs["sigmoid"]).plot(EPOCH),
@@ -148,6 +167,8 @@ def _scenes():
             [runs["sigmoid"], runs["relu"]]).plot(EPOCH),
         "compare-curves": lambda runs: ComparisonScene.curves(
             [runs["sigmoid"], runs["relu"]]).plot(EPOCH),
+        "compare-landscape": lambda runs: LossLandscape(
+            [runs[name] for name in SEED_RUNS], resolution=20).plot(EPOCH),
     }
 
 

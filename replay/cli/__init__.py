@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from replay import __version__
 from replay.cli import compact, compare, diagnose, explore, info, render, table, watch
 from replay.errors import ReplayError
 
@@ -23,6 +24,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="replay", description="Replay a recorded Keras training run as pictures."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for verb in VERBS:
         verb.add(subparsers)

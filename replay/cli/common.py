@@ -7,6 +7,11 @@ from replay.errors import EmptySelectionError, EpochOutOfRangeError, OptionError
 from replay.views.base import close_figure
 
 
+def counted(number, noun):
+    """``number`` and ``noun``, plural when ``number`` is not 1: ``"1 run"``, ``"3 runs"``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def format_bytes(size):
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":

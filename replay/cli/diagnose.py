@@ -1,6 +1,6 @@
 """``replay diagnose``: the usual ways training goes wrong, found in recorded runs."""
 
-from replay.cli.common import MODEL_FILE_HELP, check_run_files
+from replay.cli.common import MODEL_FILE_HELP, check_run_files, counted
 
 
 def run(args):
@@ -16,7 +16,7 @@ def run(args):
     for index, file in enumerate(args.files):
         names = args.run or list_runs(file)
         if not args.json:
-            print(("\n" if index else "") + f"{file}: {len(names)} run(s)")
+            print(("\n" if index else "") + f"{file}: {counted(len(names), 'run')}")
         for name in names:
             with Run(file, name, model_file=args.model_file) as run:
                 diagnosis = diagnose(run, checks=args.checks, source=args.source)

@@ -2,21 +2,21 @@
 
 import os
 
-from replay.cli.common import MODEL_FILE_HELP, format_bytes
+from replay.cli.common import MODEL_FILE_HELP, counted, format_bytes
 from replay.io import schema
 
 
 def run(args):
     """Print the runs of a file: snapshots, layers, history keys and array sizes."""
     from replay.io.runfile import list_runs
-    from replay.run import Run
+    from replay.run import Run, format_hparams
 
     names = list_runs(args.file) if not args.run else [args.run]
     try:
         on_disk = f", {format_bytes(os.path.getsize(args.file))} on disk"
     except OSError:
         on_disk = ""
-    print(f"{args.file}: {len(names)} run(s){on_disk}")
+    print(f"{args.file}: {counted(len(names), 'run')}{on_disk}")
     for name in names:
         with Run(args.file, name, model_file=args.model_file) as run:
             attrs = run.attrs
@@ -32,12 +32,15 @@ def run(args):
                   f"loss {attrs.get('loss')}, batch size {attrs.get('batch_size')}, "
                   f"{attrs.get('n_samples')} samples"
                   + (f", created {attrs['created']}" if attrs.get("created") else ""))
+            if run.hparams:
+                print(f"  hparams: {format_hparams(run.hparams)}")
+            if run.trial:
+                print(f"  trial: {format_hparams(run.trial)}")
             if attrs.get("format") == "DeepReplay":
                 print(_describe_deepreplay(run))
             for layer in run.layers:
-                role = "hidden" if layer.hidden else "output"
                 print(f"  layer {layer.name:<16} {layer.class_name:<8} {layer.units:>5} units "
-                      f"{layer.activation:<12} {role}{_describe_storage(layer)}")
+                      f"{layer.activation:<12} {layer.role}{_describe_storage(layer)}")
             history = run.history
             if history:
                 keys = [key for key in history if key != "epoch"]
@@ -115,7 +118,11 @@ def _describe_deepreplay(run):
 
 
 def add(subparsers):
-    parser = subparsers.add_parser("info", help="describe the runs of a run file")
+    parser = subparsers.add_parser(
+        "info", help="describe the runs of a run file",
+        description="Describe the runs of a run file (replay's own or DeepReplay's): per run "
+                    "its state, snapshots and epochs, layers, history keys, what each "
+                    "recorded quantity costs on disk and any problem found.")
     parser.add_argument("file", help="run file (.h5)")
     parser.add_argument("--run", help="only this run")
     parser.add_argument("--model-file", help=MODEL_FILE_HELP)

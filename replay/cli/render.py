@@ -9,7 +9,11 @@ from replay.cli.common import (
     save_and_report,
     select_epochs,
 )
-from replay.views.registry import LIMITS
+from replay.views.registry import LIMITS, view_names, view_options
+
+#: The figure size of the five-panel scene, and of each panel of --view.
+SCENE_SIZE = (12.0, 6.0)
+VIEW_SIZE = (5.5, 4.8)
 
 
 def run(args):
@@ -23,12 +27,32 @@ def run(args):
         owner = f"run {run.name!r}"
         epoch = check_epoch(args.epoch, run, owner) if kind == "png" else None
         epochs = select_epochs(args.epochs, run, owner) if kind != "png" else None
-        scene = Scene.default(run, layer=args.layer, figsize=args.figsize, metric=args.metric,
-                              limits=args.limits,
-                              title_prefix=run.name if args.title_prefix is None
-                              else args.title_prefix)
+        title_prefix = run.name if args.title_prefix is None else args.title_prefix
+        if args.view:
+            scene = views_scene(run, args, title_prefix)
+        else:
+            scene = Scene.default(run, layer=args.layer, figsize=args.figsize or SCENE_SIZE,
+                                  metric=args.metric, limits=args.limits,
+                                  title_prefix=title_prefix)
         save_and_report(scene, args, kind, epoch, epochs)
     return 0
+
+
+def views_scene(run, args, title_prefix):
+    """A scene of the registered views ``--view`` side by side, with the options given."""
+    from replay.render import Scene
+    from replay.views import VIEWS
+
+    options = {option.name: getattr(args, option.name, None) for option in view_options()}
+    views = [VIEWS[name].build(run, **options) for name in args.view]
+    columns = sum(view.n_axes for view in views)
+    scene = Scene(nrows=1, ncols=columns, title_prefix=title_prefix,
+                  figsize=args.figsize or (VIEW_SIZE[0] * columns, VIEW_SIZE[1]))
+    column = 0
+    for view in views:
+        scene.add(view, *[(0, column + axis) for axis in range(view.n_axes)])
+        column += view.n_axes
+    return scene
 
 
 def add(subparsers):
@@ -49,6 +73,13 @@ def add(subparsers):
                                         "run's only 2-unit hidden layer, else its last "
                                         "hidden layer, through PCA)")
     parser.add_argument("--limits", choices=LIMITS.choices, default="fixed", help=LIMITS.help)
+    parser.add_argument("--view", nargs="+", metavar="VIEW", choices=view_names(),
+                        help="registered views side by side instead of the scene: "
+                             f"{', '.join(view_names())}")
+    for option in view_options():  # the views' own options not offered above
+        if option.name not in ("layer", "limits", "metric"):
+            parser.add_argument(f"--{option.name}", choices=option.choices, type=option.type,
+                                help=f"with --view: {option.help}")
     parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
                                          "(default: all; write --epochs=-50: for a "
                                          "negative start)")
@@ -59,8 +90,9 @@ def add(subparsers):
     parser.add_argument("--dpi", type=float, help="pixels per inch (default 100)")
     for flag, options in MEDIA_ARGUMENTS:  # --width, --preset, --hold-last, --loop, --colors
         parser.add_argument(flag, **options)
-    parser.add_argument("--figsize", type=figure_size, default=(12.0, 6.0),
-                        help="figure size in inches, WIDTHxHEIGHT (default 12x6)")
+    parser.add_argument("--figsize", type=figure_size,
+                        help="figure size in inches, WIDTHxHEIGHT (default 12x6; with --view "
+                             "5.5x4.8 per panel)")
     parser.add_argument("--metric", help="metric of the loss panel (default: accuracy, or the "
                                          "first recorded metric)")
     parser.add_argument("--title-prefix", help="text before 'Epoch N' (default: the run name)")

@@ -30,7 +30,7 @@ def add(subparsers):
         "table", help="final and best value of each metric per run (Markdown or CSV)",
         description="Summarize the recorded histories of runs: per metric the final value, "
                     "the best value and its epoch, and for accuracies the first epoch at "
-                    "100%%.")
+                    "100%.")  # a description is not %-formatted, unlike help
     add_run_selection(parser)
     parser.add_argument("--metrics", nargs="+", metavar="KEY",
                         help="history keys to summarize (default: all metrics)")

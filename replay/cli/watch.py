@@ -3,6 +3,7 @@
 import os
 import sys
 
+from replay.cli.common import counted
 from replay.errors import OptionError
 from replay.views.registry import view_names
 
@@ -51,7 +52,7 @@ def run(args):
     except KeyboardInterrupt:
         print("stopped watching", file=sys.stderr)
         return 130
-    print(f"run {run.name!r}: {run.n_snapshots} snapshots, {state}; drew {shown} pictures")
+    print(f"run {run.name!r}: {run.n_snapshots} snapshots, {state}; drew {counted(shown, 'picture')}")
     return 0
 
 

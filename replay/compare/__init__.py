@@ -9,7 +9,8 @@
   epoch of the best, the first epoch at 100% accuracy; Markdown or CSV.
 
 Runs are named as :class:`replay.Run` objects, ``"file.h5:run"`` strings or
-run names of one file (see :func:`open_runs`). Like the rest of the replay
+run names of one file, directories and globs of run files, or a
+:class:`replay.Runs` collection (see :func:`open_runs`). Like the rest of the replay
 side, nothing here imports Keras.
 
 Example:
@@ -23,19 +24,31 @@ Example:
     ```
 """
 
-from replay.compare.curves import OverlaidCurves
-from replay.compare.runs import open_runs, run_labels
-from replay.compare.scene import ComparisonScene
-from replay.compare.table import MetricSummary, ResultsTable, results_table
-from replay.views.registry import VIEWS
+# Imported on first use (PEP 562): tables and run names need numpy only, so
+# `replay table` and `replay.Runs` do not pay for matplotlib, which the
+# scenes and curves import.
+_EXPORTS = {
+    "VIEWS": "replay.views",  # importing the views registers them
+    "ComparisonScene": "replay.compare.scene",
+    "MetricSummary": "replay.compare.table",
+    "OverlaidCurves": "replay.compare.curves",
+    "ResultsTable": "replay.compare.table",
+    "open_runs": "replay.compare.runs",
+    "results_table": "replay.compare.table",
+    "run_labels": "replay.compare.runs",
+}
 
-__all__ = [
-    "VIEWS",
-    "ComparisonScene",
-    "MetricSummary",
-    "OverlaidCurves",
-    "ResultsTable",
-    "open_runs",
-    "results_table",
-    "run_labels",
-]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'replay.compare' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__():
+    return __all__

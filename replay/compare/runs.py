@@ -1,10 +1,14 @@
-"""Naming the runs to compare: ``Run`` objects, ``"file.h5:run"`` or run names of one file."""
+"""Naming the runs to compare: ``Run`` objects, ``"file.h5:run"``, run names of one file,
+directories and globs of run files, or a :class:`replay.Runs` collection."""
 
+import glob
 import os
 from pathlib import Path
 
+from replay.collection import Runs
 from replay.errors import OptionError
 from replay.io.runfile import list_runs
+from replay.results import run_labels  # noqa: F401 (its home before replay.results)
 from replay.run import Run
 
 
@@ -13,10 +17,13 @@ def open_runs(runs=None, path=None):
 
     Args:
         runs: what to compare; each item is a :class:`replay.Run`, a string
-            ``"file.h5:run"``, a file (every run it holds) or, with ``path``,
-            the name of a run of ``path``. ``None`` (or an empty list) with
-            ``path`` means every run of ``path``.
-        path: the run file that bare run names refer to.
+            ``"file.h5:run"``, a file (every run it holds), a directory or
+            a glob of run files (every run they hold; see :class:`replay.Runs`),
+            a :class:`replay.Runs` or, with ``path``, the name of a run of
+            ``path``. ``None`` (or an empty list) with ``path`` means every
+            run of ``path``.
+        path: the run file that bare run names refer to (or a directory or
+            glob, when ``runs`` is ``None``).
 
     Returns:
         The runs, in the order given (a file's runs in their stored order).
@@ -28,17 +35,24 @@ def open_runs(runs=None, path=None):
     Example:
         >>> open_runs(["sigmoid", "relu"], path="part1.h5")         # doctest: +SKIP
         >>> open_runs(["a.h5:relu", "b.h5:relu"])                   # doctest: +SKIP
+        >>> open_runs("sweep/")                                      # doctest: +SKIP
+        >>> open_runs(Runs("sweep/").where(activation="relu"))       # doctest: +SKIP
     """
-    if isinstance(runs, (str, os.PathLike, Run)):
+    if isinstance(runs, (str, os.PathLike, Run, Runs)):
         runs = [runs]
     if not runs:
         if path is None:
             raise OptionError("Nothing to compare: give runs=[...] or the file path=.")
+        if not Path(path).is_file():
+            return list(Runs(path))  # a directory or a glob
         return [Run(path, name) for name in list_runs(path)]
     opened = []
     for spec in runs:
         if isinstance(spec, Run):
             opened.append(spec)
+            continue
+        if isinstance(spec, Runs):
+            opened.extend(spec)
             continue
         if not isinstance(spec, (str, os.PathLike)):
             raise OptionError(
@@ -50,6 +64,8 @@ def open_runs(runs=None, path=None):
             opened.append(Run(file, name))
         elif Path(spec).is_file():
             opened.extend(Run(spec, run) for run in list_runs(spec))
+        elif Path(spec).is_dir() or glob.has_magic(spec):
+            opened.extend(Runs(spec))
         elif path is not None:
             opened.append(Run(path, spec))
         else:
@@ -81,10 +97,3 @@ def _check_each_run_once(opened, given):
                 "once in a comparison."
             )
         seen.add(key)
-
-
-def run_labels(runs):
-    """Return a short label per run: its name, or ``"file:name"`` where names repeat."""
-    names = [run.name for run in runs]
-    return [run.name if names.count(run.name) == 1 else f"{Path(run.path).stem}:{run.name}"
-            for run in runs]

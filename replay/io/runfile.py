@@ -500,8 +500,8 @@ def open_run_group(handle, path, run):
         else:
             listed = ", ".join(repr(name) for name in names) or "none"
             raise RunNotFoundError(
-                f"{_describe(path)} holds {len(names)} runs ({listed}); pass run=NAME "
-                "to choose one."
+                f"{_describe(path)} holds {len(names)} runs ({listed}); choose one "
+                "with run=NAME in Python or --run NAME on the command line."
             )
     if run not in names:
         listed = ", ".join(repr(name) for name in names) or "none"

@@ -65,6 +65,14 @@ LEGACY_ATTRIBUTE = "n_epochs"
 #: recomputed on reading: ``{dataset path: recipe}`` (see
 #: :mod:`replay.io.recompute`).
 RECOMPUTED_ATTRIBUTE = "recomputed"
+#: The run attribute (JSON text of a flat object ``{name: JSON scalar}``) of
+#: the hyperparameters the run was trained with (``Recorder(hparams=...)``,
+#: the tuner adapters); absent when none were given.
+HPARAMS_ATTRIBUTE = "hparams"
+#: The run attribute (JSON text of an object) naming the trial of a search
+#: that recorded the run, e.g. ``{"engine": "keras_tuner", "id": "03",
+#: "continues": "01"}``; absent outside a search.
+TRIAL_ATTRIBUTE = "trial"
 
 #: The per-layer quantities a recorder can store, and the model-level ones.
 LAYER_QUANTITIES = ("weights", "activations", "preactivations", "gradients")
@@ -149,6 +157,30 @@ def summary(dataset, statistic):
 def summary_group(dataset):
     """Path of the group holding the summary of ``dataset``."""
     return f"summaries/{dataset}"
+
+
+#: The group of a loss landscape computed with the model (``replay.record.landscape``),
+#: for models replay cannot evaluate with numpy; read by ``Run.landscape()``.
+LANDSCAPE = "landscape"
+#: The run attribute (JSON) describing the stored landscape: ``{"version",
+#: "directions", "parameters", "runs"}`` (see ``docs/run-file-schema.md``).
+LANDSCAPE_ATTRIBUTE = "landscape"
+#: The stored landscape's own format version: a reader refuses a version it
+#: does not know (older readers of the run ignore the group).
+LANDSCAPE_VERSION = 1
+#: Its arrays: the plane's ``origin`` (P,) and ``directions`` (2, P), their
+#: ``explained_variance`` (2,) (NaN for random directions), the grid's axes
+#: ``alpha`` (nx,) and ``beta`` (ny,), the ``surface`` (ny, nx), and the
+#: straight line's ``line_t`` (T,) and ``line_loss`` (T,).
+LANDSCAPE_ARRAYS = ("origin", "directions", "explained_variance", "alpha", "beta",
+                    "surface", "line_t", "line_loss")
+
+
+def landscape(name):
+    """Path of one array of the stored landscape (a name of :data:`LANDSCAPE_ARRAYS`)."""
+    if name not in LANDSCAPE_ARRAYS:
+        raise ValueError(f"A landscape holds {', '.join(LANDSCAPE_ARRAYS)}; not {name!r}.")
+    return f"{LANDSCAPE}/{name}"
 
 
 def quantity_of(path):

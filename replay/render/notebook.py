@@ -23,6 +23,14 @@ from replay.render.save import save
 
 #: Frames per second of a notebook video.
 NOTEBOOK_FPS = 10
+#: CSS pixels kept free under the picture for the browser's video controls.
+#: Browsers draw their controls over the bottom of a ``<video>`` element,
+#: where the five-panel figure has its legend: Chromium a 40 px bar under a
+#: shading gradient that starts about 110 px above the element's bottom
+#: (measured in a headless Chromium screenshot). The element is made this
+#: much taller than the picture, the picture pinned to its top, so buttons
+#: and shading lie on empty space.
+CONTROLS_BAND = 112
 
 
 def to_html(source, *, epochs=None, fps=NOTEBOOK_FPS, dpi=None, **options):
@@ -53,11 +61,7 @@ def to_html(source, *, epochs=None, fps=NOTEBOOK_FPS, dpi=None, **options):
             stats = save(source, path, epochs=selected, fps=fps, dpi=dpi, progress=False,
                          **options)
             data = base64.b64encode(path.read_bytes()).decode("ascii")
-            width = stats.size[0]
-            html = (f'<video width="{width}" style="max-width:100%;height:auto" controls '
-                    'autoplay loop muted playsinline>'
-                    f'<source type="video/mp4" src="data:video/mp4;base64,{data}"/>'
-                    "Your browser does not play H.264 videos.</video>")
+            html = video_html(data, *stats.size)
     _forget_figure(source)
     return html
 
@@ -72,3 +76,33 @@ def _forget_figure(source):
     figure = getattr(source, "figure_", None)
     if pyplot is not None and figure is not None:
         pyplot.close(figure)
+
+
+
+def video_html(data, width, height, *, band=CONTROLS_BAND):
+    """A looping ``<video>`` of base64 H.264 ``data`` whose controls cover none of the picture.
+
+    The element is the picture's height plus ``band`` pixels; ``object-fit``
+    and ``object-position`` keep the picture unscaled in shape at its top, so
+    the controls drawn over the element's bottom lie on the band. The
+    element shrinks with a narrow output area (``max-width``); the height
+    then follows the width (a container query unit), and where a browser
+    lacks those units the fixed height still leaves the band (larger).
+
+    Args:
+        data: the MP4 file, base64-encoded.
+        width: the video's width in pixels.
+        height: the video's height in pixels.
+        band: pixels kept free under the picture.
+
+    Returns:
+        The HTML text.
+    """
+    element_height = (f"height:{height + band}px;"
+                      f"height:calc(100cqw * {height} / {width} + {band}px)")
+    return (f'<div style="container-type:inline-size;width:100%;max-width:{width}px">'
+            f'<video width="{width}" style="display:block;width:100%;{element_height};'
+            'object-fit:contain;object-position:top;background:transparent" '
+            'controls autoplay loop muted playsinline>'
+            f'<source type="video/mp4" src="data:video/mp4;base64,{data}"/>'
+            "Your browser does not play H.264 videos.</video></div>")

@@ -26,9 +26,11 @@ class Scene:
     """Several views on one figure, driven by one epoch clock.
 
     Args:
-        nrows, ncols: the layout grid.
+        nrows: rows of the layout grid.
+        ncols: columns of the layout grid.
         figsize: figure size in inches.
-        width_ratios, height_ratios: relative column widths / row heights.
+        width_ratios: relative column widths.
+        height_ratios: relative row heights.
         title_prefix: text before ``"Epoch N"`` in the title, e.g. the run name.
 
     Attributes:

@@ -13,6 +13,7 @@ from replay.views.decision_boundary import DecisionBoundary
 from replay.views.error_scatter import ErrorScatter
 from replay.views.feature_space import FeatureSpace, default_layer
 from replay.views.histograms import LossHistogram, ProbabilityHistogram
+from replay.views.landscape import LossLandscape, LossLine
 from replay.views.layer_violins import LayerViolins
 from replay.views.network_graph import NetworkGraph
 from replay.views.parameter_updates import ParameterUpdates
@@ -28,6 +29,8 @@ __all__ = [
     "LayerViolins",
     "LossAndMetric",
     "LossHistogram",
+    "LossLandscape",
+    "LossLine",
     "NetworkGraph",
     "ParameterUpdates",
     "PredictionScatter",

@@ -1,0 +1,241 @@
+"""replay.Runs: a collection of runs from files, directories and globs, read lazily."""
+
+import json
+import math
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+from synthetic import write_part1
+
+import replay
+from replay import OptionError, Run, RunFileError, RunNotFoundError, Runs, UnreadableRunWarning
+from replay.catalog import read_many, read_records
+from replay.compare import open_runs, results_table, run_labels
+
+SMALL = {"epochs": 4, "n_points": 40, "mesh_resolution": 8, "grid_points": 10}
+#: (folder, activation, learning rate, seed): the trials of the sweep fixture.
+TRIALS = [("trial_1", "sigmoid", 0.1, 0), ("trial_2", "relu", 0.1, 1),
+          ("trial_10", "relu", 0.01, 2), ("trial_3", "sigmoid", 0.01, 3)]
+
+
+def write_trial(folder, activation, lr, seed, *, name="run"):
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_part1(folder / "run.h5", name, activation, seed=seed,
+                       attributes={"hparams": {"activation": activation, "lr": lr,
+                                               "batch_norm": False},
+                                   "trial": {"engine": "test", "id": folder.name}}, **SMALL)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A sweep folder: one run file per trial folder, and a Keras-like checkpoint beside one."""
+    root = tmp_path_factory.mktemp("sweep")
+    for folder, activation, lr, seed in TRIALS:
+        write_trial(root / folder, activation, lr, seed)
+    with h5py.File(root / "trial_1" / "checkpoint.weights.h5", "w") as handle:
+        handle["layers/dense/vars/0"] = np.zeros((2, 2))
+    (root / "trial_1" / "notes.txt").write_text("not a run")
+    return root
+
+
+def histories(runs):
+    return {run.trial["id"]: run.history for run in runs}
+
+
+def test_a_directory_is_searched_recursively_in_natural_order(sweep):
+    runs = Runs(sweep)
+    assert len(runs) == 4
+    assert all(isinstance(run, Run) for run in runs)
+    assert [run.trial["id"] for run in runs] == ["trial_1", "trial_2", "trial_3", "trial_10"]
+    assert list(runs.skipped) == [str(sweep / "trial_1" / "checkpoint.weights.h5")]
+    assert runs.labels() == ["trial_1/run:run", "trial_2/run:run", "trial_3/run:run",
+                             "trial_10/run:run"]
+    with pytest.raises(OptionError, match="holds no run files.*at its top level"):
+        Runs(sweep, recursive=False)
+
+
+def test_creating_a_collection_opens_no_file(sweep, monkeypatch):
+    import replay.collection
+
+    calls = []
+    monkeypatch.setattr(replay.collection, "read_many",
+                        lambda *args, **kwargs: calls.append(args) or read_many(*args, **kwargs))
+    runs = Runs(sweep)
+    assert calls == [] and "not read yet" in repr(runs)
+    assert len(runs) == 4 and len(calls) == 1
+    runs.where(lr=0.1)
+    assert len(calls) == 1  # filtering by hyperparameters reads nothing again
+
+
+def test_globs_files_and_file_run_specs(sweep):
+    assert len(Runs(str(sweep / "*" / "run.h5"))) == 4
+    assert len(Runs(str(sweep / "**" / "*.h5"))) == 4  # the checkpoint is skipped quietly
+    one = Runs(f"{sweep / 'trial_2' / 'run.h5'}:run")
+    assert [run.trial["id"] for run in one] == ["trial_2"]
+    with pytest.raises(RunNotFoundError, match="No run 'nope'"):
+        len(Runs(f"{sweep / 'trial_2' / 'run.h5'}:nope"))
+
+
+def test_a_run_reached_twice_is_kept_once(sweep):
+    run = Run(sweep / "trial_3" / "run.h5")
+    runs = Runs(sweep, [sweep / "trial_3" / "run.h5"], run)
+    assert len(runs) == 4
+    assert Runs(run)[0] is run
+
+
+def test_where_filters_by_hyperparameters(sweep):
+    runs = Runs(sweep)
+    assert [run.trial["id"] for run in runs.where(activation="relu")] == ["trial_2", "trial_10"]
+    assert len(runs.where(activation="relu", lr=0.01)) == 1
+    assert len(runs.where(lr=[0.01, 0.5])) == 2
+    assert len(runs.where(lr=lambda lr: lr > 0.05)) == 2
+    assert len(runs.where(batch_norm=False)) == 4
+    assert len(runs.where(batch_norm=0)) == 0  # False is not 0
+    assert len(runs.where(activation="tanh")) == 0
+    with pytest.raises(OptionError, match="No run has the hyperparameter 'activaton'.*activation"):
+        runs.where(activaton="relu")
+    with pytest.raises(OptionError, match=r"write where\(name=value\)"):
+        runs.where("relu")
+
+
+def test_where_filters_by_results_with_a_function_of_the_run(sweep):
+    runs = Runs(sweep)
+    final = {run.trial["id"]: run.history["accuracy"][-1] for run in runs}
+    threshold = float(np.median(list(final.values())))
+    kept = runs.where(lambda run: run.history["accuracy"][-1] > threshold)
+    assert {run.trial["id"] for run in kept} == {key for key, value in final.items()
+                                                 if value > threshold}
+    assert len(runs.where(lambda run: run.complete, activation="sigmoid")) == 2
+
+
+def test_sort_by_and_best_follow_the_metric_direction(sweep):
+    runs = Runs(sweep)
+    loss = {run.trial["id"]: run.history["loss"][-1] for run in runs}
+    by_loss = [run.trial["id"] for run in runs.sort_by("loss")]
+    assert by_loss == sorted(loss, key=loss.get)
+    assert runs.best("loss").trial["id"] == by_loss[0]
+    accuracy_best = {run.trial["id"]: run.history["accuracy"].max() for run in runs}
+    winner = runs.best("accuracy", at="best")
+    assert accuracy_best[winner.trial["id"]] == max(accuracy_best.values())
+    assert [run.hparams["lr"] for run in runs.sort_by("lr")] == [0.01, 0.01, 0.1, 0.1]
+    assert [run.hparams["lr"] for run in runs.sort_by("lr", reverse=True)][0] == 0.1
+    assert runs.metric("loss") == [loss[run.trial["id"]] for run in runs]
+    with pytest.raises(OptionError, match="No run has the metric 'val_loss'. Recorded: "
+                                          "accuracy, loss"):
+        runs.best("val_loss")
+    with pytest.raises(OptionError, match="at must be one of final, best"):
+        runs.best("loss", at="last")
+
+
+def test_a_diverged_run_never_wins(tmp_path, sweep):
+    folder = tmp_path / "diverged"
+    path = write_trial(folder, "relu", 0.5, 0)
+    with h5py.File(path, "a") as handle:
+        loss = handle["run/history/loss"]
+        loss[-2:] = np.nan
+    runs = Runs(sweep, path)
+    assert runs.best("loss").trial["id"] != "diverged"
+    assert runs.sort_by("loss")[-1].trial["id"] == "diverged"
+    assert math.isnan(runs.metric("loss")[-1])
+
+
+def test_table_has_one_row_per_run_with_hyperparameters_and_metrics(sweep):
+    pandas = pytest.importorskip("pandas")
+    runs = Runs(sweep).where(activation="relu")
+    frame = runs.table()
+    assert isinstance(frame, pandas.DataFrame)
+    assert list(frame.columns[:6]) == ["run", "file", "activation", "lr", "batch_norm",
+                                       "epochs"]
+    assert list(frame["lr"]) == [0.1, 0.01]
+    expected = [run.history["loss"][-1] for run in runs]
+    np.testing.assert_allclose(frame["loss final"], expected)
+    text = runs.results_table().to_markdown()
+    assert text.splitlines()[0].startswith("| run | activation | lr | batch_norm | epochs |")
+    assert "| trial_2/run:run | relu | 0.1 | false | 4 |" in text
+
+
+def test_a_damaged_file_in_a_directory_is_left_out_with_a_warning(tmp_path):
+    for folder, activation, lr, seed in TRIALS[:3]:
+        write_trial(tmp_path / folder, activation, lr, seed)
+    broken = tmp_path / "trial_2" / "run.h5"
+    broken.write_bytes(broken.read_bytes()[:3000])  # a copy that did not finish
+    with pytest.warns(UnreadableRunWarning, match=f"Left out '{broken}'.*damaged or truncated"):
+        runs = Runs(tmp_path)
+        table = runs.results_table()
+    assert len(table.rows) == 2 and list(runs.problems) == [str(broken)]
+    with pytest.raises(RunFileError, match="damaged or truncated"):
+        len(Runs(tmp_path, on_error="raise"))
+    with pytest.raises(RunFileError, match="damaged or truncated"):
+        len(Runs(broken))  # named explicitly: an error
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(Runs(tmp_path, on_error="ignore")) == 2
+
+
+def test_a_run_with_damaged_hyperparameters_is_left_out_of_a_directory(tmp_path):
+    for folder, activation, lr, seed in TRIALS[:2]:
+        write_trial(tmp_path / folder, activation, lr, seed)
+    with h5py.File(tmp_path / "trial_1" / "run.h5", "a") as handle:
+        handle["run"].attrs["hparams"] = "{lr: 0.1"
+    with pytest.warns(UnreadableRunWarning, match="The 'hparams' attribute of run 'run'"):
+        assert len(Runs(tmp_path)) == 1
+
+
+def test_sources_that_match_nothing_say_so(tmp_path):
+    with pytest.raises(OptionError, match=r"The pattern '.*\*.h5' matches no run file"):
+        Runs(str(tmp_path / "*.h5"))
+    with pytest.raises(OptionError, match="holds no run files"):
+        Runs(tmp_path)
+    with pytest.raises(RunFileError, match="No such run file or directory"):
+        Runs(tmp_path / "missing.h5")
+    with pytest.raises(OptionError, match="at least one"):
+        Runs()
+    with pytest.raises(OptionError, match="Got 3"):
+        Runs(3)
+    with h5py.File(tmp_path / "model.h5", "w") as handle:
+        handle["w"] = np.zeros(2)
+    with pytest.raises(OptionError, match="1 HDF5 file.*not replay run files"):
+        len(Runs(tmp_path))
+
+
+def test_the_fast_records_agree_with_run(sweep, part1_file):
+    for path in [sweep / "trial_2" / "run.h5", part1_file]:
+        for record in read_records(path, history=True):
+            with Run(path, record.name) as run:
+                assert record.hparams == run.hparams and record.trial == run.trial
+                assert record.complete == run.complete
+                assert record.history.keys() == run.history.keys()
+                for key, values in run.history.items():
+                    np.testing.assert_array_equal(record.history[key], values)
+    paths = sorted(sweep.glob("*/run.h5"))
+    alone, _ = read_many(paths, history=True, processes=1)
+    pooled, _ = read_many(paths, history=True, processes=2)
+    assert [[(record.name, record.attrs) for record in found] for found in alone] == [
+        [(record.name, record.attrs) for record in found] for found in pooled]
+
+
+def test_comparisons_take_directories_globs_and_collections(sweep):
+    runs = Runs(sweep).where(activation="sigmoid")
+    assert [run.trial["id"] for run in open_runs(runs)] == ["trial_1", "trial_3"]
+    assert len(open_runs(str(sweep))) == 4
+    assert len(open_runs(str(sweep / "trial_*"))) == 4
+    assert len(open_runs(None, path=str(sweep))) == 4
+    table = results_table(str(sweep))
+    assert table.columns[:4] == ["run", "activation", "lr", "batch_norm"]
+
+
+def test_run_labels_tell_repeated_names_apart(tmp_path):
+    class Named:
+        def __init__(self, path, name):
+            self.path, self.name = path, name
+
+    runs = [Named("a/x/run.h5", "run"), Named("b/x/run.h5", "run"), Named("c/y.h5", "solo"),
+            Named("a/z.h5", "twin"), Named("b/w.h5", "twin")]
+    assert run_labels(runs) == ["a/x/run:run", "b/x/run:run", "solo", "z:twin", "w:twin"]
+
+
+def test_runs_is_exported():
+    assert replay.Runs is Runs and "Runs" in replay.__all__
+    assert json.loads(json.dumps(replay.__all__))
