@@ -11,13 +11,12 @@ import pytest
 import synthetic
 from browser import FRAME_PNG, Browser, chromium_available, wait_for
 
-from replay import Run
+from replay import Run, Runs
 from replay.cli import main
 from replay.errors import OptionError, RunFileError
 from replay.render import Scene, explore
 from replay.render.explorer.explore import NOTEBOOK_LIMIT_BYTES, ExplorerPage
 from replay.render.explorer.page import template_pieces
-from replay.render.explorer.sources import run_addresses, run_labels
 from replay.render.explorer.summary import reached_epoch
 
 #: Frames small enough to draw fast in tests (the part-1 scene: 600 x 300 pixels).
@@ -120,18 +119,18 @@ def test_frames_where_keeps_the_runs_with_those_hyperparameters(sweep_folder, tm
     assert "with activation=relu" in data["frames_note"]
 
 
-def test_runs_come_from_files_directories_globs_and_runs(sweep_folder, part1_file):
-    every = run_addresses(sweep_folder)
-    assert len(every) == 6
-    assert run_addresses(str(sweep_folder / "relu-*.h5")) == [
-        (str(sweep_folder / f"relu-s{seed}.h5"), f"relu-s{seed}") for seed in (0, 1, 2)]
-    with Run(part1_file, "relu") as run:
-        assert run_addresses([run, f"{part1_file}:relu"]) == [(str(part1_file), "relu")]
-    assert run_labels([("a/x.h5", "relu"), ("b/y.h5", "relu")]) == ["x/relu", "y/relu"]
-    with pytest.raises(RunFileError, match="No run files match"):
-        run_addresses(str(sweep_folder / "none-*.h5"))
+def test_runs_come_from_a_collection_files_globs_and_runs(sweep_folder, part1_file, tmp_path):
+    relu = Runs(sweep_folder).where(activation="relu")
+    page = explore(relu, tmp_path / "relu.html", frames=0)
+    assert [run["label"] for run in page_data(page.path)["runs"]] == ["relu-s0", "relu-s1",
+                                                                        "relu-s2"]
+    page = explore([str(sweep_folder / "sigmoid-s*.h5"), Run(part1_file, "relu")],
+                   tmp_path / "mixed.html", frames=0)
+    assert [run["label"] for run in page_data(page.path)["runs"]] == [
+        "sigmoid-s0", "sigmoid-s1", "sigmoid-s2", "relu"]
+    assert page.framed == 0 and video_ids(page.path) == []
     with pytest.raises(RunFileError, match="No such run file"):
-        run_addresses(str(sweep_folder / "missing.h5"))
+        explore(str(sweep_folder / "missing.h5"), tmp_path / "none.html")
 
 
 def test_bad_options_are_refused_before_drawing(part1_file, tmp_path):

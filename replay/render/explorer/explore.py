@@ -7,11 +7,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from replay.collection import Runs
 from replay.errors import OptionError
 from replay.render.explorer.frames import PictureSpec, RunJob, process_runs, video_path
 from replay.render.explorer.page import write_page
-from replay.render.explorer.sources import run_addresses, run_labels
-from replay.render.explorer.summary import TARGET_ACCURACY, json_number, run_hparams
+from replay.render.explorer.summary import TARGET_ACCURACY
+from replay.results import lower_is_better as lower_is_better_key
 
 #: Runs that get frames unless asked otherwise: 27 part-1 runs make a page of
 #: about 20 MB; the other runs of a larger sweep are in the table and the curves.
@@ -76,8 +77,9 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
     shown (``page.html#run=relu&epoch=37``).
 
     Args:
-        runs: a :class:`replay.Run`, a run file, ``"FILE:RUN"``, a
-            directory, a glob, or an iterable of these (a run collection).
+        runs: a :class:`replay.Runs`, or what it takes: a
+            :class:`replay.Run`, a run file, ``"FILE:RUN"``, a directory, a
+            glob, or a list of these.
         path: the HTML file to write (folders are created); ``None`` writes
             into a new temporary folder (for a notebook).
         scene: the scene of the frames, ``"default"`` (the figure that
@@ -113,16 +115,15 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
     if not (isinstance(dpi, (int, float)) and not isinstance(dpi, bool) and 0 < dpi <= 400):
         raise OptionError(f"dpi must be a number from 1 to 400. Got {dpi!r}.")
     keep = _frames_filter(frames_where)
-    addresses = run_addresses(runs)
-    labels = run_labels(addresses)
-    facts = [_run_facts(file, name) for file, name in addresses]
-    objective = objective or _default_objective(facts)
-    lower_is_better = "loss" in objective
-    ranked = sorted(range(len(facts)),
-                    key=lambda index: _rank_key(facts[index]["final"].get(objective),
-                                                lower_is_better))
-    candidates = [index for index in ranked
-                  if facts[index]["snapshots"] and keep(facts[index]["hparams"])]
+    collection = runs if isinstance(runs, Runs) else Runs(runs)
+    records = collection.records
+    labels = collection.labels()
+    objective = objective or _default_objective(collection)
+    lower_is_better = lower_is_better_key(objective)
+    finals = collection.metric(objective)  # NaN where a run lacks it
+    ranked = sorted(range(len(records)),
+                    key=lambda index: _rank_key(finals[index], lower_is_better))
+    candidates = [index for index in ranked if keep(records[index].hparams)]
     framed = set(candidates[:frames])
     picture = PictureSpec(scene=scene, view=view, dpi=float(dpi)).check()
     if path is None:
@@ -130,10 +131,10 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="replay-explore-", dir=path.parent) as folder:
-        jobs = [RunJob(index, file, name, labels[index],
+        jobs = [RunJob(index, record.path, record.name, labels[index],
                        picture if index in framed else None, video_path(folder, index),
                        float(target_accuracy))
-                for index, (file, name) in enumerate(addresses)]
+                for index, record in enumerate(records)]
         summaries = [None] * len(jobs)
         videos = {}
         for index, summary, video in process_runs(jobs, processes=processes):
@@ -155,21 +156,13 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
                         time.perf_counter() - start)
 
 
-def _run_facts(file, name):
-    """What choosing the runs with frames needs, read without the arrays."""
-    from replay.run import Run
-
-    with Run(file, name) as run:
-        history = run.history
-        final = {key: json_number(values[-1]) for key, values in history.items()
-                 if key != "epoch" and len(values)}
-        return {"hparams": run_hparams(run), "final": final, "snapshots": run.n_snapshots}
-
-
-def _default_objective(facts):
-    if facts and all("val_loss" in fact["final"] for fact in facts):
-        return "val_loss"
-    return "loss"
+def _default_objective(collection):
+    """``val_loss`` when every run has it, else ``loss``."""
+    try:
+        validation = collection.metric("val_loss")
+    except OptionError:  # no run has it
+        return "loss"
+    return "loss" if any(math.isnan(value) for value in validation) else "val_loss"
 
 
 def _rank_key(value, lower_is_better):
