@@ -33,13 +33,38 @@
 
   const framed = RUNS.filter((run) => run.video);
   const state = {
-    run: (framed[0] || RUNS[0]).label,
+    run: null,
     epoch: CLOCK[CLOCK.length - 1],
-    runs: framed.slice(0, MIN_SIDE_BY_SIDE).map((run) => run.label),
+    runs: contrastingRuns(MIN_SIDE_BY_SIDE),
     sort: DATA.objective ? "final:" + DATA.objective : "label",
     desc: !DATA.lower_is_better,
     curve: DATA.curve_keys[0] || "loss",
   };
+  state.run = state.runs[0] || RUNS[0].label;
+
+  // The runs side by side at first: the best run by the objective, then each
+  // time the run whose hyperparameters differ most from those already chosen
+  // (relu next to tanh and sigmoid, rather than three seeds of one).
+  function contrastingRuns(count) {
+    const value = (run) => run.final[DATA.objective];
+    const ranked = framed.slice().sort((a, b) => {
+      const [x, y] = [value(a), value(b)];
+      if (x === undefined || x === null || y === undefined || y === null) return (x == null) - (y == null);
+      return DATA.lower_is_better ? x - y : y - x;
+    });
+    const chosen = ranked.slice(0, 1);
+    const differences = (run) => chosen.reduce((total, other) => total + Object.keys(HPARAMS)
+      .filter((name) => run.hparams[name] !== other.hparams[name]).length, 0);
+    while (chosen.length < Math.min(count, ranked.length)) {
+      let best = null;
+      for (const run of ranked) {
+        if (chosen.includes(run)) continue;
+        if (best === null || differences(run) > differences(best)) best = run;
+      }
+      chosen.push(best);
+    }
+    return chosen.map((run) => run.label);
+  }
 
   function readFragment() {
     const params = new URLSearchParams(window.location.hash.slice(1));
@@ -368,7 +393,7 @@
       add("text", { x: x(epoch), y: height - bottom + 16, "text-anchor": "middle" }, String(epoch));
     }
     add("text", { x: (left + width) / 2, y: height - 4, "text-anchor": "middle" }, "epoch");
-    add("text", { x: left + 8, y: top + 12 }, key);
+    add("text", { x: width - right - 4, y: top + 12, "text-anchor": "end" }, key);
     const order = RUNS.map((run, index) => index);
     const rank = (run) => (run.label === state.run ? 2 : state.runs.includes(run.label) ? 1 : 0);
     order.sort((a, b) => rank(RUNS[a]) - rank(RUNS[b])); // the selected run drawn last, on top
@@ -434,7 +459,10 @@
   function renderSummary() {
     const run = RUNS[BY_LABEL.get(state.run)];
     const rows = [["run", run.label], ["file", run.file + " : " + run.run]];
-    for (const [name, value] of Object.entries(run.hparams)) rows.push([name, String(value)]);
+    // Hyperparameters with a control above are not repeated.
+    for (const [name, value] of Object.entries(run.hparams)) {
+      if ((HPARAMS[name] || []).length < 2) rows.push([name, String(value)]);
+    }
     const last = run.epochs[run.epochs.length - 1];
     rows.push(["epochs", formatEpoch(last) + (run.complete ? " (complete)" : " (not complete)")
                + (run.stopped_early ? ", stopped early" : "")]);
