@@ -100,6 +100,43 @@ def browser_figures(page):
             max(steps))
 
 
+def exactness_figures(page, part1_file, run, epochs=(10, 75, 150)):
+    """Mean absolute difference (levels of 255) between the frame shown and the library's PNGs.
+
+    Returns ``[(epoch, against its own PNG, against the nearest neighbour's), ...]``.
+    """
+    import base64
+    import tempfile
+
+    from browser import FRAME_PNG, Browser, wait_for
+    from PIL import Image
+
+    from replay import Run
+    from replay.render import Scene
+
+    def pixels(data):
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(np.int16)
+
+    figures = []
+    with Browser() as window, tempfile.TemporaryDirectory() as folder, \
+            Run(part1_file, run) as opened:
+        driver = window.driver
+        driver.get(page.as_uri())
+        wait_for(driver, "window.replayExplorer && window.replayExplorer.timing.readyMs !== null",
+                 timeout=60)
+        for epoch in epochs:
+            driver.execute_script(f"window.replayExplorer.setState({{epoch: {epoch}}})")
+            wait_for(driver, f"document.getElementById('frame').dataset.snapshot === '{epoch}'")
+            shown = pixels(base64.b64decode(driver.execute_script(FRAME_PNG).split(",", 1)[1]))
+            errors = []
+            for other in (epoch, epoch - 1):
+                out = Path(folder) / f"{other}.png"
+                Scene.default(opened).save(out, epoch=other, dpi=100)
+                errors.append(np.abs(shown - pixels(out.read_bytes())).mean())
+            figures.append((epoch, *errors))
+    return figures
+
+
 def encoding_figures(part1_file, run, video_bytes, frames, samples=16):
     """Print the bytes per frame of still images against the video."""
     from PIL import Image
@@ -157,6 +194,9 @@ def main(argv=None):
                   f"working at {interactive:.0f} ms, first frame at {ready:.0f} ms; a step "
                   f"shows its frame in {median:.0f} ms median, {worst:.0f} ms max "
                   f"({STEPS} steps)")
+        for epoch, own, neighbour in exactness_figures(single, args.part1_file, args.run):
+            print(f"frame shown at epoch {epoch} against the library's PNG: mean difference "
+                  f"{own:.2f} levels of 255 (against epoch {epoch - 1}'s: {neighbour:.2f})")
     if args.encodings:
         text = single.read_text(encoding="utf-8")
         start = text.index('id="video-0">') + len('id="video-0">')

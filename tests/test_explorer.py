@@ -287,3 +287,12 @@ def test_a_sweep_page_switches_runs_follows_links_and_sorts(sweep_page):
         driver.find_element("css selector", f"tr[data-label='{third}']").click()
         wait_shown(driver, third, 5)
         assert window.console_errors() == []
+
+
+def test_a_video_can_have_a_key_frame_every_n_frames(tmp_path):
+    from replay.render.encoders import ffmpeg_command
+
+    default = ffmpeg_command(tmp_path / "a.mp4", (40, 20))
+    assert "-g" not in default
+    command = ffmpeg_command(tmp_path / "a.mp4", (40, 20), keyframe_interval=20)
+    assert command[command.index("-g") + 1] == "20"

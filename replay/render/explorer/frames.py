@@ -153,15 +153,17 @@ def render_video(run, picture, out, *, index=0):
     renderer = FrameRenderer(source, dpi=picture.dpi)
     snapshots = list(range(run.n_snapshots))
     renderer.prepare(snapshots[0])
+    # Taken now: once pyplot has closed the figure, its canvas no longer knows the dpi.
+    size = renderer.size
     try:
-        with VideoEncoder(out, renderer.size, fps=VIDEO_FPS, quality=VIDEO_QUALITY,
+        with VideoEncoder(out, size, fps=VIDEO_FPS, quality=VIDEO_QUALITY,
                           keyframe_interval=KEYFRAME_INTERVAL) as encoder:
             for snapshot in snapshots:
                 encoder.write(renderer.render(snapshot))
     finally:
         renderer.finish()
         close_figure(source.figure_)
-    return RunVideo(index, out, renderer.size, len(snapshots), VIDEO_FPS,
+    return RunVideo(index, out, size, len(snapshots), VIDEO_FPS,
                     time.perf_counter() - start)
 
 
