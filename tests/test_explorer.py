@@ -296,3 +296,22 @@ def test_a_video_can_have_a_key_frame_every_n_frames(tmp_path):
     assert "-g" not in default
     command = ffmpeg_command(tmp_path / "a.mp4", (40, 20), keyframe_interval=20)
     assert command[command.index("-g") + 1] == "20"
+
+
+@browser
+@pytest.mark.browser
+def test_the_notebook_display_works_inside_its_frame(single_page, tmp_path):
+    page, _ = single_page
+    notebook = tmp_path / "notebook.html"
+    notebook.write_text("<!doctype html><html><head><title>notebook</title></head><body>"
+                        f"{page._repr_html_()}</body></html>", encoding="utf-8")
+    with Browser() as window:
+        driver = window.driver
+        driver.get(notebook.as_uri())
+        driver.switch_to.frame(driver.find_element("tag name", "iframe"))
+        wait_for(driver, "window.replayExplorer && window.replayExplorer.timing.readyMs !== null")
+        driver.execute_script("window.replayExplorer.setState({epoch: 5})")
+        wait_shown(driver, "sigmoid", 5)
+        driver.switch_to.default_content()
+        # An <iframe srcdoc> of a file has no address to write: no error for it.
+        assert window.console_errors() == []

@@ -81,7 +81,14 @@
     for (const [name, field] of Object.entries(FIELDS)) params.set(name, field.format(state[name]));
     // A readable address: keep the commas of the run list and the colons of the sort key.
     const text = "#" + params.toString().replace(/%2C/g, ",").replace(/%3A/g, ":");
-    if (window.location.hash !== text) history.replaceState(null, "", text);
+    if (window.location.hash === text) return;
+    try {
+      history.replaceState(null, "", text);
+    } catch (error) {
+      // A page inside a notebook's <iframe srcdoc> may not have an address to
+      // write (origin "null"); the state still drives the page.
+      if (error.name !== "SecurityError") throw error;
+    }
   }
 
   function setState(changes) {
