@@ -16,7 +16,10 @@
   const SVG = "http://www.w3.org/2000/svg";
 
   // Every epoch any run has a snapshot at: the clock the slider moves on.
-  const CLOCK = Array.from(new Set(RUNS.flatMap((run) => run.epochs))).sort((a, b) => a - b);
+  // (Epoch 0 alone when no run holds a snapshot: a run stopped before its first.)
+  const CLOCK = Array.from(new Set([...RUNS.flatMap((run) => run.epochs)]))
+    .sort((a, b) => a - b);
+  if (!CLOCK.length) CLOCK.push(0);
 
   // -- the state, and its address fragment --------------------------------------
 
@@ -571,6 +574,7 @@
   }
 
   function formatEpoch(epoch) {
+    if (epoch === undefined) return "none";
     return Number.isInteger(epoch) ? String(epoch) : epoch.toFixed(2);
   }
 
