@@ -315,3 +315,16 @@ def test_the_notebook_display_works_inside_its_frame(single_page, tmp_path):
         driver.switch_to.default_content()
         # An <iframe srcdoc> of a file has no address to write: no error for it.
         assert window.console_errors() == []
+
+
+def test_an_objective_no_run_has_is_refused(part1_file, tmp_path):
+    with pytest.raises(OptionError, match="No run has the metric 'val_auc'"):
+        explore(part1_file, tmp_path / "x.html", objective="val_auc")
+
+
+def test_a_run_before_any_epoch_gets_a_page(tmp_path):
+    """Snapshot 0 alone (``Recorder.snapshot`` without ``fit``): no history to rank by."""
+    run_file = synthetic.write_part1(tmp_path / "initial.h5", "initial", epochs=0)
+    page = explore(run_file, tmp_path / "initial.html", dpi=TEST_DPI)
+    (run,) = page_data(page.path)["runs"]
+    assert run["video"]["frames"] == 1 and run["final"] == {} and run["reached"] is None

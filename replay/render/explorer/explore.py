@@ -118,9 +118,15 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
     collection = runs if isinstance(runs, Runs) else Runs(runs)
     records = collection.records
     labels = collection.labels()
+    objective_given = objective is not None
     objective = objective or _default_objective(collection)
     lower_is_better = lower_is_better_key(objective)
-    finals = collection.metric(objective)  # NaN where a run lacks it
+    try:
+        finals = collection.metric(objective)  # NaN where a run lacks it
+    except OptionError:
+        if objective_given:
+            raise  # the key asked for is in no run: say so
+        finals = [math.nan] * len(records)  # no run trained an epoch: nothing to rank by
     ranked = sorted(range(len(records)),
                     key=lambda index: _rank_key(finals[index], lower_is_better))
     candidates = [index for index in ranked if keep(records[index].hparams)]
