@@ -266,6 +266,13 @@ def test_a_sweep_page_switches_runs_follows_links_and_sorts(sweep_page):
         wait_for(driver, "Array.from(document.querySelectorAll('.tile video')).every("
                          "v => v.dataset.snapshot === '5') && "
                          "document.querySelectorAll('.tile video').length >= 4")
+        # A step moves every picture: the large one first, then those side by side.
+        driver.find_element("id", "step-forward").click()
+        wait_shown(driver, first, 6)
+        wait_for(driver, "Array.from(document.querySelectorAll('.tile video')).every("
+                         "v => v.dataset.snapshot === '6')")
+        driver.find_element("id", "step-back").click()
+        wait_shown(driver, first, 5)
         # A hyperparameter control picks the run with that value and the others kept.
         driver.execute_script("const s = document.getElementById('hparam-activation');"
                               "s.value = JSON.stringify('sigmoid');"

@@ -128,7 +128,8 @@
     return videoUrls.get(index);
   }
 
-  // Show snapshot `snapshot` of run `index` in `video`; resolves once it is on screen.
+  // Show snapshot `snapshot` of run `index` in `video`; whether a seek was started
+  // (its "seeked" event comes once the frame is on screen).
   function showFrame(video, index, snapshot) {
     const run = RUNS[index];
     const url = videoUrl(index);
@@ -139,10 +140,11 @@
       video.dataset.shown = "";
       video.src = url;
     }
-    if (video.dataset.shown === video.dataset.wanted) return;
+    if (video.dataset.shown === video.dataset.wanted) return false;
     const seek = () => { video.currentTime = time; };
     if (video.readyState >= 1) seek();
     else video.addEventListener("loadedmetadata", seek, { once: true });
+    return true;
   }
 
   function watchFrames(video, onShown) {
@@ -216,6 +218,10 @@
   window.addEventListener("resize", () => { drawn = null; render(); });
 
   watchFrames(mainVideo, () => {
+    if (multiplesWaiting) {
+      multiplesWaiting = false;
+      renderMultiples();
+    }
     if (stepStarted !== null) {
       timing.lastStepMs = performance.now() - stepStarted;
       timing.steps.push(timing.lastStepMs);
@@ -446,10 +452,9 @@
     document.body.dataset.run = run.label;
     $("no-frames").hidden = Boolean(run.video);
     mainVideo.hidden = !run.video;
-    if (run.video) {
-      mainVideo.setAttribute("aria-label", `${DATA.picture} of ${run.label} at epoch ${formatEpoch(run.epochs[snapshot])}`);
-      showFrame(mainVideo, index, snapshot);
-    }
+    if (!run.video) return false;
+    mainVideo.setAttribute("aria-label", `${DATA.picture} of ${run.label} at epoch ${formatEpoch(run.epochs[snapshot])}`);
+    return showFrame(mainVideo, index, snapshot);
   }
 
   function renderMarks() {
@@ -580,18 +585,24 @@
 
   // The one function that draws the page from the state. A step of the
   // epoch alone (the slider, play) redraws only what shows the epoch.
+  // On such a step the pictures side by side seek once the large one is on
+  // screen: it gets the decoder first.
   let drawn = null;
+  let multiplesWaiting = false;
   function render() {
     const rest = Object.assign({}, state);
     delete rest.epoch;
     const key = JSON.stringify(rest);
-    renderPlayer();
-    renderMultiples();
+    const seeking = renderPlayer();
     if (key === drawn) {
       moveNowLine();
+      multiplesWaiting = seeking;
+      if (!seeking) renderMultiples();
       return;
     }
     drawn = key;
+    multiplesWaiting = false;
+    renderMultiples();
     renderMarks();
     renderSummary();
     renderCurves();
