@@ -100,7 +100,7 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
             else ``loss``).
         target_accuracy: the accuracy of the table's "epoch of accuracy"
             column.
-        processes: worker processes (default: one per CPU).
+        processes: worker processes (default: one per core this process may use).
 
     Returns:
         An :class:`ExplorerPage`.

@@ -16,14 +16,13 @@ streams them to a :class:`~replay.render.VideoEncoder`, so a worker holds a
 few frames at a time whatever the number of epochs.
 """
 
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from replay.errors import OptionError
+from replay.parallel import available_cores, process_pool
 from replay.render.encoders import VideoEncoder
 from replay.render.explorer.summary import run_summary
 from replay.render.renderer import FrameRenderer
@@ -171,24 +170,23 @@ def process_runs(jobs, *, processes=None):
     """Run :func:`process_run` over ``jobs``, yielding each result as it is done.
 
     One job runs in this process; several run in up to ``processes``
-    worker processes (default: the number of CPUs), started fresh
-    (``spawn``): a fork would copy open HDF5 files and any backend threads
-    of the parent. Results come in the order they finish; each worker
-    holds one run's frames at a time, so memory does not grow with the runs.
+    worker processes (default: the cores this process may use), started as
+    :func:`replay.parallel.process_pool` starts them: forked (no import
+    cost, and a script without a ``__main__`` guard works) unless a
+    backend's threads make that unsafe. Results come in the order they
+    finish; each worker holds one run's frames at a time, so memory does
+    not grow with the runs.
     """
     jobs = list(jobs)
     if not jobs:
         return
-    processes = min(len(jobs), processes or os.cpu_count() or 1)
+    processes = min(len(jobs), processes or available_cores())
     if processes == 1:
         for job in jobs:
             yield process_run(job)
         return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(processes, mp_context=context) as pool:
-        futures = [pool.submit(process_run, job) for job in jobs]
-        for future in as_completed(futures):
-            yield future.result()
+    with process_pool(processes) as pool:
+        yield from pool.imap_unordered(process_run, jobs)
 
 
 def video_path(folder, index):
