@@ -151,7 +151,8 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
             else:
                 summary["video"] = None
             summaries[index] = summary
-        data = page_data(summaries, picture=_picture_name(scene, view), objective=objective,
+        data = page_data(summaries, hparams=collection.hparam_values(),
+                         picture=_picture_name(scene, view), objective=objective,
                          lower_is_better=lower_is_better, framed=len(videos),
                          frames_rule=_frames_rule(frames, frames_where, objective,
                                                   lower_is_better, len(candidates)),
@@ -207,21 +208,13 @@ def _picture_name(scene, view):
     return {"default": "the run's scene", "part1": "the five-panel scene"}[scene]
 
 
-def _hparam_values(summaries):
-    """``{name: [values present, sorted]}`` over the runs."""
-    values = {}
-    for summary in summaries:
-        for name, value in summary["hparams"].items():
-            values.setdefault(name, [])
-            if value not in values[name]:
-                values[name].append(value)
-    return {name: sorted(present, key=lambda value: (type(value).__name__, value))
-            for name, present in values.items()}
+def page_data(summaries, *, hparams, picture, objective, lower_is_better, framed,
+              frames_rule, target_accuracy, title=None):
+    """The JSON the page's script reads: the runs' summaries and what the page states.
 
-
-def page_data(summaries, *, picture, objective, lower_is_better, framed, frames_rule,
-              target_accuracy, title=None):
-    """The JSON the page's script reads: the runs' summaries and what the page states."""
+    ``hparams`` is ``{name: [values present]}`` (:meth:`replay.Runs.hparam_values`):
+    one control per name.
+    """
     keys = []
     for summary in summaries:
         for key in summary["history"]:
@@ -251,7 +244,7 @@ def page_data(summaries, *, picture, objective, lower_is_better, framed, frames_
         "curve_keys": curve_keys,
         "final_keys": final_keys,
         "target_label": f"accuracy {target_accuracy:g}",
-        "hparams": _hparam_values(summaries),
+        "hparams": hparams,
         "runs": summaries,
         "created_by": "replay " + _version(),
     }

@@ -1,17 +1,17 @@
 """The explorer's frames: every snapshot of a run drawn by the library, as one short-GOP H.264 video.
 
-Why a video and not still images: on the part-1 run (five panels, 1200 x
-600 pixels, 151 snapshots) a WebP still costs 42 KB (lossy, quality 80) to
-54 KB (lossless), a JPEG 92 KB and a PNG 118 KB per frame, so 151 frames
-take 6 to 18 MB; the H.264 video of the same frames takes about 4 KB per
-frame, because consecutive frames share most of their pixels. The page
+Why a video and not still images: on the part-1 sigmoid run (five panels,
+1200 x 600 pixels, 151 snapshots) a still costs 46 KB as WebP (quality 80),
+68 KB as lossless WebP, 98 KB as JPEG and 140 KB as PNG, so 151 frames take
+9 to 27 MB of base64; the H.264 video of the same frames takes under 6 KB
+a frame, because consecutive frames share most of their pixels. The page
 seeks the video to the middle of frame *k* (``(k + 0.5) / fps`` seconds),
 which shows frame *k* exactly; a key frame every :data:`KEYFRAME_INTERVAL`
-frames keeps a seek to decoding at most that many frames.
-``docs/explorer.md`` has the measurements.
+frames bounds what a seek decodes. ``docs/explorer.md`` has the measurements.
 
 Runs are summarised and rendered in worker processes (:func:`process_runs`):
-each reads one run's summary (:mod:`replay.render.explorer.summary`) and draws its frames with a :class:`~replay.render.FrameRenderer` (blitting) and
+each reads one run's summary (:mod:`replay.render.explorer.summary`), draws
+its frames with a :class:`~replay.render.FrameRenderer` (blitting) and
 streams them to a :class:`~replay.render.VideoEncoder`, so a worker holds a
 few frames at a time whatever the number of epochs.
 """
