@@ -20,7 +20,7 @@ from replay.errors import (
     OptionError,
     RunFileError,
 )
-from replay.io import attributes, deepreplay, runfile, schema
+from replay.io import attributes, deepreplay, runfile, schema, shapes
 from replay.io.store import HDF5Store
 
 #: Polls of :meth:`Run.follow` without a writer after which a recording that is
@@ -212,7 +212,7 @@ class Run:
         if isinstance(store, HDF5Store) and self.n_snapshots > 1:
             self.n_snapshots = _increasing_prefix(epochs[:])
         self._history = None
-        self._source_shapes = None
+        self._facts = None
         self._checked = set()  # per-snapshot datasets whose shape was checked
         self._landscapes = {}  # Run.landscape's, by options
 
@@ -420,6 +420,13 @@ class Run:
                                       path=self.path, scalars=scalars)
 
     @property
+    def subclassed(self):
+        """Whether the model was a subclassed ``keras.Model``: its weights, gradients,
+        outputs and losses are recorded, no hidden activations (they need a Sequential
+        or functional model), so no figure shows its feature space."""
+        return bool(self.attrs.get("subclassed", False))
+
+    @property
     def stopped_early(self):
         """Whether a callback (e.g. ``EarlyStopping``) stopped training early."""
         return bool(self.attrs.get("stopped_early", False))
@@ -552,10 +559,13 @@ class Run:
         n = self.n_snapshots
         details = {"value": epoch, "n_snapshots": n, "run": self.name}
         if n == 0:
+            kept = (" Only the weights before training are kept: "
+                    "Run.initial_weights(layer) reads them." if self.has_initial_weights else "")
             raise EpochOutOfRangeError(
                 f"Run {self.name!r} of '{self.path}' holds no snapshots: its recording stopped "
                 "(or is still starting) before snapshot 0, the state before training, was "
-                "written. Record it again, or wait for the recorder to write it.", **details)
+                f"written.{kept} Record it again, or wait for the recorder to write it.",
+                **details)
         if isinstance(epoch, (float, np.floating)):
             return self._snapshot_at(float(epoch), details)
         if isinstance(epoch, (bool, np.bool_)) or not hasattr(epoch, "__index__"):
@@ -690,23 +700,19 @@ class Run:
                 f"{name!r} of run {self.name!r} in '{self.path}' holds "
                 f"{shape[0] if shape else 'no'} rows for {self.n_snapshots} snapshots; the "
                 "file is damaged.")
-        expected = self._rows_of(name)
-        if expected is not None and shape[1:1 + len(expected)] != expected:
+        problem = shapes.shape_problem(name, shape[1:], self._shape_facts())
+        if problem is not None:
             raise RunFileError(
-                f"{name!r} of run {self.name!r} in '{self.path}' has shape {shape}; each "
-                f"snapshot should start with {expected} (its source's samples or points). "
-                "The file is damaged.")
+                f"{name!r} of run {self.name!r} in '{self.path}' has shape {shape}, which "
+                f"disagrees with the run's attributes: {problem}. The file is damaged "
+                "(record the run again, or restore the file).")
         self._checked.add(name)
         return dataset
 
-    def _rows_of(self, name):
-        """The leading per-snapshot shape of a sample or probe array, from its source."""
-        parts = name.split("/")
-        if parts[0] not in ("outputs", "loss", "activations", "preactivations") or len(
-                parts) < 2 or parts[1] not in schema.SOURCES:
-            return None
-        if self._source_shapes is None:
-            self._source_shapes = {}
+    def _shape_facts(self):
+        """What the run's attributes say about its arrays' shapes (:mod:`replay.io.shapes`)."""
+        if self._facts is None:
+            rows = {}
             for source in self.sources:
                 shape = tuple(self._group[schema.inputs(source)].shape)
                 probe = source in schema.PROBE_SOURCES
@@ -714,8 +720,18 @@ class Run:
                     raise RunFileError(
                         f"The {source} inputs of run {self.name!r} in '{self.path}' have "
                         f"shape {shape}; the file is damaged.")
-                self._source_shapes[source] = shape[:-1] if probe else shape[:1]
-        return self._source_shapes.get(parts[1])
+                rows[source] = shape[:-1] if probe else shape[:1]
+            raw_layers = self.attrs.get("layers") or []
+            self._facts = shapes.ShapeFacts(
+                rows=rows, layers={layer.name: layer for layer in self.layers},
+                shape_given=frozenset(info["name"] for info in raw_layers if "shape" in info),
+                n_outputs=self.n_outputs, weight_shape=self._stored_weight_shape)
+        return self._facts
+
+    def _stored_weight_shape(self, layer, weight):
+        """The per-snapshot shape of a stored weight, or ``None`` when it is not stored."""
+        path = schema.weights(layer, weight)
+        return tuple(self._group[path].shape[1:]) if path in self._group else None
 
     def inputs(self, source="train"):
         """Return the recorded inputs of ``source`` (train, validation, grid, mesh).
@@ -744,6 +760,15 @@ class Run:
                 f"The {source} targets of run {self.name!r} in '{self.path}' have shape "
                 f"{targets.shape} for {samples[0] if samples else 'no'} samples; the file is "
                 "damaged.")
+        outputs = schema.outputs(source)
+        problem = shapes.target_problem(
+            targets.shape, self._group[outputs].shape[2:] if outputs in self._group else None,
+            task=self.task, n_outputs=self.n_outputs)
+        if problem is not None:
+            raise RunFileError(
+                f"The {source} targets of run {self.name!r} in '{self.path}' have shape "
+                f"{targets.shape}, which disagrees with the run's outputs: {problem}. The file "
+                "is damaged.")
         return targets[()]
 
     def labels(self, source="train"):
@@ -765,6 +790,34 @@ class Run:
             name: self._read(schema.weights(layer, name), epoch, f"weight {name!r} of {layer!r}")
             for name in info.weights
         }
+
+    @property
+    def has_initial_weights(self):
+        """Whether the weights before training are stored apart from snapshot 0
+        (``initial/weights``, written before the first batch; runs recorded since
+        this release)."""
+        return schema.INITIAL in self._group
+
+    def initial_weights(self, layer):
+        """Return ``{weight name: array}`` of ``layer`` before training.
+
+        Read from ``initial/weights``, which the recorder writes before the
+        first batch, so a run whose trainer was killed before snapshot 0 was
+        complete still has them; from snapshot 0 in runs without it.
+
+        Raises:
+            EpochOutOfRangeError: the run holds neither.
+        """
+        info = self.layer(layer)
+        if not self.has_initial_weights:
+            return self.weights(layer, 0)
+        values = {}
+        for name in info.weights:
+            path = schema.initial_weights(layer, name)
+            if path not in self._group:
+                raise RunFileError(f"Run {self.name!r} of '{self.path}' has no {path!r}.")
+            values[name] = self._group[path][()]
+        return values
 
     def gradients(self, layer, epoch):
         """Return ``{weight name: gradient}`` of ``layer`` at snapshot ``epoch``.

@@ -1,32 +1,55 @@
 """``replay info``: the runs of a file, their layers, history and what each quantity costs."""
 
+import glob
 import os
 
 from replay.cli.common import MODEL_FILE_HELP, counted, format_bytes
 from replay.io import schema
+from replay.io.runfile import list_runs
+from replay.run import Run, format_hparams
 
 
 def run(args):
     """Print the runs of a file: snapshots, layers, history keys and array sizes."""
-    from replay.io.runfile import list_runs
-    from replay.run import Run, format_hparams
+    files = [args.file]
+    if os.path.isdir(args.file) or (not os.path.exists(args.file)
+                                    and glob.has_magic(args.file)):  # many run files
+        from replay.cli.common import check_run_files
+        from replay.collection import Runs
 
-    names = list_runs(args.file) if not args.run else [args.run]
+        check_run_files([args.file])
+        runs = Runs(args.file)
+        files = (runs.named([args.run]) if args.run else runs).paths
+    for index, file in enumerate(files):
+        if index:
+            print()
+        _describe_file(file, args)
+    return 0
+
+
+def _describe_file(file, args):
+    """Print what ``replay info`` says of one file."""
+    names = list_runs(file) if not args.run else [args.run]
     try:
-        on_disk = f", {format_bytes(os.path.getsize(args.file))} on disk"
+        on_disk = f", {format_bytes(os.path.getsize(file))} on disk"
     except OSError:
         on_disk = ""
-    print(f"{args.file}: {counted(len(names), 'run')}{on_disk}")
+    print(f"{file}: {counted(len(names), 'run')}{on_disk}")
     for name in names:
-        with Run(args.file, name, model_file=args.model_file) as run:
+        with Run(file, name, model_file=args.model_file) as run:
             attrs = run.attrs
             status = "complete" if run.complete else "INCOMPLETE"
             if run.stopped_early:
                 status += ", stopped early"
             if run.diverged_epoch is not None:
                 status += f", DIVERGED at epoch {run.diverged_epoch:g} (loss not finite)"
-            epochs = (f"epochs {run.epochs[0]:g}..{run.epochs[-1]:g}" if run.n_snapshots
-                      else "nothing recorded yet")
+            if run.n_snapshots:
+                epochs = f"epochs {run.epochs[0]:g}..{run.epochs[-1]:g}"
+            elif run.has_initial_weights:
+                epochs = ("no complete snapshot yet; the weights before training are kept: "
+                          "Run.initial_weights(layer)")
+            else:
+                epochs = "nothing recorded yet"
             print(f"\nrun {name!r}: {run.n_snapshots} snapshots ({epochs}), {status}")
             print(f"  keras {attrs.get('keras_version')} on {attrs.get('backend')}, "
                   f"loss {attrs.get('loss')}, batch size {attrs.get('batch_size')}, "
@@ -38,9 +61,13 @@ def run(args):
                 print(f"  trial: {format_hparams(run.trial)}")
             if attrs.get("format") == "DeepReplay":
                 print(_describe_deepreplay(run))
+            if run.subclassed:
+                print(f"  model {attrs.get('model_class')}: a subclassed keras.Model, so no "
+                      "hidden activations or z-values were recorded (weights, gradients, "
+                      "outputs and losses were); they need a Sequential or functional model")
             for layer in run.layers:
                 print(f"  layer {layer.name:<16} {layer.class_name:<8} {layer.units:>5} units "
-                      f"{layer.activation:<12} {layer.role}{_describe_storage(layer)}")
+                      f"{layer.activation:<12} {_role(run, layer)}{_describe_storage(layer)}")
             history = run.history
             if history:
                 keys = [key for key in history if key != "epoch"]
@@ -53,7 +80,11 @@ def run(args):
                     stored = "recomputed" if path in recomputed else format_bytes(size)
                     print(f"    {path:<40} {str(shape):<22} {str(dtype):<8} {stored}")
             print(_describe_sizes(run, arrays, recomputed))
-    return 0
+
+
+def _role(run, layer):
+    """``hidden`` or ``output``; ``layer`` in a subclassed model, whose roles are not traced."""
+    return "layer" if run.subclassed else layer.role
 
 
 def _describe_storage(layer):
@@ -78,7 +109,8 @@ def _describe_sizes(run, arrays, recomputed):
     for path, (_, _, size) in arrays.items():
         quantity = schema.quantity_of(path)[0]
         by_quantity[quantity] = by_quantity.get(quantity, 0) + size
-        if quantity not in ("inputs", "targets", "samples", "history", "snapshots"):
+        if quantity not in ("inputs", "targets", "samples", "history", "snapshots",
+                            schema.INITIAL):
             per_snapshot += size
     total = sum(by_quantity.values())
     snapshot = (f", {format_bytes(per_snapshot / run.n_snapshots)} per snapshot"
@@ -120,10 +152,11 @@ def _describe_deepreplay(run):
 def add(subparsers):
     parser = subparsers.add_parser(
         "info", help="describe the runs of a run file",
-        description="Describe the runs of a run file (replay's own or DeepReplay's): per run "
+        description="Describe the runs of a run file (replay's own or DeepReplay's; or of every "
+                    "run file of a directory or glob): per run "
                     "its state, snapshots and epochs, layers, history keys, what each "
                     "recorded quantity costs on disk and any problem found.")
-    parser.add_argument("file", help="run file (.h5)")
+    parser.add_argument("file", help="run file (.h5), or a directory or glob of run files")
     parser.add_argument("--run", help="only this run")
     parser.add_argument("--model-file", help=MODEL_FILE_HELP)
     parser.add_argument("--arrays", action="store_true", help="list every array")

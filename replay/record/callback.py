@@ -11,6 +11,7 @@ from copy import deepcopy
 import keras
 
 from replay.record import budget
+from replay.record.landscape import check_recorder_option, record_landscape
 from replay.record.options import (  # noqa: F401  (the names callers imported from here)
     AUTO_COMPRESSION,
     AUTO_STATIC_COMPRESSION,
@@ -47,6 +48,11 @@ class Recorder(keras.callbacks.Callback):
     summaries of the widest layers) and says so once, in a
     :class:`replay.BudgetWarning`; ``layers=``, ``quantities=`` and
     ``max_samples=`` choose by hand.
+
+    A subclassed ``keras.Model`` (its own ``call``, no graph of layers) records
+    its layers' weights and gradients, its outputs, per-sample losses and
+    history, and no hidden activations; a :class:`replay.RecordingWarning`
+    says so once (a Sequential or functional model records them).
 
     The file is opened in ``on_train_begin``, flushed after every snapshot and
     closed in ``on_train_end``; a run interrupted by ``EarlyStopping``, an
@@ -118,6 +124,11 @@ class Recorder(keras.callbacks.Callback):
             when read (checked on the samples before training; default
             ``True``). ``False`` stores them.
         sample_seed: the seed of the sample subset.
+        landscape: at the end of ``fit``, compute the loss landscape with the
+            model and store it in the run (:func:`replay.record.landscape.record_landscape`):
+            ``True``, or a dict of its options (``{"resolution": 25}``);
+            for models replay cannot evaluate with numpy (``Run.landscape()``
+            computes the others when asked). Default ``None``: no.
         writer: ``"process"`` (default) writes the file from a child
             process (numpy and h5py only), so HDF5 never competes with
             training for the GIL; ``"thread"`` writes from a thread of the
@@ -160,7 +171,7 @@ class Recorder(keras.callbacks.Callback):
                  task="auto", layers=None, quantities=None, max_samples=None,
                  storage_dtype="float16",
                  max_snapshot_bytes=budget.DEFAULT_MAX_SNAPSHOT_BYTES, recompute=True,
-                 sample_seed=0, hparams=None, trial=None):
+                 sample_seed=0, hparams=None, trial=None, landscape=None):
         super().__init__()
         self.options = RecorderOptions(
             path, run, inputs, targets, validation_data=validation_data,
@@ -172,6 +183,7 @@ class Recorder(keras.callbacks.Callback):
             max_snapshot_bytes=max_snapshot_bytes, recompute=recompute,
             sample_seed=sample_seed, hparams=hparams, trial=trial)
         self._bind_batch_hook()
+        self.landscape = check_recorder_option(landscape)
         self._recording = None  # the Recording of the model last trained
         self._names = RunNames()  # the runs of this recorder and its copies
         self._is_copy = False
@@ -283,6 +295,9 @@ class Recorder(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self._active:
             self._recording.end_fit()
+            if self.landscape is not None:  # the file is closed: the landscape goes in
+                record_landscape(self.model, self._recording.path, self._recording.run,
+                                 **self.landscape)
 
     # -- without training ------------------------------------------------------
 
