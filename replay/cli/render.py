@@ -12,6 +12,7 @@ from replay.cli.common import (
     where_argument,
 )
 from replay.errors import OptionError
+from replay.views.registry import LIMITS, VALUES, view_names, view_options
 
 #: The figure size of the five-panel scene, and of each panel of --view.
 SCENE_SIZE = (12.0, 6.0)
@@ -35,8 +36,8 @@ def run(args):
             scene = views_scene(run, args, title_prefix)
         else:
             scene = Scene.default(run, layer=args.layer, figsize=args.figsize or SCENE_SIZE,
-                                  metric=args.metric, limits=args.limits,
-                                  title_prefix=title_prefix)
+                                  metric=args.metric, values=args.values or "snapshots",
+                                  limits=args.limits, title_prefix=title_prefix)
         save_and_report(scene, args, kind, epoch, epochs)
     return 0
 
@@ -76,7 +77,6 @@ def views_scene(run, args, title_prefix):
     """A scene of the registered views ``--view`` side by side, with the options given."""
     from replay.render import Scene
     from replay.views import VIEWS
-    from replay.views.registry import view_options
 
     options = {option.name: getattr(args, option.name, None) for option in view_options()}
     views = [VIEWS[name].build(run, **options) for name in args.view]
@@ -110,14 +110,13 @@ def add(subparsers):
     parser.add_argument("--layer", help="hidden layer of the feature space (default: the "
                                         "run's only 2-unit hidden layer, else its last "
                                         "hidden layer, through PCA)")
-    from replay.views.registry import LIMITS, view_names, view_options  # imports the views
 
     parser.add_argument("--limits", choices=LIMITS.choices, default="fixed", help=LIMITS.help)
     parser.add_argument("--view", nargs="+", metavar="VIEW", choices=view_names(),
                         help="registered views side by side instead of the scene: "
                              f"{', '.join(view_names())}")
     for option in view_options():  # the views' own options not offered above
-        if option.name not in ("layer", "limits", "metric"):
+        if option.name not in ("layer", "limits", "metric", "values"):
             parser.add_argument(f"--{option.name}", choices=option.choices, type=option.type,
                                 help=f"with --view: {option.help}")
     parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
@@ -135,6 +134,7 @@ def add(subparsers):
                              "5.5x4.8 per panel)")
     parser.add_argument("--metric", help="metric of the loss panel (default: accuracy, or the "
                                          "first recorded metric)")
+    parser.add_argument("--values", choices=VALUES.choices, help=VALUES.help)
     parser.add_argument("--title-prefix", help="text before 'Epoch N' (default: the run name)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
