@@ -85,6 +85,15 @@ class BudgetWarning(UserWarning):
     """
 
 
+class RecordingWarning(UserWarning):
+    """The recorder cannot record everything of this model, and records the rest.
+
+    Issued once per run by :class:`replay.Recorder`, e.g. for a subclassed
+    ``keras.Model`` (no hidden activations); the message says what is
+    recorded and what would record the rest.
+    """
+
+
 class UnreadableRunWarning(UserWarning):
     """A run file of a collection (a directory or a glob) could not be read and was left out.
 

@@ -423,6 +423,13 @@ class Run:
                                       path=self.path, scalars=scalars)
 
     @property
+    def subclassed(self):
+        """Whether the model was a subclassed ``keras.Model``: its weights, gradients,
+        outputs and losses are recorded, no hidden activations (they need a Sequential
+        or functional model), so no figure shows its feature space."""
+        return bool(self.attrs.get("subclassed", False))
+
+    @property
     def stopped_early(self):
         """Whether a callback (e.g. ``EarlyStopping``) stopped training early."""
         return bool(self.attrs.get("stopped_early", False))
@@ -555,10 +562,13 @@ class Run:
         n = self.n_snapshots
         details = {"value": epoch, "n_snapshots": n, "run": self.name}
         if n == 0:
+            kept = (" Only the weights before training are kept: "
+                    "Run.initial_weights(layer) reads them." if self.has_initial_weights else "")
             raise EpochOutOfRangeError(
                 f"Run {self.name!r} of '{self.path}' holds no snapshots: its recording stopped "
                 "(or is still starting) before snapshot 0, the state before training, was "
-                "written. Record it again, or wait for the recorder to write it.", **details)
+                f"written.{kept} Record it again, or wait for the recorder to write it.",
+                **details)
         if isinstance(epoch, (float, np.floating)):
             return self._snapshot_at(float(epoch), details)
         if isinstance(epoch, (bool, np.bool_)) or not hasattr(epoch, "__index__"):
@@ -783,6 +793,34 @@ class Run:
             name: self._read(schema.weights(layer, name), epoch, f"weight {name!r} of {layer!r}")
             for name in info.weights
         }
+
+    @property
+    def has_initial_weights(self):
+        """Whether the weights before training are stored apart from snapshot 0
+        (``initial/weights``, written before the first batch; runs recorded since
+        this release)."""
+        return schema.INITIAL in self._group
+
+    def initial_weights(self, layer):
+        """Return ``{weight name: array}`` of ``layer`` before training.
+
+        Read from ``initial/weights``, which the recorder writes before the
+        first batch, so a run whose trainer was killed before snapshot 0 was
+        complete still has them; from snapshot 0 in runs without it.
+
+        Raises:
+            EpochOutOfRangeError: the run holds neither.
+        """
+        info = self.layer(layer)
+        if not self.has_initial_weights:
+            return self.weights(layer, 0)
+        values = {}
+        for name in info.weights:
+            path = schema.initial_weights(layer, name)
+            if path not in self._group:
+                raise RunFileError(f"Run {self.name!r} of '{self.path}' has no {path!r}.")
+            values[name] = self._group[path][()]
+        return values
 
     def gradients(self, layer, epoch):
         """Return ``{weight name: gradient}`` of ``layer`` at snapshot ``epoch``.

@@ -10,10 +10,12 @@ has let go of the file, the trial checks:
 - *readable*: the run opens and every snapshot's arrays read; its epochs are
   contiguous (0, 1, 2, ...); its history equals the losses the trainer
   printed, epoch by epoch; ``complete`` is False unless training finished;
-- *snapshot 0 kept*: the run holds the state before training; counted over
-  all trials, and over those killed once the first epoch ended (the
-  recorder promises snapshot 0 on disk by then: it is computed once Keras'
-  first training step is done);
+- *snapshot 0 kept*: the run holds the state before training: snapshot 0,
+  or at least its weights (``Run.initial_weights``: the recorder writes
+  them before the first batch, and the rest of snapshot 0 once Keras'
+  first training step is done); counted over all trials, with those that
+  kept the weights only, and over those killed once the first epoch ended
+  (the recorder promises the whole snapshot 0 on disk by then);
 - *snapshots lost*: epochs the trainer finished (printed) that the file lacks.
 
 Promised (README, "Files that survive a crash"): every snapshot the writer
@@ -24,8 +26,8 @@ killed; killing the writer child ends the training with a RecordingError.
 Usage:
     python scripts/kill_trials.py [--trials 24] [--seed 0]
 
-Last line: ``kill trials: readable A of N, snapshot 0 kept B of N (D of E killed after the
-first epoch), max snapshots lost C``.
+Last line: ``kill trials: readable A of N, snapshot 0 kept B of N (W as its weights only;
+D of E killed after the first epoch), max snapshots lost C``.
 """
 
 import argparse
@@ -74,7 +76,10 @@ def children(pid):
 
 
 def check(path, printed, finished):
-    """Return ``(readable, snapshot 0 kept, snapshots lost, problem)`` of one trial."""
+    """Return ``(readable, snapshot 0 kept, snapshots lost, problem)`` of one trial.
+
+    Snapshot 0 kept is ``"whole"``, ``"weights"`` (its weights only) or ``False``.
+    """
     import numpy as np
 
     from replay import Run
@@ -88,9 +93,17 @@ def check(path, printed, finished):
                 run.outputs(epoch)
                 run.activations(run.hidden_layers[0], epoch)
                 run.per_sample_loss(epoch)
+            initial = {layer: run.initial_weights(layer) for layer in run.layer_names} \
+                if run.has_initial_weights else {}
+            if n:
+                for layer, values in initial.items():
+                    for name, value in values.items():
+                        if not np.array_equal(value, run.weights(layer, 0)[name]):
+                            raise AssertionError(f"initial weight {name!r} of {layer!r} is "
+                                                 "not snapshot 0's")
             history = run.history
             complete = run.complete
-    except ReplayError as error:
+    except (ReplayError, AssertionError) as error:
         return False, False, None, f"unreadable: {error}"
     problems = []
     if not np.array_equal(epochs, np.arange(n)):
@@ -102,7 +115,8 @@ def check(path, printed, finished):
     if complete and not finished:
         problems.append("marked complete though training did not finish")
     lost = max(0, len(printed) - max(n - 1, 0))  # epochs printed beyond snapshot 0
-    return not problems, n >= 1, lost, "; ".join(problems)
+    kept = "whole" if n >= 1 else "weights" if initial else False
+    return not problems, kept, lost, "; ".join(problems)
 
 
 def trial(folder, index, rng):
@@ -148,21 +162,22 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     folder = Path(tempfile.mkdtemp(prefix="replay-kill-"))
-    readable = kept = kept_promised = promised_trials = 0
+    readable = kept = weights_only = kept_promised = promised_trials = 0
     most_lost = 0
     for index in range(args.trials):
         how, promised, (ok, zero, lost, problem) = trial(folder, index, rng)
         readable += ok
-        kept += zero
+        kept += bool(zero)
+        weights_only += zero == "weights"
         promised_trials += promised
-        kept_promised += zero and promised
+        kept_promised += zero == "whole" and promised
         most_lost = max(most_lost, lost or 0)
         print(f"trial {index:2d} {how:<15} readable={ok} snapshot0={zero} lost={lost}"
               + ("" if promised else "  (killed in the first epoch)")
               + (f"  {problem}" if problem else ""), flush=True)
     print(f"kill trials: readable {readable} of {args.trials}, snapshot 0 kept {kept} of "
-          f"{args.trials} ({kept_promised} of {promised_trials} killed after the first epoch"
-          f"), max snapshots lost {most_lost}")
+          f"{args.trials} ({weights_only} as its weights only; {kept_promised} of "
+          f"{promised_trials} killed after the first epoch), max snapshots lost {most_lost}")
     return 0
 
 

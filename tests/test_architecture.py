@@ -150,7 +150,7 @@ def test_no_dataset_path_is_spelled_outside_the_schema():
     # Every run-file path is built by replay.io.schema; an f-string such as
     # f"weights/{layer}/..." elsewhere would be a second copy of the layout.
     prefixes = ("inputs/", "targets/", "outputs/", "loss/", "activations/",
-                "preactivations/", "weights/", "gradients/", "history/", "snapshots/",
+                "preactivations/", "weights/", "gradients/", "history/", "snapshots/", "initial/",
                 "samples/", "summaries/", "landscape/")
     offenders = []
     for name, path in MODULES.items():

@@ -63,7 +63,7 @@ def snapshot_bytes(run):
     total = 0
     for path, (shape, dtype, size) in run.arrays().items():
         if size and schema.quantity_of(path)[0] not in ("inputs", "targets", "samples",
-                                                        "history", "snapshots"):
+                                                        "history", "snapshots", "initial"):
             total += int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
     return total
 
@@ -599,3 +599,68 @@ def test_diagnose_reads_summaries_as_it_reads_values(tmp_path):
     assert dead(small) == dead(full)
     assert dead(small) and dead(small)[0][0] == "h1" and dead(small)[0][3] >= 48
     assert not any(kind == "dead-units" for kind, _ in small.diagnose().skipped)
+
+
+# -- the time rule of a heavy model -----------------------------------------------------
+
+
+def heavy_cnn():
+    """The 65k-parameter CNN of issue 24 (Conv 32-64-64, GAP, Dense 128, 4 classes)."""
+    import keras
+
+    model = keras.Sequential([
+        keras.Input((32, 32, 3)),
+        keras.layers.Conv2D(32, 3, activation="relu", name="conv_1"),
+        keras.layers.Conv2D(64, 3, activation="relu", name="conv_2"),
+        keras.layers.Conv2D(64, 3, activation="relu", name="conv_3"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(128, activation="relu", name="dense"),
+        keras.layers.Dense(4, activation="softmax", name="output")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+def plan_for(model, n, *, gradients=True, trained=None, **options):
+    from replay.record.budget import plan_recording
+    from replay.record.capture import CapturePlan
+
+    inputs = np.zeros((n, *model.inputs[0].shape[1:]), np.float32)
+    targets = np.zeros(n, np.float32)
+    return plan_recording(CapturePlan(model), {"train": (inputs, targets)}, {},
+                          gradients=gradients, trained_per_snapshot=trained or n, **options)
+
+
+def test_a_heavy_models_time_rule_goes_below_the_size_floor():
+    from replay.record.budget import CAPTURE_SHARE, MIN_SAMPLES, budget_message
+
+    kept = plan_for(heavy_cnn(), 5000)
+    result = kept.budget
+    # 5 % of 5,000 samples' training (3 passes each) is 750 passes: 250 samples
+    # with their gradients (3 passes each), not the size budget's 1,000.
+    assert result.counts == {"train": 250} and len(kept.sources["train"][0]) == 250
+    assert result.too_slow
+    assert result.share_before == pytest.approx(1.0)
+    assert result.share_after == pytest.approx(CAPTURE_SHARE)
+    message = budget_message("run", "run.h5", result, 8_000_000)
+    assert "250 of the 5,000 train samples" in message
+    assert "would cost about 100% of the training between two snapshots" in message
+    assert "a pass that costs about 5.0% of the training between two snapshots" in message
+    # Without gradients a pass costs a third: 750 samples.
+    assert plan_for(heavy_cnn(), 5000, gradients=False).budget.counts == {"train": 750}
+    # The size budget alone still keeps at least 1,000.
+    sized = plan_for(heavy_cnn(), 5000, trained=10**9).budget
+    assert not sized.too_slow and sized.counts == {"train": MIN_SAMPLES}
+
+
+def test_the_time_rule_keeps_at_least_its_own_floor():
+    from replay.record.budget import MIN_TIMED_SAMPLES
+
+    # Snapshots every 500 samples of training would allow 25 samples.
+    result = plan_for(heavy_cnn(), 5000, trained=500).budget
+    assert result.counts == {"train": MIN_TIMED_SAMPLES}
+    assert result.share_after == pytest.approx(MIN_TIMED_SAMPLES * 3 / (3 * 500))
+
+
+def test_small_models_keep_every_sample_however_often_they_snapshot():
+    result = plan_for(dense_model(6), 2000, trained=16).budget
+    assert result.counts == {"train": 2000} and not result.dropped and not result.too_slow

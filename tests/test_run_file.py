@@ -117,18 +117,71 @@ def test_a_run_stopped_before_snapshot_0_says_so(tmp_path, capsys):
     model = part1_model("tanh")
     recorder = Recorder(path, "stopped", inputs, targets)
     recorder.set_model(model)
+    initial = model.get_weights()
     # What on_train_begin writes before snapshot 0.
     recorder._recording_for(model, in_process=True).open(in_process=True)
     recorder.close()
     run = Run(path, "stopped")
     assert run.n_snapshots == 0 and not run.complete
     assert schema.activations("train", "hidden") not in run.arrays()  # nothing to compute from
-    with pytest.raises(EpochOutOfRangeError, match="holds no snapshots.*before snapshot 0"):
+    # The weights before training are there: written before the first batch.
+    assert run.has_initial_weights
+    np.testing.assert_array_equal(run.initial_weights("hidden")["kernel"], initial[0])
+    np.testing.assert_array_equal(run.initial_weights("output")["bias"], initial[3])
+    with pytest.raises(EpochOutOfRangeError, match="holds no snapshots.*before snapshot 0.*"
+                       r"Only the weights before training are kept: Run.initial_weights"):
         run.outputs(0)
     assert cli_main(["info", str(path)]) == 0
-    assert "'stopped': 0 snapshots" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "'stopped': 0 snapshots (no complete snapshot yet; the weights before training " \
+           "are kept" in printed
     assert cli_main(["render", str(path), "--out", str(tmp_path / "x.png")]) == 2
-    assert "holds no snapshots" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "holds no snapshots" in error and "Only the weights before training" in error
+
+
+def test_initial_weights_of_a_complete_run_are_snapshot_0s(part1_run):
+    for layer in part1_run.layer_names:
+        for name, value in part1_run.initial_weights(layer).items():
+            np.testing.assert_array_equal(value, part1_run.weights(layer, 0)[name])
+
+
+def test_a_trainer_killed_at_its_first_batch_leaves_the_weights_before_training(tmp_path):
+    """SIGKILL as the first batch begins: snapshot 0 waits for Keras' first training step,
+    the weights before training are on disk already."""
+    path = tmp_path / "killed.h5"
+    script = textwrap.dedent(f"""
+        import os, sys
+        os.environ["KERAS_BACKEND"] = "jax"
+        sys.path.insert(0, {os.path.join(ROOT, "tests")!r})
+        import keras, numpy as np
+        from conftest import part1_model
+        from replay import Recorder
+        from replay.datasets import parabola
+
+        class Stop(keras.callbacks.Callback):
+            def on_train_batch_begin(self, batch, logs=None):
+                print("first batch", flush=True)
+                sys.stdin.readline()  # killed here
+
+        inputs, targets = parabola(100)
+        model = part1_model()
+        np.save({str(tmp_path / "initial.npy")!r}, model.get_weights()[0])
+        model.fit(inputs, targets, epochs=5, batch_size=16, verbose=0,
+                  callbacks=[Recorder({str(path)!r}, "killed", inputs, targets), Stop()])
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().startswith("first batch")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert runfile.wait_for_writers(path, 30), "the writer child did not close the file"
+    run = Run(path, "killed")
+    assert run.n_snapshots == 0 and not run.complete
+    np.testing.assert_array_equal(run.initial_weights("hidden")["kernel"],
+                                  np.load(tmp_path / "initial.npy"))
 
 
 def test_missing_source(part1_run):

@@ -43,8 +43,13 @@ def _describe_file(file, args):
                 status += ", stopped early"
             if run.diverged_epoch is not None:
                 status += f", DIVERGED at epoch {run.diverged_epoch:g} (loss not finite)"
-            epochs = (f"epochs {run.epochs[0]:g}..{run.epochs[-1]:g}" if run.n_snapshots
-                      else "nothing recorded yet")
+            if run.n_snapshots:
+                epochs = f"epochs {run.epochs[0]:g}..{run.epochs[-1]:g}"
+            elif run.has_initial_weights:
+                epochs = ("no complete snapshot yet; the weights before training are kept: "
+                          "Run.initial_weights(layer)")
+            else:
+                epochs = "nothing recorded yet"
             print(f"\nrun {name!r}: {run.n_snapshots} snapshots ({epochs}), {status}")
             print(f"  keras {attrs.get('keras_version')} on {attrs.get('backend')}, "
                   f"loss {attrs.get('loss')}, batch size {attrs.get('batch_size')}, "
@@ -56,9 +61,13 @@ def _describe_file(file, args):
                 print(f"  trial: {format_hparams(run.trial)}")
             if attrs.get("format") == "DeepReplay":
                 print(_describe_deepreplay(run))
+            if run.subclassed:
+                print(f"  model {attrs.get('model_class')}: a subclassed keras.Model, so no "
+                      "hidden activations or z-values were recorded (weights, gradients, "
+                      "outputs and losses were); they need a Sequential or functional model")
             for layer in run.layers:
                 print(f"  layer {layer.name:<16} {layer.class_name:<8} {layer.units:>5} units "
-                      f"{layer.activation:<12} {layer.role}{_describe_storage(layer)}")
+                      f"{layer.activation:<12} {_role(run, layer)}{_describe_storage(layer)}")
             history = run.history
             if history:
                 keys = [key for key in history if key != "epoch"]
@@ -71,6 +80,11 @@ def _describe_file(file, args):
                     stored = "recomputed" if path in recomputed else format_bytes(size)
                     print(f"    {path:<40} {str(shape):<22} {str(dtype):<8} {stored}")
             print(_describe_sizes(run, arrays, recomputed))
+
+
+def _role(run, layer):
+    """``hidden`` or ``output``; ``layer`` in a subclassed model, whose roles are not traced."""
+    return "layer" if run.subclassed else layer.role
 
 
 def _describe_storage(layer):
@@ -95,7 +109,8 @@ def _describe_sizes(run, arrays, recomputed):
     for path, (_, _, size) in arrays.items():
         quantity = schema.quantity_of(path)[0]
         by_quantity[quantity] = by_quantity.get(quantity, 0) + size
-        if quantity not in ("inputs", "targets", "samples", "history", "snapshots"):
+        if quantity not in ("inputs", "targets", "samples", "history", "snapshots",
+                            schema.INITIAL):
             per_snapshot += size
     total = sum(by_quantity.values())
     snapshot = (f", {format_bytes(per_snapshot / run.n_snapshots)} per snapshot"

@@ -119,6 +119,18 @@ def weights(layer, weight):
     return f"weights/{layer}/{weight}"
 
 
+#: The group of the weights before training: written with the run, before
+#: the first batch, so a trainer killed before snapshot 0 is complete (its
+#: outputs, losses and activations wait for Keras' first training step)
+#: still leaves the one state a rerun cannot reproduce.
+INITIAL = "initial"
+
+
+def initial_weights(layer, weight):
+    """Path of a weight before training: ``initial/weights/<layer>/<weight>`` (static)."""
+    return f"{INITIAL}/weights/{layer}/{weight}"
+
+
 def gradients_group(layer):
     """Path of the group holding a layer's gradients."""
     return f"gradients/{layer}"

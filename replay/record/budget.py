@@ -9,12 +9,15 @@ too large:
 1. the z-values of wide layers (:data:`WIDE_UNITS` values per sample or
    more) become summaries (their violins stay exact, see
    :mod:`replay.io.storage`);
-2. a fixed, seeded subset of the samples (never fewer than
-   :data:`MIN_SAMPLES`; not when ``max_samples=`` was given), small
-   enough for the bytes and, for a heavy model, for the time: the
-   snapshot's forward pass on the recorded samples costs at most
-   :data:`CAPTURE_SHARE` of the training between two snapshots, once it
-   costs more than :data:`HEAVY_MACS` multiply-adds;
+2. a fixed, seeded subset of the samples (not when ``max_samples=`` was
+   given), small enough for the bytes and, for a heavy model, for the
+   time: the snapshot's pass over the recorded samples (forward, and
+   backward for the gradients) costs at most :data:`CAPTURE_SHARE` of the
+   training between two snapshots, once it costs more than
+   :data:`HEAVY_MACS` multiply-adds. The bytes alone never take it below
+   :data:`MIN_SAMPLES`; the time rule takes it down to
+   :data:`MIN_TIMED_SAMPLES` (a heavy model's snapshot at 1,000 samples
+   cost a fifth of an epoch: see the constant);
 3. the activations of the widest layers become summaries, all but the
    layer the default figure shows (:func:`feature_layer`);
 4. the weights and gradients of the largest layers become summaries.
@@ -35,8 +38,15 @@ from replay.io.storage import HALF_PRECISION_MIN_VALUES
 DEFAULT_MAX_SNAPSHOT_BYTES = 8_000_000
 #: Layers of at least this many values per sample are "wide" (step 1).
 WIDE_UNITS = 64
-#: The budget never records fewer samples than this (step 2).
+#: The size budget never records fewer samples than this (step 2)...
 MIN_SAMPLES = 1000
+#: ... nor does the time rule of a heavy model record fewer than this. It
+#: used to stop at :data:`MIN_SAMPLES` too: a 65k-parameter CNN (Conv
+#: 32-64-64 on 32 x 32 x 3) trained on 5,000 samples kept 1,000 and their
+#: gradients, a fifth of an epoch's work per snapshot where its rule says
+#: 5 %, and its 3-epoch fit took x1.32 a plain one (scripts/bench_scale.py
+#: --only cnn32). 200 samples still fill a loss or probability histogram.
+MIN_TIMED_SAMPLES = 200
 #: Float32 bytes.
 FLOAT32 = 4
 #: A snapshot's forward pass may cost this share of the training between two
@@ -57,6 +67,10 @@ class BudgetResult:
         dropped: what was recorded less, one phrase each, for the warning.
         too_large: whether the snapshot as asked exceeded the limit.
         too_slow: whether its forward pass as asked exceeded :data:`CAPTURE_SHARE`.
+        share_before: the estimated cost of a snapshot's pass over the samples
+            as asked, as a share of the training between two snapshots
+            (``None`` when that training is unknown).
+        share_after: the same for the samples recorded.
     """
 
     counts: dict
@@ -65,6 +79,8 @@ class BudgetResult:
     dropped: list = field(default_factory=list)
     too_large: bool = False
     too_slow: bool = False
+    share_before: float = None
+    share_after: float = None
 
 
 def summary_bytes(units):
@@ -170,8 +186,10 @@ def apply_budget(plan, counts, probes, *, limit, itemsize, gradients, samples_fi
     before = estimate()
     result = BudgetResult(dict(counts), before, before)
     total = sum(counts.values())
-    fastest = _samples_for_time(plan, total, sum(probes.values()), gradients,
-                                trained_per_snapshot)
+    probe_points = sum(probes.values())
+    fastest = _samples_for_time(plan, total, probe_points, gradients, trained_per_snapshot)
+    result.share_before = result.share_after = capture_share(
+        total, probe_points, gradients, trained_per_snapshot)
     if limit is None or (before <= limit and fastest >= total):
         return result
     dropped = result.dropped
@@ -188,14 +206,21 @@ def apply_budget(plan, counts, probes, *, limit, itemsize, gradients, samples_fi
                        "histogram per snapshot: what LayerViolins draws)")
 
     # 2. a subset of the samples.
-    if (estimate() > limit or fastest < total) and not samples_fixed and total > min_samples:
+    # The time rule of a heavy model goes below the size budget's floor: a
+    # snapshot that costs a fifth of an epoch is the recorder's cost, not a
+    # detail (see MIN_TIMED_SAMPLES).
+    floor = min_samples if fastest >= total else max(min(min_samples, fastest),
+                                                     MIN_TIMED_SAMPLES)
+    if (estimate() > limit or fastest < total) and not samples_fixed and total > floor:
         fixed = estimate({source: 0 for source in counts})
         per_sample = (estimate() - fixed) / max(total, 1)
         target = int((limit - fixed) // per_sample) if per_sample > 0 else total
-        target = min(total, max(min(target, fastest), min_samples))
+        target = min(total, max(min(target, fastest), floor))
         if target < total:
             offered, counts = counts, _shares(counts, target)
             result.counts = counts
+            result.share_after = capture_share(sum(counts.values()), probe_points, gradients,
+                                               trained_per_snapshot)
             given = ", ".join(f"{counts[source]:,} of the {number:,} {source}"
                               for source, number in offered.items())
             dropped.append(f"{given} samples (a fixed random subset; max_samples= sets it, "
@@ -250,6 +275,19 @@ def apply_budget(plan, counts, probes, *, limit, itemsize, gradients, samples_fi
     return result
 
 
+def capture_share(samples, probe_points, gradients, trained_per_snapshot):
+    """A snapshot's pass over ``samples`` (and the probe points) as a share of the training.
+
+    Training costs 3 passes per sample (forward and backward); the capture
+    costs one per probe point and sample, 3 per sample with gradients.
+    ``None`` when the training between two snapshots is unknown.
+    """
+    if not trained_per_snapshot:
+        return None
+    passes = 3 if gradients else 1  # a gradient costs a backward pass too
+    return (samples * passes + probe_points) / (3 * trained_per_snapshot)
+
+
 def _samples_for_time(plan, total, probe_points, gradients, trained_per_snapshot):
     """The most samples whose forward pass stays within :data:`CAPTURE_SHARE` of the training."""
     if not trained_per_snapshot:
@@ -258,7 +296,7 @@ def _samples_for_time(plan, total, probe_points, gradients, trained_per_snapshot
     passes = 3 if gradients else 1  # a gradient costs a backward pass too
     if (total * passes + probe_points) * macs <= HEAVY_MACS:
         return total
-    allowed = CAPTURE_SHARE * 3 * trained_per_snapshot / passes - probe_points
+    allowed = (CAPTURE_SHARE * 3 * trained_per_snapshot - probe_points) / passes
     return int(max(0, min(total, allowed)))
 
 
@@ -375,11 +413,22 @@ def budget_message(run, path, result, limit):
         reasons.append(f"one snapshot would store {describe_bytes(result.before)}, more than "
                        f"max_snapshot_bytes={limit:,} ({describe_bytes(limit)})")
     if result.too_slow:
-        reasons.append(f"its forward pass on every sample would cost more than "
-                       f"{CAPTURE_SHARE:.0%} of the training between two snapshots")
+        reasons.append(f"its pass over every sample would cost about "
+                       f"{_percent(result.share_before)} of the training between two snapshots "
+                       f"(more than {CAPTURE_SHARE:.0%})")
+    cost = ""
+    if result.share_after is not None and result.too_slow:
+        cost = (f", and a pass that costs about {_percent(result.share_after)} of the training "
+                "between two snapshots")
     return (
         f"Run {run!r} of '{path}': {' and '.join(reasons)}, so the recorder keeps "
         f"{'; '.join(result.dropped)}: {describe_bytes(result.after)} per snapshot (before "
-        "compression). Everything else is recorded in full. To record everything, pass "
+        f"compression){cost}. Everything else is recorded in full. To record everything, pass "
         f"max_snapshot_bytes=None ({describe_bytes(result.before)} per snapshot); to choose "
         "yourself, pass max_samples=, layers= or quantities=.")
+
+
+def _percent(share):
+    """A share as a short percentage: ``"5.0%"``, ``"0.4%"``, ``"1,200%"``."""
+    percent = 100 * share
+    return f"{percent:.1f}%" if percent < 10 else f"{percent:,.0f}%"

@@ -49,6 +49,11 @@ class Recorder(keras.callbacks.Callback):
     :class:`replay.BudgetWarning`; ``layers=``, ``quantities=`` and
     ``max_samples=`` choose by hand.
 
+    A subclassed ``keras.Model`` (its own ``call``, no graph of layers) records
+    its layers' weights and gradients, its outputs, per-sample losses and
+    history, and no hidden activations; a :class:`replay.RecordingWarning`
+    says so once (a Sequential or functional model records them).
+
     The file is opened in ``on_train_begin``, flushed after every snapshot and
     closed in ``on_train_end``; a run interrupted by ``EarlyStopping``, an
     exception or a killed process keeps every completed snapshot.

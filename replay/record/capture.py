@@ -204,11 +204,18 @@ class CapturePlan:
     size budget (:mod:`replay.record.budget`) sets the modes;
     :meth:`finalize` then builds the capture model.
 
+    A subclassed ``keras.Model`` has no graph of layers to read hidden
+    tensors from: its plan records the weights of its layers (and their
+    gradients), its outputs and per-sample losses, and no activations
+    (:attr:`subclassed`); its capture model is the model itself.
+
     Args:
         model: a built Keras model with a single input and a single output.
         layers: ``None`` (every layer with weights), layer names, or a
             function ``layer -> bool``.
         quantities: see :func:`check_quantities`.
+        input_shape: the shape of one input sample; needed for a subclassed
+            model only (its output's shape is traced from it).
 
     Attributes:
         layers: one dict per recorded layer (name, class_name, units, shape,
@@ -223,22 +230,26 @@ class CapturePlan:
             :attr:`capture_model` is: ``(kind, layer, mode)``; the first is
             always the outputs.
         capture_model: after :meth:`finalize`, a Keras model returning those tensors.
+        subclassed: whether the model is a subclassed ``keras.Model`` (no
+            hidden activations recorded).
     """
 
-    def __init__(self, model, *, layers=None, quantities=None):
+    def __init__(self, model, *, layers=None, quantities=None, input_shape=None):
         if not model.built:
             raise RecordingError(
                 "The model is not built yet. Call it on data, call model.build(...), or "
                 "start it with keras.Input(...) before recording."
             )
+        self.subclassed = is_subclassed(model)
+        if self.subclassed:
+            self._init_subclassed(model, layers, quantities, input_shape)
+            return
         try:
             model_inputs = model.inputs
             model_outputs = model.outputs
         except (AttributeError, ValueError) as error:
             raise RecordingError(
-                "Cannot trace the model's layers: replay records Sequential and "
-                f"functional models (subclassed models are not supported). {error}"
-            ) from error
+                f"Cannot trace the layers of model {model.name!r}: {error}") from error
         if not model_inputs or len(model_inputs) != 1 or len(model_outputs) != 1:
             raise RecordingError(
                 f"replay records models with one input and one output. This model has "
@@ -311,6 +322,62 @@ class CapturePlan:
             self.outputs.mode = self.outputs.fallback = "none"
         self.losses = "losses" in wanted["*"]
         self._forward = None  # compiled on first use (TensorFlow, PyTorch; JAX fuses its own)
+        self._cached_inputs = (None, None)
+        self.capture_model = None
+        self.layout = None
+
+    def _init_subclassed(self, model, layers, quantities, input_shape):
+        """The plan of a subclassed model: weights, gradients, outputs and losses only."""
+        if input_shape is None:
+            raise RecordingError(
+                f"Model {model.name!r} is a subclassed keras.Model: pass input_shape= (one "
+                "sample's shape) to trace its output.")
+        try:
+            output = model.compute_output_spec(
+                keras.KerasTensor((None, *map(int, input_shape)), dtype="float32"))
+        except Exception as error:
+            raise RecordingError(
+                f"Cannot trace subclassed model {model.name!r} on inputs of shape "
+                f"{tuple(input_shape)} per sample: {error}") from error
+        if isinstance(output, (list, tuple, dict)):
+            raise RecordingError(
+                f"replay records models with one output; subclassed model {model.name!r} "
+                f"returns a {type(output).__name__} of {len(output)}. Return one tensor, or "
+                "train without the recorder.")
+        self.model = model
+        layers = check_layers(layers)
+        wanted = check_quantities(quantities)
+        self._check_selection(model, layers, wanted)
+        self.layers, self.hidden, self.quantities = [], [], []
+        self.weights, self.gradients = {}, {}
+        self._layer_objects = {}
+        for layer in model.layers:
+            if not layer.weights or not _selected(layer, layers):
+                continue
+            own = wanted.get(layer.name, wanted["*"])
+            self._layer_objects[layer.name] = layer
+            self.weights[layer.name] = "raw" if "weights" in own else None
+            self.gradients[layer.name] = "raw" if "gradients" in own else None
+            units = int(layer.weights[0].shape[-1]) if layer.weights[0].shape else 1
+            self.layers.append({
+                "name": layer.name,
+                "class_name": type(layer).__name__,
+                "units": units,
+                "shape": [units],
+                "activation": activation_name(layer.activation)
+                if hasattr(layer, "activation") else "none",
+                "weights": _weight_names(layer) if "weights" in own else [],
+                "trainable_weights": [weight_name for weight_name, weight
+                                      in zip(_weight_names(layer), layer.weights)
+                                      if weight.trainable],
+                "hidden": False,  # nothing between input and output can be traced
+                "preactivations": False,
+            })
+        self.outputs = Quantity("outputs", None, output)
+        if "outputs" not in wanted["*"]:
+            self.outputs.mode = self.outputs.fallback = "none"
+        self.losses = "losses" in wanted["*"]
+        self._forward = None
         self._cached_inputs = (None, None)
         self.capture_model = None
         self.layout = None
@@ -422,7 +489,9 @@ class CapturePlan:
             if quantity.stored:
                 tensors.append(quantity.tensor)
                 self.layout.append((quantity.kind, quantity.layer, quantity.mode))
-        self.capture_model = keras.Model(self.model.inputs, tensors)
+        # A subclassed model returns its outputs and nothing else (no quantities).
+        self.capture_model = self.model if self.subclassed else keras.Model(
+            self.model.inputs, tensors)
         self._forward = None
         modes = {(quantity.kind, quantity.layer): quantity.mode for quantity in self.quantities}
         for info in self.layers:
@@ -510,6 +579,19 @@ class CapturePlan:
             results = [results]  # a one-tensor model returns the tensor itself
         return [(kind, layer, mode, np.asarray(keras.ops.convert_to_numpy(result)))
                 for (kind, layer, mode), result in zip(self.layout, results)]
+
+
+def is_subclassed(model):
+    """Whether ``model`` is a subclassed ``keras.Model``: its own ``call``, no graph of layers.
+
+    Sequential and functional models (and subclasses of ``keras.Model``
+    built the functional way, ``super().__init__(inputs, outputs)``) keep
+    their input and output tensors; a subclassed model has none.
+    """
+    try:
+        return not model.inputs or not model.outputs
+    except (AttributeError, ValueError):
+        return True
 
 
 def _selected(layer, layers):

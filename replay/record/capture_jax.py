@@ -202,10 +202,15 @@ class FusedJaxCapture:
         import jax.numpy as jnp
 
         pieces = []  # (dataset path, traced array)
+        capture_model = self.plan.capture_model
+        # stateless_call hands its keywords to call() itself: a subclassed
+        # model's call may take no `training` (Keras' __call__ checks the same).
+        mode = ({"training": False} if getattr(capture_model, "_call_has_training_arg", True)
+                else {})
 
         def forward(trainable_values, inputs):
-            outputs, _, losses = self.plan.capture_model.stateless_call(
-                trainable_values, non_trainable, inputs, training=False, return_losses=True)
+            outputs, _, losses = capture_model.stateless_call(
+                trainable_values, non_trainable, inputs, return_losses=True, **mode)
             if not isinstance(outputs, (list, tuple)):
                 outputs = [outputs]  # a model of one output tensor returns it bare
             return outputs, losses

@@ -17,12 +17,12 @@ import warnings
 import keras
 import numpy as np
 
-from replay.errors import BudgetWarning, RecordingError
+from replay.errors import BudgetWarning, RecordingError, RecordingWarning
 from replay.io import runfile, schema, writer_process
 from replay.io.writer import RunWriter
 from replay.io.writer_process import WriterProcess
 from replay.record import budget, run_names
-from replay.record.capture import BackendCapture, CapturePlan, ModelLoss
+from replay.record.capture import BackendCapture, CapturePlan, ModelLoss, read_weights
 from replay.record.gradients import GradientPlan, wants_gradients
 from replay.record.write_queue import WriteQueue
 from replay.run import infer_task
@@ -77,12 +77,16 @@ class Recording:
         if not in_process and options.writer == "process":
             writer_process.prestart()  # starts up while the capture is built
         self.plan = plan = CapturePlan(model, layers=options.layers,
-                                       quantities=options.quantities)
+                                       quantities=options.quantities,
+                                       input_shape=options.sources["train"][0].shape[1:])
         self._check_inputs()
         self.loss = ModelLoss(model)
         self.kept = self._plan_recording(plan)  # the budget.RecordingPlan
         self.capture = self._capture_function(plan)
         self._check_targets()
+        if plan.subclassed:
+            warnings.warn(subclassed_message(run, self.path, model), RecordingWarning,
+                          stacklevel=4)
         if self.kept.budget.dropped:
             warnings.warn(budget.budget_message(run, self.path, self.kept.budget,
                                                 options.max_snapshot_bytes),
@@ -321,6 +325,14 @@ class Recording:
             writer.write_static(schema.sample_indices(source), indices)
         for source, points in options.probe_points.items():
             writer.write_static(schema.inputs(source), points)
+        # The weights before training, on disk before the first batch (each
+        # static write is flushed): snapshot 0 itself is computed after
+        # Keras' first training step, and a trainer killed before then would
+        # otherwise leave nothing of the one state a rerun cannot reproduce.
+        for layer, values in read_weights(self.model).items():
+            if self.plan.weights.get(layer) == "raw":
+                for name, value in values.items():
+                    writer.write_static(schema.initial_weights(layer, name), value)
         if options.probe_points:
             writer.set_attributes(probe_limits=options.probe_limits.tolist())
         self.started = True
@@ -356,7 +368,8 @@ class Recording:
             "max_snapshot_bytes": int(options.max_snapshot_bytes or 0),
             "snapshot_unit": "batch" if options.every_n_batches else "epoch",
             "snapshot_every": int(options.every_n_batches or 1),
-            "n_outputs": int(model.outputs[0].shape[-1]),
+            "n_outputs": int(self.plan.outputs.shape[-1]) if self.plan.outputs.shape else 1,
+            "subclassed": bool(self.plan.subclassed),
             **({schema.HPARAMS_ATTRIBUTE: json.dumps(self.hparams)} if self.hparams else {}),
             **({schema.TRIAL_ATTRIBUTE: json.dumps(self.trial)} if self.trial else {}),
         }
@@ -404,6 +417,8 @@ class Recording:
             limit=options.max_snapshot_bytes, trained_per_snapshot=self._trained_per_snapshot())
 
     def _check_inputs(self):
+        if self.plan.subclassed:
+            return  # its output was traced on the train inputs' shape; the others follow
         expected = self.model.inputs[0].shape[1:]
         for source, (inputs, _) in self.options.sources.items():
             if tuple(inputs.shape[1:]) != tuple(expected):
@@ -460,6 +475,17 @@ class Recording:
                     f"The model's loss {self.loss.name!r} gives values of shape {shape} for "
                     f"{len(inputs)} {source} samples; replay needs one value per sample. "
                     f"Check the targets' shape {targets.shape}.")
+
+
+def subclassed_message(run, path, model):
+    """The one warning of a recording of a subclassed model: what it records, what it cannot."""
+    return (
+        f"Run {run!r} of '{path}': model {model.name!r} is a subclassed keras.Model "
+        f"({type(model).__name__}), whose hidden layers cannot be traced, so the recorder "
+        "records its weights, gradients, outputs, per-sample losses and history, and no "
+        "hidden activations or z-values (the figures show no feature space). Hidden "
+        "activations need a Sequential or functional model: build the same layers with "
+        "keras.Sequential([...]) or keras.Model(inputs, outputs).")
 
 
 def _learning_rate(model):
