@@ -84,9 +84,12 @@ def test_selected_layers_and_quantities_store_exactly_what_was_asked(tmp_path):
     record(path, layers=["h1", "output"], recompute=False, gradients=True,
            quantities={"h1": ["activations", "preactivations"], "*": ["weights", "outputs"]})
     per_snapshot = {name for name in stored(path) if name.split("/")[0] not in (
-        "inputs", "targets", "history", "snapshots")}
+        "inputs", "targets", "history", "snapshots", "initial")}
     assert per_snapshot == {"activations/train/h1", "preactivations/train/h1",
                             "outputs/train", "weights/output/kernel", "weights/output/bias"}
+    # The weights before training: those of the layers whose weights are recorded.
+    assert {name for name in stored(path) if name.startswith("initial/")} == {
+        "initial/weights/output/kernel", "initial/weights/output/bias"}
     run = Run(path, "run")
     assert run.layer_names == ["h1", "output"]
     assert run.layer("h1").storage == {"weights": None, "activations": "raw",
