@@ -102,14 +102,18 @@ def read_records(path, *, history=False):
         return _read_carefully(path, history)
 
 
-def read_histories(records):
-    """Fill in ``history`` of the records that have none, one file open per file."""
+def read_histories(records, *, processes=None):
+    """Fill in ``history`` of the records that have none, one file open per file
+    (in processes for many files, as :func:`read_many`)."""
     by_path = {}
     for record in records:
         if record.history is None:
             by_path.setdefault(record.path, []).append(record)
-    for path, missing in by_path.items():
-        read = {record.name: record for record in read_records(path, history=True)}
+    found, problems = read_many(list(by_path), history=True, processes=processes)
+    for (path, missing), read in zip(by_path.items(), found):
+        if path in problems:
+            raise problems[path]
+        read = {record.name: record for record in read}
         for record in missing:
             if record.name not in read:
                 raise RunFileError(f"Run {record.name!r} is no longer in '{path}'.")

@@ -147,6 +147,8 @@ class Runs:
         file, colon, name = text.rpartition(":")
         if colon and file and name and os.path.isfile(file):
             return "files", [(file, name, True)]
+        if os.path.exists(text):  # a pipe or a device: reading it says what is wrong
+            return "files", [(text, None, True)]
         if glob.has_magic(text):
             matches = sorted(glob.glob(text, recursive=True), key=_natural_key)
             files = []
@@ -166,19 +168,20 @@ class Runs:
 
     # -- reading the records ----------------------------------------------------------
 
-    def _loaded(self):
-        """The records of the runs, read on first use."""
+    def _loaded(self, history=False):
+        """The records of the runs, read on first use (with their histories, when asked
+        then: a table of a fresh collection reads each file once)."""
         if self._records is None:
-            self._records = self._read()
+            self._records = self._read(history)
         return self._records
 
-    def _read(self):
+    def _read(self, history=False):
         wanted_files = []
         for kind, value in self._wanted:
             if kind == "files":
                 wanted_files += [path for path, _, _ in value]
         unique_files = list(dict.fromkeys(wanted_files))
-        read, problems = read_many(unique_files, processes=self.processes)
+        read, problems = read_many(unique_files, history=history, processes=self.processes)
         by_file = dict(zip(unique_files, read))
         records, seen = [], set()
 
@@ -375,13 +378,31 @@ class Runs:
             kept.append(record)
         return Runs._of(kept, self)
 
+    def named(self, names):
+        """Return the runs named ``names`` (in any of the files), as a new :class:`Runs`.
+
+        Raises:
+            RunNotFoundError: a name matches no run; the message lists some names.
+        """
+        names = [names] if isinstance(names, str) else list(names)
+        records = self._loaded()
+        present = {record.name for record in records}
+        missing = [name for name in names if name not in present]
+        if missing:
+            listed = ", ".join(repr(name) for name in sorted(present)[:10])
+            raise RunNotFoundError(
+                f"No run {missing[0]!r} among the {len(records)} runs. Runs: {listed}"
+                + (", ..." if len(present) > 10 else "") + ".")
+        wanted = set(names)
+        return Runs._of([record for record in records if record.name in wanted], self)
+
     # -- results ----------------------------------------------------------------------
 
     def _histories(self):
-        records = self._loaded()
+        records = self._loaded(history=True)
         files = [record for record in records if record.history is None
                  and record.key not in self._opened]
-        read_histories(files)
+        read_histories(files, processes=self.processes)
         for record in records:
             if record.history is None:
                 record.history = self._run(record).history

@@ -1,5 +1,8 @@
 """Small data sets of the experiments, generated with numpy (no downloads).
 
+:func:`blobs_mod2`, the articles' blobs, is drawn by scikit-learn (imported
+when called, so ``import replay`` does not need it).
+
 Each function returns ``(inputs, targets)`` as float32 arrays, ``targets`` of
 shape ``(N, 1)`` with 0/1 labels, shuffled with a fixed seed.
 """
@@ -50,10 +53,38 @@ def ball(n_points=1000, *, n_dims=10, radius=None, seed=42):
     return _shuffled(inputs, targets, seed)
 
 
-def blobs_mod2(n_points=1000, *, n_blobs=4, spread=0.35, seed=7):
-    """Gaussian blobs on the corners of a square; label = blob index mod 2.
+def blobs_mod2(n_points=1000, *, centers=4, seed=0):
+    """The articles' blobs: scikit-learn's ``make_blobs``, label = blob index mod 2.
 
-    With four blobs this is an XOR-like problem: diagonal corners share a label.
+    ``make_blobs(n_samples=n_points, centers=centers, n_features=2,
+    random_state=seed)``: Gaussian blobs (standard deviation 1) whose
+    centres are drawn in [-10, 10]², so blobs of the two labels can lie
+    close together or overlap, and a 2-unit hidden layer has to find a
+    non-linear boundary (experiment 3). Needs scikit-learn (in the
+    ``[jax]``, ``[torch]``, ``[tensorflow]`` and ``[dev]`` extras);
+    :func:`square_blobs_mod2` is an easier variant made with numpy alone.
+
+    Raises:
+        OptionError: scikit-learn is not installed.
+    """
+    try:
+        from sklearn.datasets import make_blobs
+    except ImportError:
+        raise OptionError(
+            "replay.datasets.blobs_mod2 draws the articles' blobs with scikit-learn's "
+            "make_blobs; pip install scikit-learn (or keras-replay[jax]), or use "
+            "square_blobs_mod2, made with numpy alone.") from None
+    inputs, blob = make_blobs(n_samples=n_points, centers=centers, n_features=2,
+                              random_state=seed)
+    return _shuffled(inputs, blob % 2, seed)
+
+
+def square_blobs_mod2(n_points=1000, *, n_blobs=4, spread=0.35, seed=7):
+    """Gaussian blobs on the corners of a square; label = blob index mod 2 (numpy only).
+
+    With four blobs this is an XOR-like problem: diagonal corners share a
+    label. Well separated: any non-zero initialization of a 2-unit hidden
+    layer solves it (see :func:`blobs_mod2` for the articles' harder data).
     """
     rng = np.random.default_rng(seed)
     angles = np.pi / 4 + 2 * np.pi * np.arange(n_blobs) / n_blobs

@@ -88,6 +88,12 @@ MAX_RANGES = 3
 CHUNK_BYTES = 32 * 2**20
 #: Most snapshots read per call.
 MAX_CHUNK = 64
+#: Arrays of at most this many bytes (all their snapshots) are read whole, once per
+#: diagnosis, and kept while it runs: several checks read the same weights, losses and
+#: activations, and one HDF5 call per array is most of the speed of diagnosing a sweep.
+WHOLE_ARRAY_BYTES = 16 * 2**20
+#: ... up to this many bytes kept in all.
+KEPT_BYTES = 96 * 2**20
 
 #: The checks, in the order they run and findings are listed.
 CHECKS = ("divergence", "stalled-loss", "vanishing-gradients", "exploding-gradients",
@@ -348,6 +354,8 @@ class _Scan:
         self.epochs = np.asarray(run.epochs, dtype=np.float64)
         self.n = run.n_snapshots
         self._loss = None
+        self._whole = {}  # path -> every snapshot of a small array (WHOLE_ARRAY_BYTES)
+        self._kept = 0
 
     def truncate(self, n, skipped):
         """Look at the first ``n`` snapshots only: the ones before a divergence.
@@ -374,6 +382,15 @@ class _Scan:
         """
         shape, dtype, _ = self.recorded[path]
         per_snapshot = max(int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(dtype).itemsize, 1)
+        whole = self._whole.get(path)
+        total = per_snapshot * self.run.n_snapshots
+        if whole is None and total <= WHOLE_ARRAY_BYTES and self._kept + total <= KEPT_BYTES:
+            whole = self._whole[path] = np.asarray(self.run.series(path))
+            self._kept += total
+        if whole is not None:
+            if self.n:
+                yield 0, whole[:self.n]
+            return
         size = int(min(MAX_CHUNK, max(1, CHUNK_BYTES // per_snapshot)))
         for start in range(0, self.n, size):
             yield start, np.asarray(self.run.series(path, range(start, min(start + size, self.n))))
@@ -805,7 +822,7 @@ def _check_saturated_units(scan, findings, skipped):
             skipped.append(("saturated-units", f"{layer.name}: no z-values or activations "
                                                f"recorded on {scan.source!r}"))
             continue
-        fractions, typical, samples = None, np.full(scan.n, np.nan), 0
+        fractions, samples = None, 0
         for start, chunk in scan.chunks(path):
             values = chunk.reshape(len(chunk), -1, chunk.shape[-1]).astype(np.float64)
             samples = values.shape[1]
@@ -813,9 +830,6 @@ def _check_saturated_units(scan, findings, skipped):
                 fractions = np.zeros((scan.n, values.shape[2]))
             fractions[start:start + len(chunk)] = _saturation_masks(
                 values, layer.activation, logits=logits).mean(axis=1)
-            if logits:
-                typical[start:start + len(chunk)] = np.median(
-                    np.abs(values).reshape(len(chunk), -1), axis=1)
         if fractions is None:
             continue
         saturated = fractions >= SATURATED_FRACTION
@@ -827,7 +841,7 @@ def _check_saturated_units(scan, findings, skipped):
             severity = "warning" if most >= UNIT_WARNING_FRACTION * units else "note"
             which = np.flatnonzero(saturated[last]) if counts[last] else np.flatnonzero(
                 saturated[first:last + 1].any(axis=0))
-            detail = (f"; median |z| of the layer {np.nanmax(typical[first:last + 1]):.3g}"
+            detail = (f"; median |z| of the layer {_largest_median_abs(scan, path, first, last):.3g}"
                       if logits else "")
             findings.append(_finding(
                 scan, "saturated-units", layer.name, first, last, most,
@@ -837,6 +851,22 @@ def _check_saturated_units(scan, findings, skipped):
                 f"({_which(which, units, scan, first, last, counts)}){detail}"
                 f"{_held(first, last, count)}", severity=severity, units=which))
     _check_saturated_output(scan, findings, skipped, run)
+
+
+def _largest_median_abs(scan, path, first, last):
+    """The largest, over snapshots ``first..last``, of the median ``|value|`` of ``path``.
+
+    Computed for the stretches found only: a median is a partial sort of
+    every value of a snapshot.
+    """
+    largest = np.nan
+    for start, chunk in scan.chunks(path):
+        low, high = max(first - start, 0), min(last + 1 - start, len(chunk))
+        if low >= high:
+            continue
+        values = np.abs(chunk[low:high].reshape(high - low, -1).astype(np.float64))
+        largest = np.nanmax([largest, *np.median(values, axis=1)])
+    return largest
 
 
 def _check_saturated_output(scan, findings, skipped, run):
@@ -896,25 +926,11 @@ def _check_symmetric_units(scan, findings, skipped):
         zero = np.zeros(scan.n, dtype=bool)
         for start, kernels in scan.chunks(kernel_path):
             biases = next(bias_chunks)[1] if bias_chunks is not None else None
-            for offset, kernel in enumerate(kernels):
-                columns = kernel.reshape(-1, layer.units).T.astype(np.float64)
-                if biases is not None:
-                    columns = np.column_stack([columns, biases[offset]])
-                if not np.isfinite(columns).all():
-                    continue
-                scale = float(np.abs(columns).max())
-                index = start + offset
-                if scale == 0:
-                    shared[index], groups[index], largest[index] = True, 1, layer.units
-                    zero[index] = True
-                    continue
-                keys = np.round(columns / (scale * SYMMETRY_TOLERANCE))
-                _, inverse, counts = np.unique(keys, axis=0, return_inverse=True,
-                                               return_counts=True)
-                inverse = inverse.reshape(-1)
-                shared[index] = counts[inverse] > 1
-                groups[index] = int((counts > 1).sum())
-                largest[index] = int(counts.max())
+            columns = np.swapaxes(kernels.reshape(len(kernels), -1, layer.units), 1, 2)
+            if biases is not None:
+                columns = np.concatenate([columns, biases[:, :, None]], axis=2)
+            _symmetric_columns(columns.astype(np.float64), start, shared, groups, largest,
+                               zero)
         counts = shared.sum(axis=1)
         for first, last, count in _stretches(counts > 0):
             most = int(counts[first:last + 1].max())
@@ -929,6 +945,38 @@ def _check_symmetric_units(scan, findings, skipped):
                 message += ": symmetry never broken"
             findings.append(_finding(scan, "symmetric-units", layer.name, first, last, most,
                                      message + _held(first, last, count), units=which))
+
+
+#: Most values compared at once when telling which units of a layer share their weights.
+PAIRWISE_VALUES = 2**22
+
+
+def _symmetric_columns(columns, start, shared, groups, largest, zero):
+    """Fill ``shared``, ``groups``, ``largest`` and ``zero`` from ``start`` on for
+    ``columns (snapshots, units, incoming weights [+ bias])``.
+
+    Two units are identical when their columns, rounded to a grid of
+    ``SYMMETRY_TOLERANCE`` times the snapshot's largest absolute weight, are
+    equal. Snapshots with NaN or inf are left out (divergence reports them).
+    """
+    count, units, width = columns.shape
+    finite = np.isfinite(columns).all(axis=(1, 2))
+    scale = np.where(finite, np.abs(np.where(np.isfinite(columns), columns, 0)).max(
+        axis=(1, 2)), 0.0)
+    all_zero = finite & (scale == 0)
+    indices = start + np.flatnonzero(all_zero)
+    shared[indices], groups[indices], largest[indices], zero[indices] = True, 1, units, True
+    live = np.flatnonzero(finite & (scale > 0))
+    step = max(1, PAIRWISE_VALUES // max(units * units * width, 1))
+    for first in range(0, len(live), step):
+        chosen = live[first:first + step]
+        keys = np.round(columns[chosen] / (scale[chosen] * SYMMETRY_TOLERANCE)[:, None, None])
+        equal = (keys[:, :, None, :] == keys[:, None, :, :]).all(axis=3)
+        counts = equal.sum(axis=2)  # per unit: the units with its weights, itself included
+        shared[start + chosen] = counts > 1
+        # Each group of g identical units adds g times 1/g.
+        groups[start + chosen] = np.rint(np.where(counts > 1, 1.0 / counts, 0.0).sum(axis=1))
+        largest[start + chosen] = counts.max(axis=1)
 
 
 def _check_frozen_weights(scan, findings, skipped):

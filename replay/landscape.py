@@ -126,11 +126,12 @@ class NumpyLoss:
 
     The pass is the chain of recipes that recomputes ``outputs/train`` from
     ``inputs/train`` (Dense and convolution layers, :mod:`replay.io.recompute`),
-    run for a block of weight vectors at once; the loss is the run's
-    (``forward.per_sample_loss``, logits included).
+    or the recipes of a Sequential stack of Dense layers, run for a block of
+    weight vectors at once; the loss is the run's (``forward.per_sample_loss``,
+    logits included).
 
     Args:
-        run: a :class:`replay.Run` whose outputs are recomputed (see :func:`numpy_problem`).
+        run: a :class:`replay.Run` numpy can evaluate (see :func:`numpy_problem`).
 
     Example:
         >>> evaluate = NumpyLoss(run)                              # doctest: +SKIP
@@ -150,11 +151,11 @@ class NumpyLoss:
         self.targets = np.asarray(run.targets("train"))
         # Weights the chain uses that are not in the vector (frozen layers): final values.
         self._fixed = {}
-        slices = self.layout.slices()
+        in_vector = {schema.weights(layer, name) for layer, name, _ in self.layout.entries}
         for recipe in self.chain:
             for key in ("kernel", "bias"):
                 path = recipe.get(key)
-                if path and _weight_key(path) not in slices:
+                if path and path not in in_vector:
                     self._fixed[path] = np.asarray(run.series(path, [run.n_snapshots - 1]))
         # Values per sample of the widest layer output: what one grid point costs in memory.
         self._values_per_sample = max(
@@ -192,12 +193,6 @@ class NumpyLoss:
         if path in weights:
             return weights[path]
         return np.broadcast_to(self._fixed[path], (count, *self._fixed[path].shape[1:]))
-
-
-def _weight_key(path):
-    """``(layer, weight)`` of a weight path ``weights/<layer>/<weight>``."""
-    _, layer, name = path.split("/", 2)
-    return layer, name
 
 
 def _recipe_chain(run):
@@ -290,7 +285,8 @@ class Landscape:
         directions: ``(2, P)`` the plane's directions.
         explained_variance: ``(2,)`` the fraction of the trajectories' variance
             along each principal direction (NaN for random directions).
-        paths: per run ``(S, 2)``, its snapshots' coordinates on the plane.
+        paths: per run ``(S, 2)``, its snapshots' coordinates on the plane
+            (up to its last finite weights, for a run that diverged).
         path_loss: per run ``(S,)``, the mean loss at each snapshot.
         alpha, beta: ``(nx,)``, ``(ny,)`` the grid's coordinates.
         surface: ``(ny, nx)`` the mean loss at ``origin + alpha d1 + beta d2``.
@@ -472,7 +468,7 @@ def compute_landscape(runs, *, directions="pca", resolution=RESOLUTION, margin=M
     """Compute the loss landscape of one run, or of several runs of one model on one plane.
 
     Args:
-        runs: a :class:`replay.Run` or a sequence of runs of the same model
+        runs: a :class:`replay.Run`, or runs (a list, a ``replay.Runs``) of the same model
             on the same data (layers, activations, loss, samples); the
             plane goes through the final weights of the first.
         directions: ``"pca"`` (the top two principal directions of the
@@ -488,7 +484,7 @@ def compute_landscape(runs, *, directions="pca", resolution=RESOLUTION, margin=M
     Returns:
         A :class:`Landscape`.
     """
-    runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
+    runs = [runs] if hasattr(runs, "n_snapshots") else list(runs)
     if not runs:
         raise OptionError("compute_landscape needs at least one run. Got none.")
     if directions not in DIRECTIONS:
@@ -504,10 +500,15 @@ def compute_landscape(runs, *, directions="pca", resolution=RESOLUTION, margin=M
     if evaluator is None:
         evaluator = NumpyLoss(runs[0])
     trajectories = [layout.trajectory(run) for run in runs]
-    for run, trajectory in zip(runs, trajectories):
-        if not np.all(np.isfinite(trajectory)):
+    # A run that diverged has its path up to its last finite weights (its
+    # line ends there too): the picture shows where it went before it blew up.
+    for position, (run, trajectory) in enumerate(zip(runs, trajectories)):
+        finite = np.all(np.isfinite(trajectory), axis=1)
+        kept = len(finite) if finite.all() else int(np.argmin(finite))
+        if kept == 0:
             raise OptionError(f"Run {run.name!r} of '{run.path}' has weights that are NaN or "
-                              "infinite (training diverged): it has no landscape to draw.")
+                              "infinite from its first snapshot: it has no landscape to draw.")
+        trajectories[position] = trajectory[:kept]
     origin = trajectories[0][-1]
     if directions == "pca":
         if layout.size < 2:
@@ -544,7 +545,8 @@ def line_coordinates(trajectory):
 def _path_loss(run, trajectory, evaluator):
     """The mean loss at each snapshot: recorded when the run has it, else evaluated."""
     if schema.loss("train") in run._group:
-        return np.asarray(run.series(schema.loss("train")), dtype=np.float64).mean(axis=1)
+        return np.asarray(run.series(schema.loss("train"), range(len(trajectory))),
+                          dtype=np.float64).mean(axis=1)
     return np.asarray(evaluator(trajectory), dtype=np.float64)
 
 

@@ -20,7 +20,7 @@ from replay.errors import (
     OptionError,
     RunFileError,
 )
-from replay.io import attributes, deepreplay, runfile, schema
+from replay.io import attributes, deepreplay, runfile, schema, shapes
 from replay.io.store import HDF5Store
 
 #: Polls of :meth:`Run.follow` without a writer after which a recording that is
@@ -212,7 +212,7 @@ class Run:
         if isinstance(store, HDF5Store) and self.n_snapshots > 1:
             self.n_snapshots = _increasing_prefix(epochs[:])
         self._history = None
-        self._source_shapes = None
+        self._facts = None
         self._checked = set()  # per-snapshot datasets whose shape was checked
         self._landscapes = {}  # Run.landscape's, by options
 
@@ -700,23 +700,19 @@ class Run:
                 f"{name!r} of run {self.name!r} in '{self.path}' holds "
                 f"{shape[0] if shape else 'no'} rows for {self.n_snapshots} snapshots; the "
                 "file is damaged.")
-        expected = self._rows_of(name)
-        if expected is not None and shape[1:1 + len(expected)] != expected:
+        problem = shapes.shape_problem(name, shape[1:], self._shape_facts())
+        if problem is not None:
             raise RunFileError(
-                f"{name!r} of run {self.name!r} in '{self.path}' has shape {shape}; each "
-                f"snapshot should start with {expected} (its source's samples or points). "
-                "The file is damaged.")
+                f"{name!r} of run {self.name!r} in '{self.path}' has shape {shape}, which "
+                f"disagrees with the run's attributes: {problem}. The file is damaged "
+                "(record the run again, or restore the file).")
         self._checked.add(name)
         return dataset
 
-    def _rows_of(self, name):
-        """The leading per-snapshot shape of a sample or probe array, from its source."""
-        parts = name.split("/")
-        if parts[0] not in ("outputs", "loss", "activations", "preactivations") or len(
-                parts) < 2 or parts[1] not in schema.SOURCES:
-            return None
-        if self._source_shapes is None:
-            self._source_shapes = {}
+    def _shape_facts(self):
+        """What the run's attributes say about its arrays' shapes (:mod:`replay.io.shapes`)."""
+        if self._facts is None:
+            rows = {}
             for source in self.sources:
                 shape = tuple(self._group[schema.inputs(source)].shape)
                 probe = source in schema.PROBE_SOURCES
@@ -724,8 +720,18 @@ class Run:
                     raise RunFileError(
                         f"The {source} inputs of run {self.name!r} in '{self.path}' have "
                         f"shape {shape}; the file is damaged.")
-                self._source_shapes[source] = shape[:-1] if probe else shape[:1]
-        return self._source_shapes.get(parts[1])
+                rows[source] = shape[:-1] if probe else shape[:1]
+            raw_layers = self.attrs.get("layers") or []
+            self._facts = shapes.ShapeFacts(
+                rows=rows, layers={layer.name: layer for layer in self.layers},
+                shape_given=frozenset(info["name"] for info in raw_layers if "shape" in info),
+                n_outputs=self.n_outputs, weight_shape=self._stored_weight_shape)
+        return self._facts
+
+    def _stored_weight_shape(self, layer, weight):
+        """The per-snapshot shape of a stored weight, or ``None`` when it is not stored."""
+        path = schema.weights(layer, weight)
+        return tuple(self._group[path].shape[1:]) if path in self._group else None
 
     def inputs(self, source="train"):
         """Return the recorded inputs of ``source`` (train, validation, grid, mesh).
@@ -754,6 +760,15 @@ class Run:
                 f"The {source} targets of run {self.name!r} in '{self.path}' have shape "
                 f"{targets.shape} for {samples[0] if samples else 'no'} samples; the file is "
                 "damaged.")
+        outputs = schema.outputs(source)
+        problem = shapes.target_problem(
+            targets.shape, self._group[outputs].shape[2:] if outputs in self._group else None,
+            task=self.task, n_outputs=self.n_outputs)
+        if problem is not None:
+            raise RunFileError(
+                f"The {source} targets of run {self.name!r} in '{self.path}' have shape "
+                f"{targets.shape}, which disagrees with the run's outputs: {problem}. The file "
+                "is damaged.")
         return targets[()]
 
     def labels(self, source="train"):

@@ -17,8 +17,10 @@ that filtering and the diagnosis find real differences:
 - otherwise the recorded loss and accuracy curves, sped up or slowed down
   with the learning rate, plus a little noise.
 
-Then, each printed on its own line (wall-clock seconds and the peak
-resident memory of the process tree, in fresh processes):
+Then, each printed on its own line (wall-clock and CPU seconds, and the
+peak memory -- proportional set size -- of the process tree, in fresh
+processes; the load average is printed too, as the wall times count the
+share of the cores other processes take):
 
 - ``replay table DIR`` (whole process);
 - opening the collection and filtering by a hyperparameter, in Python
@@ -158,9 +160,22 @@ def make_sweep(source, out, n, seed=0):
 
 
 def measure(command, *, env=None):
-    """Run ``command``; return (seconds, peak MB of its process tree, stdout)."""
+    """Run ``command``; return (wall seconds, CPU seconds of it and its children, peak MB of
+    its process tree, stdout).
+
+    The memory is the sum of the proportional set sizes (PSS) of the process
+    and its children, sampled every 20 ms: forked workers share their pages
+    with the parent, which a sum of resident sizes would count twice.
+    """
+    import resource
+
     import psutil
 
+    def cpu():
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    before = cpu()
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=env)
@@ -171,12 +186,17 @@ def measure(command, *, env=None):
         nonlocal peak
         root = psutil.Process(process.pid)
         while not done.is_set():
+            total = 0
             try:
-                tree = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(part.memory_info().rss for part in tree))
+                for part in [root, *root.children(recursive=True)]:
+                    try:
+                        total += part.memory_full_info().pss
+                    except psutil.Error:
+                        pass
             except psutil.Error:
                 pass
-            time.sleep(0.01)
+            peak = max(peak, total)
+            time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -186,7 +206,7 @@ def measure(command, *, env=None):
     sampler.join()
     if process.returncode:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr}")
-    return seconds, peak / 2**20, stdout
+    return seconds, cpu() - before, peak / 2**20, stdout
 
 
 def main():
@@ -221,20 +241,27 @@ def main():
 def report(out):
     python = sys.executable
     env = {**os.environ, "MPLBACKEND": "Agg"}
+    print(f"load average before measuring: {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores (wall times count the other processes' share)", flush=True)
     filtering = ("import time; start = time.perf_counter(); import replay; "
                  f"runs = replay.Runs({str(out)!r}); relu = runs.where(activation='relu'); "
                  "n = len(relu); print(n, len(runs), time.perf_counter() - start)")
-    seconds, memory, stdout = measure([python, "-c", filtering], env=env)
+    seconds, cpu, memory, stdout = measure([python, "-c", filtering], env=env)
     selected, total, inside = stdout.split()
     print(f"open + where(activation='relu'): {selected} of {total} runs in {float(inside):.2f} s "
-          f"in-process ({seconds:.2f} s whole process, {memory:.0f} MB)", flush=True)
-    seconds, memory, stdout = measure([python, "-m", "replay.cli", "diagnose", str(out),
-                                       "--summary"], env=env)
-    print(f"replay diagnose DIR --summary: {seconds:.2f} s, {memory:.0f} MB", flush=True)
+          f"in-process, import included ({seconds:.2f} s whole process, {cpu:.2f} s CPU, "
+          f"{memory:.0f} MB)", flush=True)
+    seconds, cpu, memory, stdout = measure(
+        [python, "-m", "replay.cli", "diagnose", str(out), "--summary"], env=env)
+    print(f"replay diagnose DIR --summary: {seconds:.2f} s ({cpu:.2f} s CPU), {memory:.0f} MB",
+          flush=True)
     print("\n".join("  " + line for line in stdout.strip().splitlines()[-12:]), flush=True)
-    seconds, memory, stdout = measure([python, "-m", "replay.cli", "table", str(out)], env=env)
+    seconds, cpu, memory, stdout = measure([python, "-m", "replay.cli", "table", str(out)],
+                                           env=env)
     rows = stdout.count("\n") - 2
-    print(f"replay table DIR: {seconds:.2f} s, {memory:.0f} MB ({rows} rows)", flush=True)
+    print(f"replay table DIR: {seconds:.2f} s ({cpu:.2f} s CPU), {memory:.0f} MB ({rows} rows)",
+          flush=True)
+    print(f"load average after measuring: {os.getloadavg()[0]:.1f}")
     print(f"table: {seconds:.2f} s")
 
 

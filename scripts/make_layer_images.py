@@ -44,10 +44,10 @@ def update_figures(out, path, epochs=50):
     import keras
 
     from replay import Recorder, Run
-    from replay.datasets import blobs_mod2
+    from replay.datasets import square_blobs_mod2
     from replay.views import ParameterUpdates
 
-    inputs, targets = blobs_mod2(1000)
+    inputs, targets = square_blobs_mod2(1000)
     for name, initializer in (("glorot", "glorot_uniform"), ("zeros", "zeros")):
         keras.utils.set_random_seed(7)
         model = keras.Sequential([

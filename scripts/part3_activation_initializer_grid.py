@@ -1,10 +1,12 @@
 """Experiment 3: every activation × every initializer on blobs mod 2.
 
-Data: 1,000 2-D points from four Gaussian blobs on the corners of a square,
-label = blob index mod 2 (an XOR-like problem), split 90/10 into training
-and validation. Net: 2 inputs → Dense(2, activation) "hidden" → Dense(1,
-sigmoid) "output", both layers with the same initializer (biases start at
-zero). Plain SGD (no momentum), learning rate 0.1, batch 32, 50 epochs,
+Data: the articles' blobs, 1,000 2-D points of scikit-learn's
+``make_blobs(n_samples=1000, centers=4, n_features=2, random_state=0)``,
+label = blob index mod 2 (``replay.datasets.blobs_mod2``), split 90/10 into
+training and validation. Net: 2 inputs → Dense(2, activation) "hidden" →
+Dense(1, sigmoid) "output", both layers with the same initializer (biases
+start at zero). Plain gradient descent: full-batch SGD (one step per epoch
+on all 900 training points, no momentum), learning rate 0.5, 50 epochs,
 seed 42 for every run. Initializers: zeros, random normal (σ = 1), Glorot
 (Xavier) normal, He normal; activations: sigmoid, tanh, relu, leaky relu
 (slope 0.1). Each run is recorded into ``OUT/part3.h5`` as
@@ -27,6 +29,7 @@ Writes into ``OUT``:
 Usage:
     python scripts/part3_activation_initializer_grid.py --out runs/part3
     python scripts/part3_activation_initializer_grid.py --out runs/part3 --no-video
+    python scripts/part3_activation_initializer_grid.py --batch-size 32 --learning-rate 0.1
 """
 
 import argparse
@@ -58,7 +61,7 @@ ERRORS_TITLE = "Training points sized by error (ringed red: misclassified)"
 
 
 def split_data(n_points=1000, validation_fraction=0.1):
-    """Blobs mod 2, already shuffled: the first 90% train, the rest validate."""
+    """The articles' blobs mod 2, already shuffled: the first 90% train, the rest validate."""
     from replay.datasets import blobs_mod2
 
     inputs, targets = blobs_mod2(n_points)
@@ -66,7 +69,11 @@ def split_data(n_points=1000, validation_fraction=0.1):
     return (inputs[:cut], targets[:cut]), (inputs[cut:], targets[cut:])
 
 
-def build_model(activation, initializer, *, seed=42, learning_rate=0.1):
+#: Learning rate of the full-batch gradient descent.
+LEARNING_RATE = 0.5
+
+
+def build_model(activation, initializer, *, seed=42, learning_rate=LEARNING_RATE):
     """2 → Dense(2, activation) "hidden" → Dense(1, sigmoid) "output", one initializer."""
     import keras
 
@@ -88,9 +95,11 @@ def build_model(activation, initializer, *, seed=42, learning_rate=0.1):
     return model
 
 
-def train(path, initializer, activation, *, epochs=50, batch_size=32, seed=42,
-          learning_rate=0.1, name=None):
+def train(path, initializer, activation, *, epochs=50, batch_size=None, seed=42,
+          learning_rate=LEARNING_RATE, name=None):
     """Train and record one pair as run ``name`` (``<initializer>-<activation>``).
+
+    ``batch_size=None`` is the whole training set: one gradient step per epoch.
 
     Returns:
         The Keras ``History`` of the fit.
@@ -98,6 +107,7 @@ def train(path, initializer, activation, *, epochs=50, batch_size=32, seed=42,
     from replay import Recorder
 
     (x_train, y_train), (x_val, y_val) = split_data()
+    batch_size = len(x_train) if batch_size is None else batch_size
     model = build_model(activation, initializer, seed=seed, learning_rate=learning_rate)
     recorder = Recorder(path, name or f"{initializer}-{activation}", x_train, y_train,
                         validation_data=(x_val, y_val), mesh_resolution=60,
@@ -126,7 +136,9 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/part3", help="output folder")
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--learning-rate", type=float, default=0.1)
+    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="default: the whole training set (full-batch gradient descent)")
     parser.add_argument("--no-train", action="store_true",
                         help="reuse the runs already in OUT/part3.h5")
     parser.add_argument("--no-video", action="store_true", help="skip part3_errors.mp4")
@@ -147,12 +159,13 @@ def main(argv=None):
         for initializer in INITIALIZERS:
             for activation in ACTIVATIONS:
                 history = train(path, initializer, activation, epochs=args.epochs,
-                                seed=args.seed, learning_rate=args.learning_rate)
+                                seed=args.seed, learning_rate=args.learning_rate,
+                                batch_size=args.batch_size)
                 print(f"{initializer}-{activation:<10} train {history.history['accuracy'][-1]:.3f}"
                       f"  validation {history.history['val_accuracy'][-1]:.3f}", flush=True)
         big_lr = args.learning_rate * BIG_LR_FACTOR
         history = train(path, *BIG_LR_PAIR, epochs=args.epochs, seed=args.seed,
-                        learning_rate=big_lr, name=BIG_LR_RUN)
+                        learning_rate=big_lr, name=BIG_LR_RUN, batch_size=args.batch_size)
         print(f"{BIG_LR_RUN} (learning rate {big_lr:g}) train "
               f"{history.history['accuracy'][-1]:.3f}  validation "
               f"{history.history['val_accuracy'][-1]:.3f}")

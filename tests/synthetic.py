@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from replay.datasets import blobs_mod2, parabola
+from replay.datasets import parabola, square_blobs_mod2
 from replay.io import probes as probe_points
 from replay.io import runfile, schema
 from replay.io.writer import RunWriter
@@ -412,11 +412,11 @@ def small_softmax_weights(layers, inputs, labels, *, epochs=5, batch_size=32,
 def write_small_softmax(path, run="small", *, epochs=5):
     """2 → Dense(2, tanh, RandomNormal(0.01)) 'hidden' → Dense(4, softmax) 'output', sparse labels.
 
-    The labels are ``index % 4`` of ``blobs_mod2(120)`` (nothing to learn,
+    The labels are ``index % 4`` of ``square_blobs_mod2(120)`` (nothing to learn,
     as in the Keras run it replaces: what moves is the weights, by SGD with
     learning rate 0.5); no probes, no metric, gradients recorded.
     """
-    inputs, _ = blobs_mod2(120)
+    inputs, _ = square_blobs_mod2(120)
     labels = (np.arange(len(inputs)) % 4).astype("int32")
     layers = [Dense("hidden", 2, "tanh",
                     ("RandomNormal", {"mean": 0.0, "stddev": 0.01, "seed": None})),

@@ -4,6 +4,7 @@ The fuzzer (``scripts/fuzz_runfiles.py``) tries a thousand random damages;
 these are the kinds it found before the reader was guarded, each fixed.
 """
 
+import json
 import shutil
 import sys
 import time
@@ -95,6 +96,7 @@ def test_a_damaged_shape_is_not_read_into_memory(valid, tmp_path):
         del run["outputs/train"]
         run.create_dataset("outputs/train", shape=(6, 40, 10**9), dtype="float32",
                            chunks=(1, 1, 1024))
+        run.attrs["n_outputs"] = 10**9  # the attributes agree: only the size gives it away
     path = damaged(valid, tmp_path, huge)
     start = time.perf_counter()
     with pytest.raises(RunFileError, match="far more than the file"):
@@ -137,3 +139,95 @@ def test_a_bad_n_outputs_attribute_is_not_trusted(valid, tmp_path, value):
     with Run(path) as run:
         assert run.n_outputs is None
     assert main(["render", str(path), "--out", str(tmp_path / "x.png")]) == 0
+
+
+# -- arrays whose shapes disagree with the run's attributes ---------------------------
+# Before: a reshaped array was read as it was, and the views failed deep in numpy
+# ("ValueError: cannot reshape array of size 80 into shape (40,2)", "TypeError: Input z
+# must be 2D"), `replay render` included; weights and gradients of the wrong shape
+# were even drawn.
+
+
+def reshaped(member, shape_of):
+    """A change that stores ``member`` again, its values resized to ``shape_of(shape)``."""
+    def change(run, handle):
+        values = run[member][()]
+        shape = shape_of(values.shape)
+        del run[member]
+        run[member] = np.resize(values.reshape(-1), int(np.prod(shape))).reshape(shape)
+    return change
+
+
+def read(what):
+    return {
+        "activations": lambda run: run.activations("hidden", 0),
+        "mesh activations": lambda run: run.activations("hidden", 0, source="mesh"),
+        "outputs": lambda run: run.outputs(0),
+        "mesh outputs": lambda run: run.outputs(0, source="mesh"),
+        "loss": lambda run: run.per_sample_loss(0),
+        "weights": lambda run: run.weights("hidden", 0),
+        "gradients": lambda run: run.gradients("output", 0),
+        "targets": lambda run: run.labels(),
+    }[what]
+
+
+#: (member, new shape from the old, what reads it, whether `replay render` reads it)
+RESHAPES = [
+    ("activations/train/hidden", lambda s: (*s[:2], 1), "activations", True),
+    ("activations/train/hidden", lambda s: (*s, 1), "activations", True),
+    ("activations/mesh/hidden", lambda s: (*s[:3], 3), "mesh activations", True),
+    ("outputs/train", lambda s: s[:2], "outputs", True),
+    ("outputs/train", lambda s: (*s[:2], 2), "outputs", True),
+    ("outputs/mesh", lambda s: s[:3], "mesh outputs", True),
+    ("outputs/mesh", lambda s: (*s, 1), "mesh outputs", True),
+    ("loss/train", lambda s: (*s, 1), "loss", True),
+    ("weights/hidden/kernel", lambda s: (s[0], 4), "weights", False),
+    ("weights/hidden/kernel", lambda s: (s[0], 2, 3), "weights", False),
+    ("weights/hidden/bias", lambda s: (s[0], 2, 1), "weights", False),
+    ("gradients/output/kernel", lambda s: (s[0], 1, 2), "gradients", False),
+    ("targets/train", lambda s: (s[0], 2), "targets", True),
+    ("targets/train", lambda s: (*s, 1), "targets", True),
+]
+
+
+@pytest.mark.parametrize("member, shape_of, what, rendered", RESHAPES)
+def test_an_array_reshaped_against_the_attributes_gives_a_run_file_error(
+        valid, tmp_path, member, shape_of, what, rendered, capsys):
+    path = damaged(valid, tmp_path, reshaped(member, shape_of))
+    with Run(path) as run, pytest.raises(RunFileError, match="damaged") as caught:
+        read(what)(run)
+    assert repr(member) in str(caught.value) or "targets" in str(caught.value)
+    if rendered:
+        assert main(["render", str(path), "--epoch", "2", "--out",
+                     str(tmp_path / "x.png")]) == 2
+        errors = capsys.readouterr().err.strip().splitlines()
+        assert len(errors) == 1 and "damaged" in errors[0], errors
+        assert not (tmp_path / "x.png").exists()
+
+
+def test_a_layer_shape_attribute_that_disagrees_with_the_activations(valid, tmp_path, capsys):
+    def wider(run, handle):
+        layers = json.loads(run.attrs["layers"])
+        layers[0]["shape"] = [3]
+        run.attrs["layers"] = json.dumps(layers)
+    path = damaged(valid, tmp_path, wider)
+    with Run(path) as run, pytest.raises(RunFileError, match=r"output shape \(3,\)"):
+        run.activations("hidden", 0)
+    assert main(["render", str(path), "--out", str(tmp_path / "x.png")]) == 2
+    assert "damaged" in capsys.readouterr().err
+
+
+def test_a_deepreplay_file_whose_inputs_do_not_fit_its_kernel(tmp_path):
+    source = Path("/work/shared/fixtures/deepreplay/hyperparms_in_action.h5")
+    if not source.is_file():
+        pytest.skip(f"DeepReplay fixture {source} not present")
+    path = tmp_path / "deepreplay.h5"
+    shutil.copyfile(source, path)
+    path.chmod(0o644)
+    with h5py.File(path, "a") as handle:
+        group = handle["part1_activation_functions"]
+        inputs = group["inputs"][()]
+        del group["inputs"]
+        group["inputs"] = np.resize(inputs, (len(inputs), 3))
+    with pytest.raises(RunFileError, match="kernel of layer"):
+        Run(path).outputs(0)

@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import os
 import re
 
 import h5py
@@ -11,13 +12,12 @@ import pytest
 import synthetic
 from browser import FRAME_PNG, Browser, chromium_available, wait_for
 
-from replay import Run
+from replay import Run, Runs
 from replay.cli import main
 from replay.errors import OptionError, RunFileError
 from replay.render import Scene, explore
 from replay.render.explorer.explore import NOTEBOOK_LIMIT_BYTES, ExplorerPage
 from replay.render.explorer.page import template_pieces
-from replay.render.explorer.sources import run_addresses, run_labels
 from replay.render.explorer.summary import reached_epoch
 
 #: Frames small enough to draw fast in tests (the part-1 scene: 600 x 300 pixels).
@@ -120,18 +120,18 @@ def test_frames_where_keeps_the_runs_with_those_hyperparameters(sweep_folder, tm
     assert "with activation=relu" in data["frames_note"]
 
 
-def test_runs_come_from_files_directories_globs_and_runs(sweep_folder, part1_file):
-    every = run_addresses(sweep_folder)
-    assert len(every) == 6
-    assert run_addresses(str(sweep_folder / "relu-*.h5")) == [
-        (str(sweep_folder / f"relu-s{seed}.h5"), f"relu-s{seed}") for seed in (0, 1, 2)]
-    with Run(part1_file, "relu") as run:
-        assert run_addresses([run, f"{part1_file}:relu"]) == [(str(part1_file), "relu")]
-    assert run_labels([("a/x.h5", "relu"), ("b/y.h5", "relu")]) == ["x/relu", "y/relu"]
-    with pytest.raises(RunFileError, match="No run files match"):
-        run_addresses(str(sweep_folder / "none-*.h5"))
+def test_runs_come_from_a_collection_files_globs_and_runs(sweep_folder, part1_file, tmp_path):
+    relu = Runs(sweep_folder).where(activation="relu")
+    page = explore(relu, tmp_path / "relu.html", frames=0)
+    assert [run["label"] for run in page_data(page.path)["runs"]] == ["relu-s0", "relu-s1",
+                                                                        "relu-s2"]
+    page = explore([str(sweep_folder / "sigmoid-s*.h5"), Run(part1_file, "relu")],
+                   tmp_path / "mixed.html", frames=0)
+    assert [run["label"] for run in page_data(page.path)["runs"]] == [
+        "sigmoid-s0", "sigmoid-s1", "sigmoid-s2", "relu"]
+    assert page.framed == 0 and video_ids(page.path) == []
     with pytest.raises(RunFileError, match="No such run file"):
-        run_addresses(str(sweep_folder / "missing.h5"))
+        explore(str(sweep_folder / "missing.h5"), tmp_path / "none.html")
 
 
 def test_bad_options_are_refused_before_drawing(part1_file, tmp_path):
@@ -181,8 +181,10 @@ def test_explore_without_a_path_writes_a_temporary_page(part1_file):
 
 # -- in a real browser ----------------------------------------------------------------------
 
-browser = pytest.mark.skipif(not chromium_available(),
-                             reason="needs /usr/bin/chromium, chromedriver and selenium")
+#: CI sets REPLAY_REQUIRE_BROWSER=1: there a missing Chromium fails the tests instead of skipping them.
+browser = pytest.mark.skipif(
+    not chromium_available() and os.environ.get("REPLAY_REQUIRE_BROWSER") != "1",
+    reason="needs /usr/bin/chromium, /usr/bin/chromedriver and selenium")
 
 
 def shown_frame(driver):
@@ -264,6 +266,13 @@ def test_a_sweep_page_switches_runs_follows_links_and_sorts(sweep_page):
         wait_for(driver, "Array.from(document.querySelectorAll('.tile video')).every("
                          "v => v.dataset.snapshot === '5') && "
                          "document.querySelectorAll('.tile video').length >= 4")
+        # A step moves every picture: the large one first, then those side by side.
+        driver.find_element("id", "step-forward").click()
+        wait_shown(driver, first, 6)
+        wait_for(driver, "Array.from(document.querySelectorAll('.tile video')).every("
+                         "v => v.dataset.snapshot === '6')")
+        driver.find_element("id", "step-back").click()
+        wait_shown(driver, first, 5)
         # A hyperparameter control picks the run with that value and the others kept.
         driver.execute_script("const s = document.getElementById('hparam-activation');"
                               "s.value = JSON.stringify('sigmoid');"
@@ -285,3 +294,44 @@ def test_a_sweep_page_switches_runs_follows_links_and_sorts(sweep_page):
         driver.find_element("css selector", f"tr[data-label='{third}']").click()
         wait_shown(driver, third, 5)
         assert window.console_errors() == []
+
+
+def test_a_video_can_have_a_key_frame_every_n_frames(tmp_path):
+    from replay.render.encoders import ffmpeg_command
+
+    default = ffmpeg_command(tmp_path / "a.mp4", (40, 20))
+    assert "-g" not in default
+    command = ffmpeg_command(tmp_path / "a.mp4", (40, 20), keyframe_interval=20)
+    assert command[command.index("-g") + 1] == "20"
+
+
+@browser
+@pytest.mark.browser
+def test_the_notebook_display_works_inside_its_frame(single_page, tmp_path):
+    page, _ = single_page
+    notebook = tmp_path / "notebook.html"
+    notebook.write_text("<!doctype html><html><head><title>notebook</title></head><body>"
+                        f"{page._repr_html_()}</body></html>", encoding="utf-8")
+    with Browser() as window:
+        driver = window.driver
+        driver.get(notebook.as_uri())
+        driver.switch_to.frame(driver.find_element("tag name", "iframe"))
+        wait_for(driver, "window.replayExplorer && window.replayExplorer.timing.readyMs !== null")
+        driver.execute_script("window.replayExplorer.setState({epoch: 5})")
+        wait_shown(driver, "sigmoid", 5)
+        driver.switch_to.default_content()
+        # An <iframe srcdoc> of a file has no address to write: no error for it.
+        assert window.console_errors() == []
+
+
+def test_an_objective_no_run_has_is_refused(part1_file, tmp_path):
+    with pytest.raises(OptionError, match="No run has the metric 'val_auc'"):
+        explore(part1_file, tmp_path / "x.html", objective="val_auc")
+
+
+def test_a_run_before_any_epoch_gets_a_page(tmp_path):
+    """Snapshot 0 alone (``Recorder.snapshot`` without ``fit``): no history to rank by."""
+    run_file = synthetic.write_part1(tmp_path / "initial.h5", "initial", epochs=0)
+    page = explore(run_file, tmp_path / "initial.html", dpi=TEST_DPI)
+    (run,) = page_data(page.path)["runs"]
+    assert run["video"]["frames"] == 1 and run["final"] == {} and run["reached"] is None

@@ -336,3 +336,64 @@ def test_a_straight_path_gets_an_orthogonal_second_direction():
     directions, variance = pca_directions([trajectory], trajectory[-1])
     np.testing.assert_allclose(directions @ directions.T, np.eye(2), atol=1e-9)
     np.testing.assert_allclose(variance, [1.0, 0.0], atol=1e-12)
+
+
+def test_a_runs_collection_or_a_glob_goes_on_one_landscape(tmp_path):
+    from replay import Runs
+
+    for seed in (1, 2):
+        synthetic.write_part1(tmp_path / f"seed{seed}.h5", "tanh", "tanh", epochs=3,
+                              n_points=40, seed=seed)
+    view = LossLandscape(Runs(tmp_path), resolution=6)
+    assert len(view.landscape_.paths) == 2
+    assert sorted(view.labels) == ["seed1:tanh", "seed2:tanh"]
+    view = LossLine(str(tmp_path / "seed*.h5"), resolution=6)
+    view.plot()
+    assert len(view.points_) == 2
+
+
+def test_a_diverged_run_has_its_path_up_to_its_last_finite_weights(part1_run):
+    weights = {layer.name: {name: part1_run.series(schema.weights(layer.name, name))
+                            for name in layer.weights} for layer in part1_run.layers}
+    for arrays in weights.values():
+        for array in arrays.values():
+            array[9:] = np.nan
+    outputs = part1_run.series(schema.outputs("train"))
+    run = Run.from_arrays(part1_run.inputs(), part1_run.targets(), outputs=outputs,
+                          activations={"hidden": part1_run.series(
+                              schema.activations("train", "hidden"))},
+                          weights=weights, loss="binary_crossentropy",
+                          activation_names={"hidden": "sigmoid", "output": "sigmoid"})
+    layout = ParameterLayout.of_run(part1_run)
+
+    def evaluate(vectors):
+        return NumpyLoss(part1_run)(vectors)
+
+    landscape = compute_landscape(run, resolution=5, evaluator=evaluate)
+    assert len(landscape.paths[0]) == len(landscape.path_loss[0]) == 9
+    np.testing.assert_allclose(landscape.origin, layout.trajectory(part1_run)[8])
+    view = LossLandscape(run, landscape=landscape)
+    view.plot(-1)
+    assert len(view.paths_[0].get_xdata()) == 9
+
+
+def test_blitted_landscape_frames_equal_full_redraws(tmp_path):
+    from replay.render import FrameRenderer, Scene
+
+    path = tmp_path / "seeds.h5"
+    for seed in (1, 2):
+        synthetic.write_part1(path, f"seed{seed}", "tanh", epochs=6, n_points=40, seed=seed)
+    runs = [Run(path, "seed1"), Run(path, "seed2")]
+    frames = {}
+    for blit in (True, False):
+        scene = Scene(nrows=1, ncols=2, figsize=(6.0, 3.0))
+        landscape = scene.add(LossLandscape(runs, resolution=8), (0, 0))
+        scene.add(LossLine(runs, landscape=landscape.landscape_), (0, 1))
+        renderer = FrameRenderer(scene, dpi=50, blit=blit)
+        renderer.prepare(0)
+        assert renderer.blit is blit
+        frames[blit] = [renderer.render(epoch).copy() for epoch in (0, 3, 6)]
+    for blitted, full in zip(frames[True], frames[False]):
+        difference = np.abs(blitted.astype(int) - full.astype(int)).max(axis=2)
+        assert np.count_nonzero(difference > 2) <= 3, "blitting must draw the same picture"
+    assert np.abs(frames[True][0].astype(int) - frames[True][2].astype(int)).max() > 50

@@ -1,8 +1,12 @@
-"""The Keras side of the loss landscape: record_landscape evaluates the loss with the model."""
+"""The Keras side of the loss landscape: record_landscape evaluates the loss with the model.
+
+The tests marked ``backend`` run on PyTorch and TensorFlow in CI too (the
+point-by-point evaluation; JAX compiles blocks of points).
+"""
 
 import numpy as np
 import pytest
-from conftest import record_part1
+from conftest import part1_model, record_part1
 
 from replay import Run
 from replay.errors import OptionError, RecordingError
@@ -14,6 +18,7 @@ def mean_recorded_loss(run, epoch):
     return float(np.mean(run.per_sample_loss(epoch), dtype=np.float64))
 
 
+@pytest.mark.backend
 def test_the_model_computes_the_numpy_landscape_of_a_dense_net(tmp_path):
     from replay.record.landscape import record_landscape
 
@@ -56,6 +61,7 @@ def cnn_run(tmp_path_factory):
     return path, landscape, model
 
 
+@pytest.mark.backend
 def test_a_cnn_landscape_holds_the_recorded_losses(cnn_run):
     path, landscape, _ = cnn_run
     with Run(path, "cnn") as run:
@@ -102,3 +108,50 @@ def test_a_model_whose_weights_were_not_all_recorded_is_refused(cnn_run):
     other.compile("adam", "sparse_categorical_crossentropy")
     with Run(path, "cnn") as run, pytest.raises(RecordingError, match="recorded"):
         KerasLoss(other, ParameterLayout.of_run(run), run.inputs(), run.targets())
+
+
+def test_the_recorder_stores_the_landscape_at_the_end_of_fit(tmp_path):
+    path = tmp_path / "run.h5"
+    record_part1(path, "relu", "relu", epochs=3, n_points=60, landscape={"resolution": 4})
+    with Run(path, "relu") as run:
+        from replay.landscape import read_landscape
+
+        stored = read_landscape(run)
+        assert stored.surface.shape == (4, 4)
+        np.testing.assert_allclose(stored.surface, compute_landscape(run, resolution=4).surface,
+                                   rtol=1e-5)
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"grid": 3}, "takes directions, resolution, margin, line, seed. Got 'grid'"),
+    ("yes", "must be True, False, None or a dict"),
+])
+def test_a_bad_recorder_landscape_option_is_named(tmp_path, value, message):
+    from replay import Recorder
+
+    with pytest.raises(RecordingError, match=message):
+        Recorder(tmp_path / "run.h5", "run", np.zeros((4, 2)), np.zeros((4, 1)),
+                 landscape=value)
+
+
+def test_a_frozen_layer_stays_at_its_weights_on_the_landscape(tmp_path):
+    import keras
+
+    from replay import Recorder
+    from replay.datasets import parabola
+    from replay.landscape import ParameterLayout
+
+    inputs, targets = parabola(40)
+    model = part1_model("tanh")
+    model.get_layer("hidden").trainable = False
+    model.compile(keras.optimizers.SGD(0.05), "binary_crossentropy")
+    path = tmp_path / "frozen.h5"
+    model.fit(inputs, targets, epochs=3, batch_size=16, verbose=0,
+              callbacks=[Recorder(path, "frozen", inputs, targets)])
+    with Run(path, "frozen") as run:
+        assert [entry[0] for entry in ParameterLayout.of_run(run).entries] == ["output"] * 2
+        landscape = compute_landscape(run, resolution=4)
+        assert landscape.loss_at([[0.0, 0.0]])[0] == pytest.approx(
+            mean_recorded_loss(run, -1), abs=1e-5)
+        assert landscape.line_loss[0][landscape.line_t == 0.0][0] == pytest.approx(
+            mean_recorded_loss(run, 0), abs=1e-5)

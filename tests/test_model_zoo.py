@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
+import replay
 from replay import OptionError, RecordingError, Run
 
 N = 64
@@ -294,7 +295,7 @@ def test_batch_size_and_training_set_come_from_fit(tmp_path):
         assert run.attrs["n_train_samples"] == 400 and run.attrs["n_samples"] == 50
 
 
-def test_a_recorder_refuses_to_continue_with_another_model(tmp_path):
+def test_a_recorder_starts_a_new_run_for_another_model(tmp_path):
     import keras
 
     from replay import Recorder
@@ -304,11 +305,9 @@ def test_a_recorder_refuses_to_continue_with_another_model(tmp_path):
     for attempt in range(2):
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid")])
         model.compile("sgd", "binary_crossentropy")
-        if attempt == 0:
-            model.fit(points, binary, epochs=1, verbose=0, callbacks=[recorder])
-        else:
-            with pytest.raises(RecordingError, match="cannot continue that run with another"):
-                model.fit(points, binary, epochs=1, verbose=0, callbacks=[recorder])
+        model.fit(points, binary, epochs=1 + attempt, verbose=0, callbacks=[recorder])
+    assert replay.list_runs(tmp_path / "r.h5") == ["run", "run-1"]
+    assert [Run(tmp_path / "r.h5", name).n_snapshots for name in ("run", "run-1")] == [2, 3]
 
 
 def test_a_snapshot_only_run_renders(tmp_path, capsys):

@@ -239,3 +239,71 @@ def test_run_labels_tell_repeated_names_apart(tmp_path):
 def test_runs_is_exported():
     assert replay.Runs is Runs and "Runs" in replay.__all__
     assert json.loads(json.dumps(replay.__all__))
+
+
+# -- the command line over directories and globs ------------------------------------------
+
+
+def test_cli_table_of_a_directory_with_where(sweep, capsys):
+    from replay.cli import main
+
+    assert main(["table", str(sweep), "--where", "activation=relu"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| run | activation | lr | batch_norm | epochs | loss final")
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| trial_2/run:run",
+                                                             "| trial_10/run:run"]
+    assert main(["table", str(sweep / "trial_*"), "--where", "lr=0.01", "--format",
+                 "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows) == 3 and rows[0].startswith("run,activation,lr,batch_norm,epochs")
+    assert main(["table", str(sweep), "--where", "activation=tanh"]) == 2
+    assert "selects no run. Values there: activation: relu, sigmoid" in capsys.readouterr().err
+    assert main(["table", str(sweep / "nothing_*.h5")]) == 2
+    assert "matches no run file" in capsys.readouterr().err
+
+
+def test_cli_table_warns_about_a_damaged_file_and_tables_the_rest(tmp_path, capsys):
+    from replay.cli import main
+
+    for folder, activation, lr, seed in TRIALS[:2]:
+        write_trial(tmp_path / folder, activation, lr, seed)
+    broken = tmp_path / "trial_2" / "run.h5"
+    broken.write_bytes(b"not hdf5 at all")
+    assert main(["table", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"replay: warning: Left out '{broken}'")
+    assert "trial_1/run:run" not in captured.out and "| run |" in captured.out
+    assert len(captured.out.splitlines()) == 3
+
+
+def test_cli_diagnose_of_a_directory_prints_a_summary(sweep, capsys):
+    from replay.cli import main
+
+    assert main(["diagnose", str(sweep), "--summary", "--processes", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("summary: 4 runs diagnosed")
+    assert main(["diagnose", str(sweep), "--where", "activation=sigmoid", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [run["label"] for run in data["runs"]] == ["trial_1/run:run", "trial_3/run:run"]
+    assert all(run["hparams"]["activation"] == "sigmoid" for run in data["runs"])
+    assert "summary" in data
+
+
+def test_cli_info_of_a_directory_describes_every_file(sweep, capsys):
+    from replay.cli import main
+
+    assert main(["info", str(sweep)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("run 'run':") == 4 and "checkpoint" not in out
+    assert "  hparams: activation=relu, lr=0.01, batch_norm=false" in out
+
+
+def test_cli_render_needs_a_selection_of_one_run(sweep, tmp_path, capsys):
+    from replay.cli import main
+
+    out = tmp_path / "one.png"
+    assert main(["render", str(sweep), "--out", str(out)]) == 2
+    assert ("replay render draws one run, but" in capsys.readouterr().err)
+    assert main(["render", str(sweep), "--where", "activation=relu", "lr=0.01", "--out",
+                 str(out), "--dpi", "30"]) == 0
+    assert out.exists() and "wrote" in capsys.readouterr().out

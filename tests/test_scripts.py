@@ -3,8 +3,8 @@
 Read from the scripts' source (no training): every file a script writes is
 ``out / "<name>"`` with a literal name (an f-string's fields become ``*``),
 each name starts with the script's experiment prefix, and no name of one
-script can be a name of another, except the part-1 run file the two part-1
-scripts share on purpose.
+script can be a name of another, except the run files shared on purpose
+(part 1's by the two part-1 scripts and part 7, part 4's by part 4 and part 7).
 """
 
 import ast
@@ -24,10 +24,13 @@ PREFIXES = {
     "part4_circles_initializers": "part4",
     "part5_digits_activations": "part5",
     "part6_latent_space": "part6",
+    "part7_landscape": "part7",
+    "sweep_part1": "sweep",
 }
-#: Written by more than one script on purpose: the showdown records into (and
-#: reuses) the part-1 runs of part1_activation_functions.py.
-SHARED = {"part1.h5"}
+#: Written by more than one script on purpose: the showdown and part 7 record
+#: into (and reuse) the part-1 runs of part1_activation_functions.py; part 7
+#: the circles runs of part4_circles_initializers.py.
+SHARED = {"part1.h5", "part4.h5"}
 
 
 def output_names(path):
@@ -61,7 +64,8 @@ def overlap(first, second):
 
 
 def test_every_experiment_script_is_listed():
-    assert sorted(path.stem for path in SCRIPTS.glob("part*.py")) == sorted(PREFIXES)
+    scripts = [*SCRIPTS.glob("part*.py"), *SCRIPTS.glob("sweep_*.py")]
+    assert sorted(path.stem for path in scripts) == sorted(PREFIXES)
 
 
 @pytest.mark.parametrize("script", sorted(PREFIXES))

@@ -289,7 +289,9 @@ def test_loss_histogram_names_the_class_colours_of_many_classes(wide_multiclass_
 
 
 def test_curves_hold_the_history_up_to_the_epoch(part1_run):
-    view = LossAndMetric(part1_run)
+    # The history as Keras logged it (values="history"; the default is the
+    # snapshots' state, tests/test_snapshot_curves.py).
+    view = LossAndMetric(part1_run, values="history")
     history = part1_run.history
     # Epoch 0 (before training) comes from snapshot 0: the mean per-sample
     # loss, and the accuracy of the recorded outputs.

@@ -1,10 +1,11 @@
 """What the verbs of the ``replay`` command share: epochs, output options, run files."""
 
 import argparse
+import glob
+import json
 from pathlib import Path
 
 from replay.errors import EmptySelectionError, EpochOutOfRangeError, OptionError, RunFileError
-from replay.views.base import close_figure
 
 
 def counted(number, noun):
@@ -104,6 +105,8 @@ def save_and_report(scene, args, kind, epoch=None, epochs=None, what=""):
         print(f"wrote {stats.path} ({what}{stats.frames} frames, {stats.size[0]}x"
               f"{stats.size[1]} pixels, {written}, {stats.video_fps:g} fps video; "
               f"rendered in {stats.seconds:.1f} s at {stats.render_rate:.1f} frames/s)")
+    from replay.views.base import close_figure  # here: the verbs that draw nothing skip matplotlib
+
     close_figure(scene.figure_)  # a command line (or a test calling main) keeps no figures
     return stats
 
@@ -141,13 +144,12 @@ RUN_FILE_SUFFIXES = (".h5", ".hdf5")
 
 
 def check_run_files(files):
-    """Refuse FILE arguments that name no file, like ``replay info`` does."""
+    """Refuse FILE arguments that name no file, directory or glob, like ``replay info`` does."""
     for spec in files:
         path = Path(spec)
-        if path.is_file():
-            continue
-        if path.is_dir():
-            raise RunFileError(f"'{spec}' is a directory, not a run file.")
+        if path.exists() or glob.has_magic(spec):
+            continue  # a directory or a glob: replay.Runs says when it holds no runs;
+            # a pipe or a device: opening it says it is not a regular file
         file, colon, _ = spec.rpartition(":")
         if colon and file and Path(file).is_file():
             continue  # FILE:RUN; a missing run is reported when it is opened
@@ -165,18 +167,63 @@ def check_run_files(files):
 
 
 def compared_runs(args):
-    """The runs of ``replay compare`` / ``replay table``: files, ``file:run`` specs, --runs."""
-    from replay.compare import open_runs
+    """The runs of ``replay compare`` / ``replay table`` as a list of :class:`replay.Run`."""
+    return list(selected_runs(args))
+
+
+def selected_runs(args):
+    """The :class:`replay.Runs` that FILE... (files, FILE:RUN, directories, globs), --runs
+    and --where select."""
+    from replay.collection import Runs
 
     check_run_files(args.files)
-    if not args.runs:
-        return open_runs(args.files)
-    return open_runs([f"{file}:{name}" for file in args.files for name in args.runs])
+    names = getattr(args, "runs", None)
+    if names and all(Path(spec).is_file() for spec in args.files):
+        # Explicit files: every name must be a run of every file.
+        runs = Runs([f"{file}:{name}" for file in args.files for name in names])
+    else:
+        runs = Runs(args.files)
+        if names:
+            runs = runs.named(names)
+    tests = getattr(args, "where", None)
+    if tests:
+        runs = runs.where(**dict(tests))
+        if not runs:
+            raise OptionError(
+                f"--where {' '.join(f'{name}={value}' for name, value in tests)} selects no "
+                f"run. Values there: {_describe_values(Runs(args.files), tests)}.")
+    return runs
 
 
-def add_run_selection(parser):
-    """The FILE... and --runs arguments shared by the verbs that take several runs."""
+def _describe_values(runs, tests):
+    values = runs.hparam_values()
+    return "; ".join(f"{name}: {', '.join(map(str, values.get(name, [])))}"
+                     for name, _ in tests)
+
+
+def where_argument(text):
+    """``--where NAME=VALUE``: the value as JSON (0.1, true, null) or else as text (relu)."""
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(
+            f"--where takes NAME=VALUE, e.g. activation=relu or lr=0.1. Got {text!r}.")
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = value
+    if isinstance(parsed, (list, dict)):
+        parsed = value
+    return name, parsed
+
+
+def add_run_selection(parser, *, runs_flag="--runs"):
+    """The FILE... (files, FILE:RUN, directories, globs), --runs and --where arguments of
+    the verbs that take several runs."""
     parser.add_argument("files", nargs="+", metavar="FILE",
-                        help="run file(s) (.h5), or FILE:RUN for one run of a file")
-    parser.add_argument("--runs", nargs="+", metavar="RUN",
+                        help="run file(s) (.h5), FILE:RUN for one run of a file, directories "
+                             "(searched recursively) or globs of run files (quote them)")
+    parser.add_argument(runs_flag, nargs="+", metavar="RUN", dest="runs",
                         help="run names (in every FILE; default: all runs)")
+    parser.add_argument("--where", nargs="+", metavar="NAME=VALUE", type=where_argument,
+                        help="only the runs with these hyperparameters (Run.hparams), e.g. "
+                             "activation=relu lr=0.1")

@@ -11,12 +11,34 @@ from replay.cli.common import (
     select_epochs,
 )
 from replay.errors import OptionError
-from replay.views.registry import view_names, view_options
 
-#: Options of ``replay compare`` that only a grid of views uses (dest → flag): --view,
-#: --ncols and the options the registered views declare.
-GRID_OPTIONS = {"view": "--view", **{option.name: f"--{option.name}" for option in view_options()},
-                "ncols": "--ncols"}
+
+def grid_options():
+    """Options of ``replay compare`` that only a grid of views uses (dest → flag): --view,
+    --ncols and the options the registered views declare."""
+    _register_views()
+    return {"view": "--view", **{option.name: f"--{option.name}" for option in view_options()},
+            "ncols": "--ncols"}
+
+
+def _register_views():
+    """Import the views, which registers them (and imports matplotlib): only the verbs that
+    draw do, so that ``replay table`` and ``replay diagnose`` start fast."""
+    import replay.views  # noqa: F401
+
+
+def view_names():
+    _register_views()
+    from replay.views.registry import view_names
+
+    return view_names()
+
+
+def view_options():
+    _register_views()
+    from replay.views.registry import view_options
+
+    return view_options()
 
 
 #: Options of ``replay compare`` that only --curves uses.
@@ -26,7 +48,7 @@ CURVES_OPTIONS = {"validation": "--validation", "yscale": "--yscale"}
 def _check_compare_options(args):
     """Refuse the options that the chosen kind of comparison would ignore."""
     if args.curves:
-        given = [flag for dest, flag in GRID_OPTIONS.items()
+        given = [flag for dest, flag in grid_options().items()
                  if getattr(args, dest) is not None]
         if given:
             raise OptionError(
@@ -169,6 +191,7 @@ DEFAULT_VIEWS = ["feature-space", "decision-boundary"]
 
 
 def add(subparsers):
+    _register_views()
     from replay.render.save import MEDIA_ARGUMENTS
 
     parser = subparsers.add_parser(

@@ -70,5 +70,5 @@ def add(subparsers):
     parser.add_argument("--target-accuracy", type=float, default=1.0, metavar="A",
                         help="accuracy of the table's 'epoch of accuracy' column (default 1)")
     parser.add_argument("--processes", type=int, metavar="N",
-                        help="worker processes drawing the runs (default: one per CPU)")
+                        help="worker processes drawing the runs (default: one per core)")
     parser.set_defaults(func=run)

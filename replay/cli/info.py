@@ -1,24 +1,42 @@
 """``replay info``: the runs of a file, their layers, history and what each quantity costs."""
 
+import glob
 import os
 
 from replay.cli.common import MODEL_FILE_HELP, counted, format_bytes
 from replay.io import schema
+from replay.io.runfile import list_runs
+from replay.run import Run, format_hparams
 
 
 def run(args):
     """Print the runs of a file: snapshots, layers, history keys and array sizes."""
-    from replay.io.runfile import list_runs
-    from replay.run import Run, format_hparams
+    files = [args.file]
+    if os.path.isdir(args.file) or (not os.path.exists(args.file)
+                                    and glob.has_magic(args.file)):  # many run files
+        from replay.cli.common import check_run_files
+        from replay.collection import Runs
 
-    names = list_runs(args.file) if not args.run else [args.run]
+        check_run_files([args.file])
+        runs = Runs(args.file)
+        files = (runs.named([args.run]) if args.run else runs).paths
+    for index, file in enumerate(files):
+        if index:
+            print()
+        _describe_file(file, args)
+    return 0
+
+
+def _describe_file(file, args):
+    """Print what ``replay info`` says of one file."""
+    names = list_runs(file) if not args.run else [args.run]
     try:
-        on_disk = f", {format_bytes(os.path.getsize(args.file))} on disk"
+        on_disk = f", {format_bytes(os.path.getsize(file))} on disk"
     except OSError:
         on_disk = ""
-    print(f"{args.file}: {counted(len(names), 'run')}{on_disk}")
+    print(f"{file}: {counted(len(names), 'run')}{on_disk}")
     for name in names:
-        with Run(args.file, name, model_file=args.model_file) as run:
+        with Run(file, name, model_file=args.model_file) as run:
             attrs = run.attrs
             status = "complete" if run.complete else "INCOMPLETE"
             if run.stopped_early:
@@ -62,7 +80,6 @@ def run(args):
                     stored = "recomputed" if path in recomputed else format_bytes(size)
                     print(f"    {path:<40} {str(shape):<22} {str(dtype):<8} {stored}")
             print(_describe_sizes(run, arrays, recomputed))
-    return 0
 
 
 def _role(run, layer):
@@ -135,10 +152,11 @@ def _describe_deepreplay(run):
 def add(subparsers):
     parser = subparsers.add_parser(
         "info", help="describe the runs of a run file",
-        description="Describe the runs of a run file (replay's own or DeepReplay's): per run "
+        description="Describe the runs of a run file (replay's own or DeepReplay's; or of every "
+                    "run file of a directory or glob): per run "
                     "its state, snapshots and epochs, layers, history keys, what each "
                     "recorded quantity costs on disk and any problem found.")
-    parser.add_argument("file", help="run file (.h5)")
+    parser.add_argument("file", help="run file (.h5), or a directory or glob of run files")
     parser.add_argument("--run", help="only this run")
     parser.add_argument("--model-file", help=MODEL_FILE_HELP)
     parser.add_argument("--arrays", action="store_true", help="list every array")

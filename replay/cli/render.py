@@ -4,12 +4,15 @@ from replay.cli.common import (
     MODEL_FILE_HELP,
     check_epoch,
     check_output_options,
+    check_run_files,
     epoch_argument,
     figure_size,
     save_and_report,
     select_epochs,
+    where_argument,
 )
-from replay.views.registry import LIMITS, view_names, view_options
+from replay.errors import OptionError
+from replay.views.registry import LIMITS, VALUES, view_names, view_options
 
 #: The figure size of the five-panel scene, and of each panel of --view.
 SCENE_SIZE = (12.0, 6.0)
@@ -23,7 +26,8 @@ def run(args):
 
     kind = output_kind(args.out)
     check_output_options(args, kind)
-    with Run(args.file, args.run, model_file=args.model_file) as run:
+    path, name = _one_run(args)
+    with Run(path, name, model_file=args.model_file) as run:
         owner = f"run {run.name!r}"
         epoch = check_epoch(args.epoch, run, owner) if kind == "png" else None
         epochs = select_epochs(args.epochs, run, owner) if kind != "png" else None
@@ -32,10 +36,41 @@ def run(args):
             scene = views_scene(run, args, title_prefix)
         else:
             scene = Scene.default(run, layer=args.layer, figsize=args.figsize or SCENE_SIZE,
-                                  metric=args.metric, limits=args.limits,
-                                  title_prefix=title_prefix)
+                                  metric=args.metric, values=args.values or "snapshots",
+                                  limits=args.limits, title_prefix=title_prefix)
         save_and_report(scene, args, kind, epoch, epochs)
     return 0
+
+
+def _one_run(args):
+    """The file and run name that FILE (a file, a directory or a glob), --run and --where name.
+
+    A directory or a glob must narrow down to exactly one run.
+    """
+    import glob
+    from pathlib import Path
+
+    from replay.collection import Runs
+
+    many = Path(args.file).is_dir() or (not Path(args.file).exists()
+                                        and glob.has_magic(args.file))
+    if not many and not args.where:
+        return args.file, args.run  # Run checks the name (and takes the only run)
+    check_run_files([args.file])
+    runs = Runs(args.file)
+    if args.run:
+        runs = runs.named([args.run])
+    if args.where:
+        runs = runs.where(**dict(args.where))
+    if len(runs) != 1:
+        shown = ", ".join(runs.labels()[:5]) + (", ..." if len(runs) > 5 else "")
+        raise OptionError(
+            f"replay render draws one run, but '{args.file}'"
+            + (f" with {' '.join(f'{k}={v}' for k, v in args.where)}" if args.where else "")
+            + f" selects {len(runs)}" + (f": {shown}" if len(runs) else "")
+            + ". Narrow it down with --run NAME, --where NAME=VALUE or a narrower glob.")
+    (record,) = runs.records
+    return record.path, record.name
 
 
 def views_scene(run, args, title_prefix):
@@ -65,19 +100,23 @@ def add(subparsers):
                     "per-sample losses); for regression predictions against targets, "
                     "residuals, loss and per-sample losses beside the feature space "
                     "coloured by target. The output kind follows the extension of --out.")
-    parser.add_argument("file", help="run file (.h5)")
+    parser.add_argument("file", help="run file (.h5), or a directory or glob of run files "
+                                     "that --run / --where narrow down to one run")
     parser.add_argument("--run", help="run name (may be omitted when the file holds one)")
+    parser.add_argument("--where", nargs="+", metavar="NAME=VALUE", type=where_argument,
+                        help="the run with these hyperparameters, e.g. activation=relu lr=0.1")
     parser.add_argument("--model-file", help=MODEL_FILE_HELP)
     parser.add_argument("--out", required=True, help="output file: .mp4, .gif or .png")
     parser.add_argument("--layer", help="hidden layer of the feature space (default: the "
                                         "run's only 2-unit hidden layer, else its last "
                                         "hidden layer, through PCA)")
+
     parser.add_argument("--limits", choices=LIMITS.choices, default="fixed", help=LIMITS.help)
     parser.add_argument("--view", nargs="+", metavar="VIEW", choices=view_names(),
                         help="registered views side by side instead of the scene: "
                              f"{', '.join(view_names())}")
     for option in view_options():  # the views' own options not offered above
-        if option.name not in ("layer", "limits", "metric"):
+        if option.name not in ("layer", "limits", "metric", "values"):
             parser.add_argument(f"--{option.name}", choices=option.choices, type=option.type,
                                 help=f"with --view: {option.help}")
     parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
@@ -95,6 +134,7 @@ def add(subparsers):
                              "5.5x4.8 per panel)")
     parser.add_argument("--metric", help="metric of the loss panel (default: accuracy, or the "
                                          "first recorded metric)")
+    parser.add_argument("--values", choices=VALUES.choices, help=VALUES.help)
     parser.add_argument("--title-prefix", help="text before 'Epoch N' (default: the run name)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)

@@ -5,7 +5,6 @@ import sys
 
 from replay.cli.common import counted
 from replay.errors import OptionError
-from replay.views.registry import view_names
 
 
 def _has_display():
@@ -85,6 +84,8 @@ def _watch_in_window(run, build, interval, size):
 
 
 def add(subparsers):
+    from replay.views.registry import view_names  # imports (and registers) the views
+
     parser = subparsers.add_parser(
         "watch", help="follow a run while it is recorded",
         description="Follow a run while another process records it: an interactive window "

@@ -20,6 +20,7 @@ from replay.compare.runs import open_runs, run_labels
 from replay.errors import OptionError
 from replay.render.scene import Scene
 from replay.views.registry import VIEWS, view_spec
+from replay.views.style import LEGEND_SIZE
 
 
 class ComparisonScene(Scene):
@@ -32,6 +33,9 @@ class ComparisonScene(Scene):
         compared_runs: the runs, in column order.
         labels: their labels (the run names, or ``"file:name"`` where names repeat).
         cells: ``{(run label, view name): view}`` of a grid.
+        legend_: the one legend of a grid, below the panels (``None`` when
+            fewer than two panels have one): the panels' legends say the same
+            for every run, so it is said once.
     """
 
     def __init__(self, **options):
@@ -41,6 +45,7 @@ class ComparisonScene(Scene):
         self.cells = {}
         self._panel_titles = {}
         self._shared_rows = []
+        self.legend_ = None
 
     @classmethod
     def grid(cls, runs=None, views=("feature-space", "decision-boundary"), *, path=None,
@@ -215,7 +220,53 @@ class ComparisonScene(Scene):
             view.ax_.set_title(label if alone else f"{label}: {short}" if label else short)
         for row in self._shared_rows:
             share_y_limits(row)
+        if self.cells:
+            self.legend_ = one_legend(self.figure_, list(self.cells.values()))
         return self
+
+
+#: Entries of a figure legend laid out in one row up to this many.
+ONE_ROW_ENTRIES = 8
+
+
+def one_legend(figure, views):
+    """Replace the legends of ``views``' axes by one legend of ``figure``, below the panels.
+
+    Entries are taken once per label, in reading order (a two-column
+    panel legend reads across: class 0, class 1, predicted 0, ...);
+    blank padding entries are dropped. Returns the legend, or ``None``
+    when fewer than two panels had one (nothing repeats: left as it is).
+    """
+    legends = []
+    for view in views:
+        axes = list(view.axes_)
+        if getattr(view, "metric_ax_", None) is not None:
+            axes.append(view.metric_ax_)
+        legends += [(view, ax.get_legend()) for ax in axes if ax.get_legend() is not None]
+    if len(legends) < 2:
+        return None
+    handles = {}
+    for view, legend in legends:
+        for handle, text in _reading_order(legend):
+            if text.get_text().strip():
+                handles.setdefault(text.get_text(), handle)
+        legend.remove()
+        if getattr(view, "legend_", None) is legend:
+            view.legend_ = None
+    count = len(handles)
+    ncol = count if count <= ONE_ROW_ENTRIES else math.ceil(count / 2)
+    return figure.legend(list(handles.values()), list(handles), loc="outside lower center",
+                         ncol=ncol, fontsize=LEGEND_SIZE, frameon=False, handlelength=1.4,
+                         columnspacing=1.4, handletextpad=0.4)
+
+
+def _reading_order(legend):
+    """``(handle, text)`` pairs of a legend row by row (matplotlib fills it column by column)."""
+    pairs = list(zip(legend.legend_handles, legend.get_texts()))
+    ncol = max(1, int(getattr(legend, "_ncols", 1)))
+    rows = math.ceil(len(pairs) / ncol)
+    return [pairs[column * rows + row] for row in range(rows) for column in range(ncol)
+            if column * rows + row < len(pairs)]
 
 
 def share_y_limits(views):

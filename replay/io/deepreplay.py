@@ -194,6 +194,7 @@ def open_store(group, path, model_file=None):
     steps_per_epoch = int(attrs.get("n_batches") or 0)
     hidden_layers, output_layer = _split_output(layers)
     inputs = group[schema.DEEPREPLAY_INPUTS]
+    _check_shapes(group, layers, where)
 
     datasets = {
         schema.SNAPSHOT_EPOCHS: StaticDataset(np.arange(trained + 1, dtype=np.float64),
@@ -267,6 +268,45 @@ def open_store(group, path, model_file=None):
         run_attrs.update(model_config=model.model_config, model_class=model.model_class,
                          keras_version=model.keras_version, backend=model.backend)
     return ArrayStore(datasets, run_attrs, valid=lambda: group.id.valid)
+
+
+def _check_shapes(group, layers, where):
+    """Raise :class:`RunFileError` when the inputs, weights and targets do not chain.
+
+    A Dense net's kernels are ``(inputs, units)``: the first one's rows are
+    the inputs' features, each next one's the previous layer's units; the
+    targets hold one value, or one per output unit, per sample. A file
+    whose arrays were reshaped breaks that chain, and the forward pass
+    would fail in numpy instead.
+    """
+    inputs = group[schema.DEEPREPLAY_INPUTS]
+    targets = group[schema.DEEPREPLAY_TARGETS]
+    features = inputs.shape[1] if inputs.ndim == 2 else None
+
+    def damaged(what):
+        return RunFileError(f"The {where} is damaged: {what}.")
+
+    if features is None:
+        raise damaged(f"its inputs have shape {inputs.shape}, not (samples, features)")
+    width, units = features, None
+    for layer in layers:
+        if layer.class_name != "Dense" or not layer.weights:
+            continue
+        kernel = group[layer.weights[0][0]].shape[1:]
+        if len(kernel) != 2 or kernel[0] != width:
+            raise damaged(f"the kernel of layer {layer.name!r} has shape {tuple(kernel)} for "
+                          f"{width} values in, not ({width}, units)")
+        units = kernel[1]
+        for weight_path, weight in layer.weights[1:2]:
+            bias = group[weight_path].shape[1:]
+            if tuple(bias) != (units,):
+                raise damaged(f"the {weight} of layer {layer.name!r} has shape {tuple(bias)}, "
+                              f"not ({units},)")
+        width = units
+    if units is not None and (targets.shape[:1] != inputs.shape[:1]
+                              or tuple(targets.shape[1:]) not in ((), (1,), (units,))):
+        raise damaged(f"its targets have shape {targets.shape} for {inputs.shape[0]} samples "
+                      f"and {units} output{'' if units == 1 else 's'}")
 
 
 def _sources(inputs):

@@ -80,6 +80,11 @@ class HDF5Store:
         # Datasets the run recomputes from its weights instead of storing them.
         self.recomputed = RecomputedDatasets.from_attribute(
             self, self.attrs.get(schema.RECOMPUTED_ATTRIBUTE))
+        # Members and the array list, looked up once per store: a store lives as long as
+        # its file handle (a reopened or refreshed run gets a new one), and an h5py lookup
+        # by path costs more than reading a small array.
+        self._members = {}
+        self._arrays = None
 
     @property
     def valid(self):
@@ -105,11 +110,15 @@ class HDF5Store:
             return path in self.group
 
     def __getitem__(self, path):
+        member = self._members.get(path)
+        if member is not None:
+            return member
         computed = self._recomputed(path)
         if computed is not None:
             return computed
         with _Guard(self, path):
-            return self._wrap(path, self.group[path])
+            member = self._members[path] = self._wrap(path, self.group[path])
+        return member
 
     def get(self, path, default=None):
         computed = self._recomputed(path)
@@ -130,6 +139,11 @@ class HDF5Store:
 
     def arrays(self):
         """Return ``{dataset path: (shape, dtype, stored bytes)}`` of every array."""
+        if self._arrays is None:
+            self._arrays = self._list_arrays()
+        return dict(self._arrays)
+
+    def _list_arrays(self):
         found = {}
 
         def visit(name, item):

@@ -38,6 +38,31 @@ from replay.run import Run
 BLOCK = 32
 
 
+#: What ``Recorder(landscape={...})`` may pass on to :func:`record_landscape`.
+RECORDER_OPTIONS = ("directions", "resolution", "margin", "line", "seed")
+
+
+def check_recorder_option(value):
+    """``Recorder(landscape=...)`` as :func:`record_landscape`'s keyword arguments, or ``None``.
+
+    ``None`` or ``False``: no landscape; ``True``: the defaults; a dict of
+    :data:`RECORDER_OPTIONS`.
+    """
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(RECORDER_OPTIONS))
+        if unknown:
+            raise RecordingError(
+                f"Recorder(landscape=...) takes {', '.join(RECORDER_OPTIONS)}. Got "
+                f"{', '.join(map(repr, unknown))}.")
+        return dict(value)
+    raise RecordingError(f"Recorder(landscape=...) must be True, False, None or a dict of "
+                         f"{', '.join(RECORDER_OPTIONS)}. Got {value!r}.")
+
+
 class KerasLoss:
     """The mean loss of samples at any weights of a model, computed by the model.
 
@@ -46,7 +71,8 @@ class KerasLoss:
             non-trainable variables, e.g. batch-norm statistics, stay as they are).
         layout: the :class:`replay.landscape.ParameterLayout` of the vectors:
             every trainable variable of the model must be in it.
-        inputs, targets: the samples (the run's recorded training samples).
+        inputs: the samples' inputs (the run's recorded training samples).
+        targets: their targets.
 
     Calling it with weight vectors ``(m, P)`` returns their mean losses ``(m,)``.
     """
@@ -119,8 +145,11 @@ def record_landscape(model, path, run=None, *, directions="pca", resolution=25, 
         model: the trained, compiled model the run was recorded from.
         path: the run file.
         run: the run's name (may be omitted when the file holds one run).
-        directions, resolution, margin, line, seed: see
-            :func:`replay.landscape.compute_landscape`.
+        directions: ``"pca"`` or ``"random"``.
+        resolution: grid points per axis.
+        margin: the grid's margin around the path, a fraction of its extent.
+        line: the range of ``t`` of the straight line.
+        seed: the random directions' seed.
 
     Returns:
         The :class:`replay.landscape.Landscape` (stored in the file).

@@ -8,7 +8,9 @@ is needed: one is checked against these options when a recording starts
 (:mod:`replay.record.recording`).
 """
 
+import math
 import os
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -16,7 +18,7 @@ from replay.errors import OptionError
 from replay.io import probes as probe_points_module
 from replay.io import runfile
 from replay.io.storage import check_storage_dtype
-from replay.record import budget
+from replay.record import budget, run_names
 from replay.record.capture import check_layers, check_quantities
 from replay.record.gradients import check_gradients_option
 from replay.run import TASKS as RUN_TASKS
@@ -47,6 +49,7 @@ class RecorderOptions:
         compression, static_compression: the HDF5 filters of the per-snapshot
             arrays and of the static ones (``"auto"`` resolved).
         hparams: ``{name: JSON scalar}`` stored in the run (``{}``: none).
+        trial: ``{key: JSON scalar}`` saying which trial of a sweep the run is (``{}``: none).
         the others: as given, checked.
     """
 
@@ -57,7 +60,7 @@ class RecorderOptions:
                  task="auto", layers=None, quantities=None, max_samples=None,
                  storage_dtype="float16",
                  max_snapshot_bytes=budget.DEFAULT_MAX_SNAPSHOT_BYTES, recompute=True,
-                 sample_seed=0):
+                 sample_seed=0, hparams=None, trial=None):
         if inputs is None or targets is None:
             raise OptionError(
                 "Recorder needs inputs= and targets= (the samples whose activations "
@@ -65,9 +68,12 @@ class RecorderOptions:
             )
         check_run_name(run)
         self.path = os.fspath(path)
-        # A DeepReplay (or other foreign) file is refused now, not after fit starts.
-        runfile.check_writable(self.path)
+        if not run_names.is_directory(self.path):
+            # A DeepReplay (or other foreign) file is refused now, not after fit starts.
+            runfile.check_writable(self.path)
         self.run = run
+        self.hparams = check_scalars(hparams, "hparams")
+        self.trial = check_scalars(trial, "trial")
         self.sources = {"train": check_samples(inputs, targets, "inputs", "targets")}
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -137,6 +143,34 @@ class RecorderOptions:
         if writer not in ("process", "thread"):
             raise OptionError(f"writer must be 'process' or 'thread'. Got {writer!r}.")
         self.writer = writer
+
+
+def check_scalars(values, name):
+    """Return ``values`` as a flat dict ``{str: JSON scalar}`` (``{}`` for ``None``).
+
+    numpy scalars become Python ones; anything else (a list, an array, an
+    object, NaN or an infinity, which JSON cannot hold) is an :class:`OptionError`
+    naming the key.
+    """
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise OptionError(f"{name} must be a dict {{name: value}}. Got "
+                          f"{type(values).__name__}.")
+    checked = {}
+    for key, value in values.items():
+        if not isinstance(key, str):
+            raise OptionError(f"{name} keys must be strings. Got {key!r}.")
+        if isinstance(value, np.generic):
+            value = value.item()
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            raise OptionError(
+                f"{name}[{key!r}] must be a number, a string, a bool or None (a flat "
+                f"JSON object). Got {type(value).__name__} {value!r}.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise OptionError(f"{name}[{key!r}] must be finite (JSON holds no {value}).")
+        checked[key] = value
+    return checked
 
 
 def check_samples(inputs, targets, inputs_name, targets_name):

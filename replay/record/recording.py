@@ -21,7 +21,7 @@ from replay.errors import BudgetWarning, RecordingError, RecordingWarning
 from replay.io import runfile, schema, writer_process
 from replay.io.writer import RunWriter
 from replay.io.writer_process import WriterProcess
-from replay.record import budget
+from replay.record import budget, run_names
 from replay.record.capture import BackendCapture, CapturePlan, ModelLoss, read_weights
 from replay.record.gradients import GradientPlan, wants_gradients
 from replay.record.write_queue import WriteQueue
@@ -38,22 +38,31 @@ class Recording:
     Args:
         options: the recorder's :class:`replay.record.options.RecorderOptions`.
         model: the Keras model recorded.
-        run: the run's name in ``options.path``.
+        path: the run file.
+        run: the run's name in it.
+        hparams: ``{name: JSON scalar}`` stored as the run's ``hparams``.
+        trial: ``{key: JSON scalar}`` stored as the run's ``trial``.
         steps_per_epoch: the batches of an epoch, when known (it sets how much
             training a snapshot's capture may cost, see :mod:`replay.record.budget`).
         in_process: write from this process only (no writer child started).
         max_pending: snapshots that may wait for the writer thread.
         first_step_timeout: seconds snapshot 0 waits, at most, for Keras' first
             training step.
+        names: the :class:`replay.record.run_names.RunNames` told of the run
+            once it is created.
     """
 
-    def __init__(self, options, model, run, *, steps_per_epoch=None, in_process=False,
-                 max_pending=4, first_step_timeout=3.0):
+    def __init__(self, options, model, path, run, *, hparams=None, trial=None,
+                 steps_per_epoch=None, in_process=False, max_pending=4,
+                 first_step_timeout=3.0, names=None):
         self.options = options
         self.model = model
         self.run = run
-        self.path = options.path
+        self.path = path
+        self.hparams = dict(hparams or {})
+        self.trial = dict(trial or {})
         self.first_step_timeout = first_step_timeout
+        self.names = names
         self.queue = WriteQueue(max_pending)
         self.sink = None  # where snapshots go: a WriterProcess or a RunWriter
         self.started = False  # the run was created in the file
@@ -85,8 +94,13 @@ class Recording:
 
     # -- one fit ---------------------------------------------------------------
 
-    def begin_fit(self, *, epochs, steps, batch_size, n_train):
+    def begin_fit(self, *, epochs, steps, batch_size, n_train, initial_epoch=0):
         """Open the run (create it, or continue it) for a ``fit`` of ``epochs`` epochs.
+
+        A ``fit`` from ``initial_epoch`` > 0 (e.g. a KerasTuner Hyperband
+        trial resumed from an earlier one) trains ``epochs - initial_epoch``
+        epochs; the run counts them from its own start and notes
+        ``initial_epoch``.
 
         Returns:
             Whether snapshot 0 is held back until :meth:`first_step_done`.
@@ -97,7 +111,7 @@ class Recording:
         n_snapshots = self.open()
         self.steps_per_epoch = steps
         steps = steps or 0
-        self.epochs_planned = int(self.epochs_done + epochs)
+        self.epochs_planned = int(self.epochs_done + max(epochs - initial_epoch, 0))
         if batch_size is None and steps:
             # Not told by Keras: exact when the recorded inputs are the training data.
             batch_size = int(np.ceil(len(self.options.sources["train"][0]) / steps))
@@ -107,6 +121,8 @@ class Recording:
             steps_per_epoch=int(steps),
             batch_size=int(batch_size or 0),
             n_train_samples=int(n_train) if n_train is not None else -1,
+            **({"initial_epoch": int(initial_epoch)} if initial_epoch and not n_snapshots
+               else {}),
         )
         if n_snapshots:
             # A writer that cannot open the file fails now, not epochs later.
@@ -242,6 +258,8 @@ class Recording:
             The number of snapshots the run holds already.
         """
         options = self.options
+        if run_names.is_directory(options.path):
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
         created = not os.path.exists(self.path)
         handle = runfile.open_file(self.path, "a")
         if not self.started and options.overwrite and list(handle) == [self.run]:
@@ -318,6 +336,8 @@ class Recording:
         if options.probe_points:
             writer.set_attributes(probe_limits=options.probe_limits.tolist())
         self.started = True
+        if self.names is not None:
+            self.names.written.add((self.path, self.run))
         self.epochs_done = 0
         self.step = 0
         return writer
@@ -350,6 +370,8 @@ class Recording:
             "snapshot_every": int(options.every_n_batches or 1),
             "n_outputs": int(self.plan.outputs.shape[-1]) if self.plan.outputs.shape else 1,
             "subclassed": bool(self.plan.subclassed),
+            **({schema.HPARAMS_ATTRIBUTE: json.dumps(self.hparams)} if self.hparams else {}),
+            **({schema.TRIAL_ATTRIBUTE: json.dumps(self.trial)} if self.trial else {}),
         }
 
     # -- the capture ---------------------------------------------------------------

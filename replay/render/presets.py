@@ -36,7 +36,7 @@ def feature_layer(run):
 
 
 def default(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0),
-            metric=None, source="train", limits="fixed"):
+            metric=None, values="snapshots", source="train", limits="fixed"):
     """The figure that fits the run: :func:`part1` for classification, :func:`regression`.
 
     A classification model without a hidden layer shows its decision
@@ -47,21 +47,21 @@ def default(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0
         run: the :class:`replay.Run`.
         layer: the hidden layer of the feature space; ``None`` for
             :func:`feature_layer`.
-        title_prefix, figsize, metric, source, limits: as in :func:`part1`.
+        title_prefix, figsize, metric, values, source, limits: as in :func:`part1`.
 
     Returns:
         The scene.
     """
     layer = feature_layer(run) if layer is None else layer
     options = {"title_prefix": title_prefix, "figsize": figsize, "metric": metric,
-               "source": source, "limits": limits}
+               "values": values, "source": source, "limits": limits}
     if run.task == "regression":
         return regression(scene_class, run, layer, **options)
     return part1(scene_class, run, layer, **options)
 
 
 def part1(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0), bins=10,
-          metric=None, source="train", limits="fixed"):
+          metric=None, values="snapshots", source="train", limits="fixed"):
     """The five-panel figure of the activation-function experiment.
 
     Feature space of ``layer`` (large, left); probability histograms of
@@ -80,6 +80,10 @@ def part1(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0),
         bins: bins of the probability histograms.
         metric: the metric of the curves (``None``: accuracy, or the first
             recorded metric).
+        values: what the curves show: ``"snapshots"`` (each snapshot's mean
+            per-sample loss and accuracy, the state the other panels show),
+            ``"history"`` (Keras' log) or ``"both"``; see
+            :class:`replay.views.LossAndMetric`.
         source: ``"train"`` or ``"validation"`` samples.
         limits: the feature space's axis limits (see
             :class:`replay.views.FeatureSpace`; ``"fixed"`` renders fastest).
@@ -91,13 +95,13 @@ def part1(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0),
     scene, column = _grid(scene_class, big, figsize, title_prefix)
     scene.add(ProbabilityHistogram(run, source=source, bins=bins), (0, column),
               (0, column + 1))
-    scene.add(LossAndMetric(run, metric=metric), (1, column))
+    scene.add(LossAndMetric(run, metric=metric, values=values), (1, column))
     scene.add(LossHistogram(run, source=source), (1, column + 1))
     return scene
 
 
 def regression(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 6.0),
-               metric=None, source="train", limits="fixed"):
+               metric=None, values="snapshots", source="train", limits="fixed"):
     """The figure of a regression run.
 
     Feature space of ``layer`` coloured by target value (large, left, when
@@ -110,7 +114,7 @@ def regression(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 
         run: a regression :class:`replay.Run`.
         layer: the hidden layer of the feature space; ``None`` for
             :func:`feature_layer` (no large panel when there is none).
-        title_prefix, figsize, source, limits: as in :func:`part1`.
+        title_prefix, figsize, values, source, limits: as in :func:`part1`.
         metric: the metric of the curves (``None``: the first recorded one).
 
     Returns:
@@ -121,7 +125,7 @@ def regression(scene_class, run, layer=None, *, title_prefix="", figsize=(12.0, 
     scene, column = _grid(scene_class, big, figsize, title_prefix)
     scene.add(PredictionScatter(run, source=source), (0, column))
     scene.add(ResidualHistogram(run, source=source), (0, column + 1))
-    scene.add(LossAndMetric(run, metric=metric), (1, column))
+    scene.add(LossAndMetric(run, metric=metric, values=values), (1, column))
     scene.add(LossHistogram(run, source=source, by_class=False), (1, column + 1))
     return scene
 

@@ -9,6 +9,8 @@ their loss. Both take one run, or several runs of one model (one plane,
 one colour per run, a legend).
 """
 
+import os
+
 import numpy as np
 from matplotlib import patheffects
 from matplotlib.colors import LogNorm
@@ -16,6 +18,7 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator
 
 from replay.errors import OptionError
 from replay.landscape import RESOLUTION, compute_landscape
+from replay.results import run_labels
 from replay.views.base import View
 from replay.views.registry import ViewOption, register
 from replay.views.style import LABEL_SIZE, LEGEND_SIZE, LEGEND_ZORDER, run_color, run_marker
@@ -28,8 +31,15 @@ DIRECTIONS = ViewOption("directions", "plane of the loss landscape: the weight t
 SURFACE_CMAP = "viridis"
 LEVELS = 24
 #: A light outline under the paths, so they stay visible over dark valleys.
-#: The legend of several runs: over the filled contours (zorder 1), under the paths (2).
+#: Drawing order: the filled contours (1), the legend of several runs, the
+#: static start points, then what moves: the paths, the current points on
+#: top. Static artists all under the moving ones, so blitted frames (moving
+#: artists over a static background) equal full redraws, where the
+#: semi-transparent outlines of overlapping paths would otherwise differ.
 SURFACE_LEGEND_ZORDER = 1.5
+START_ZORDER = 1.9
+PATH_ZORDER = 2.0
+POINT_ZORDER = 2.2
 PATH_OUTLINE = [patheffects.withStroke(linewidth=3.2, foreground="white", alpha=0.85)]
 
 
@@ -43,6 +53,17 @@ def _landscape_of(runs, landscape, directions, resolution):
     return compute_landscape(runs, directions=directions, resolution=resolution)
 
 
+def as_runs(runs):
+    """A list of runs from a :class:`replay.Run`, runs, a ``replay.Runs`` or a file, folder or glob."""
+    if isinstance(runs, (str, os.PathLike)):
+        from replay.collection import Runs
+
+        return list(Runs(runs))
+    if hasattr(runs, "n_snapshots"):  # one Run
+        return [runs]
+    return list(runs)
+
+
 class _LandscapeView(View):
     """What the two landscape views share: one or several runs, their landscape, labels."""
 
@@ -50,12 +71,12 @@ class _LandscapeView(View):
 
     def __init__(self, run, *, directions="pca", resolution=RESOLUTION, labels=None,
                  landscape=None, ax=None):
-        runs = list(run) if isinstance(run, (list, tuple)) else [run]
+        runs = as_runs(run)
         if not runs:
             raise OptionError(f"{type(self).__name__} needs at least one run. Got none.")
         super().__init__(min(runs, key=lambda each: each.n_snapshots), ax=ax)
         self.runs = runs
-        self.labels = [each.name for each in runs] if labels is None else list(labels)
+        self.labels = run_labels(runs) if labels is None else list(labels)
         if len(self.labels) != len(runs):
             raise OptionError(f"Got {len(self.labels)} labels for {len(runs)} runs.")
         self.landscape_ = _landscape_of(runs, landscape, directions, resolution)
@@ -79,8 +100,9 @@ class LossLandscape(_LandscapeView):
     each direction explains.
 
     Args:
-        run: a :class:`replay.Run`, or a list of runs of one model (the
-            plane of their combined trajectories; one colour each).
+        run: a :class:`replay.Run`; or runs of one model (the plane of their
+            combined trajectories; one colour each): a list, a
+            :class:`replay.Runs`, or a file, folder or glob of run files.
         directions: ``"pca"`` or ``"random"`` (see :func:`replay.landscape.compute_landscape`).
         resolution: grid points per axis.
         labels: the runs' legend labels (default: their names).
@@ -125,11 +147,11 @@ class LossLandscape(_LandscapeView):
             color = self._color(position)
             ax.plot(path[0, 0], path[0, 1], marker=run_marker(position), markersize=7,
                     markerfacecolor="none", markeredgecolor=color, markeredgewidth=1.5,
-                    linestyle="none", path_effects=PATH_OUTLINE)
+                    linestyle="none", path_effects=PATH_OUTLINE, zorder=START_ZORDER)
             line, = ax.plot([], [], color=color, linewidth=1.6, label=label,
-                            path_effects=PATH_OUTLINE)
+                            path_effects=PATH_OUTLINE, zorder=PATH_ZORDER)
             point, = ax.plot([], [], marker=run_marker(position), markersize=7, color=color,
-                             markeredgecolor="white", linestyle="none")
+                             markeredgecolor="white", linestyle="none", zorder=POINT_ZORDER)
             self.paths_.append(line)
             self.points_.append(point)
         if len(self.runs) > 1:
@@ -164,7 +186,15 @@ class LossLine(_LandscapeView):
     projected on the line (``t``) at their own loss, so a path that leaves
     the line shows as a point off the curve.
 
-    Args: as :class:`LossLandscape`.
+    Args:
+        run: a :class:`replay.Run`; or runs of one model (one line each): a
+            list, a :class:`replay.Runs`, or a file, folder or glob of run files.
+        directions: the landscape's plane, ``"pca"`` or ``"random"``.
+        resolution: grid points per axis of the landscape.
+        labels: the runs' legend labels (default: their names).
+        landscape: a :class:`replay.landscape.Landscape` computed already
+            (e.g. ``LossLandscape(...).landscape_``, to share it).
+        ax: the axes to draw into; ``None`` makes a figure.
     """
 
     title = "Loss along the line from initial to final weights"
@@ -191,7 +221,7 @@ class LossLine(_LandscapeView):
             ax.plot(landscape.line_t, landscape.line_loss[position], color=color,
                     linewidth=1.6, label=label)
             point, = ax.plot([], [], marker=run_marker(position), markersize=7, color=color,
-                             markeredgecolor="white", linestyle="none")
+                             markeredgecolor="white", linestyle="none", zorder=POINT_ZORDER)
             self.points_.append(point)
         ax.set_xlabel("t (0: initial weights, 1: final weights)", fontsize=LABEL_SIZE)
         ax.set_ylabel("mean loss", fontsize=LABEL_SIZE)

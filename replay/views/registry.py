@@ -48,6 +48,11 @@ LIMITS = ViewOption("limits", "axis limits of the feature space: fixed (default,
                               "corner), grow or epoch (both redraw whole frames)",
                     choices=("auto", "fixed", "grow", "epoch"))
 METRIC = ViewOption("metric", "metric of the loss-and-metric view (default accuracy)")
+VALUES = ViewOption("values", "what the loss-and-metric view plots: snapshots (default: "
+                              "each snapshot's mean per-sample loss and accuracy, as the "
+                              "other panels show it), history (Keras' log, averaged over "
+                              "each epoch's batches) or both",
+                    choices=("snapshots", "history", "both"))
 BINS = ViewOption("bins", "bins of the histograms (default: 10 for probabilities, 20 for "
                           "per-sample losses, 30 for residuals)", type=int)
 QUANTITY = ViewOption("quantity", "what the layer violins show (default activations)",

@@ -36,6 +36,8 @@ NEUTRAL_COLOR = "#7F7F7F"
 #: Colours of the loss and metric curves of one run (not class colours).
 LOSS_COLOR = "#222222"
 METRIC_COLOR = "#7B3294"
+#: Strength of Keras' logged history where it is drawn beside the snapshots' curves.
+HISTORY_ALPHA = 0.7
 #: Colour of notes and reference lines (counts, thresholds).
 NOTE_COLOR = "#333333"
 #: Colours of runs in charts comparing runs: mostly Paul Tol's muted and dark
@@ -119,25 +121,35 @@ class BelowBandLocator(MaxNLocator):
 
     Args:
         fraction: the band's share of the axis (:data:`HEADROOM`).
+        top: a value that must be labelled (e.g. 1.0 on an accuracy axis):
+            the ticks are counted down from it in ``MaxNLocator``'s step;
+            ``None`` lets ``MaxNLocator`` place them.
         **kwargs: passed to ``MaxNLocator`` (default ``nbins="auto"``).
     """
 
-    def __init__(self, fraction=HEADROOM, **kwargs):
+    def __init__(self, fraction=HEADROOM, *, top=None, **kwargs):
         kwargs.setdefault("nbins", "auto")
         super().__init__(**kwargs)
         self.fraction = fraction
+        self.top = top
 
     def __call__(self):
         low, high = self.axis.get_view_interval()
         top = low + (high - low) * (1.0 - self.fraction)
         ticks = self.tick_values(low, top)
         tolerance = 1e-9 * max(abs(high - low), 1e-300)
+        if self.top is not None and low - tolerance <= self.top <= top + tolerance \
+                and len(ticks) > 1:
+            step = float(ticks[1] - ticks[0])
+            below = int(np.floor((self.top - low) / step + 1e-9))
+            # Rounded: 1.0 - 3 * 0.1 must print as 0.7, not 0.7000000000000001.
+            ticks = np.round(self.top - step * np.arange(below, -1, -1), 12)
         return ticks[(ticks >= low - tolerance) & (ticks <= top + tolerance)]
 
 
-def ticks_below_band(axis, fraction=HEADROOM):
-    """Give ``axis`` (e.g. ``ax.yaxis``) a :class:`BelowBandLocator`."""
-    axis.set_major_locator(BelowBandLocator(fraction))
+def ticks_below_band(axis, fraction=HEADROOM, **kwargs):
+    """Give ``axis`` (e.g. ``ax.yaxis``) a :class:`BelowBandLocator` (``top=``, ...)."""
+    axis.set_major_locator(BelowBandLocator(fraction, **kwargs))
 
 
 def add_note(ax, text="", *, x=0.5, ha="center", color=NOTE_COLOR, **kwargs):

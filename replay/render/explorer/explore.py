@@ -7,11 +7,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from replay.collection import Runs
 from replay.errors import OptionError
 from replay.render.explorer.frames import PictureSpec, RunJob, process_runs, video_path
 from replay.render.explorer.page import write_page
-from replay.render.explorer.sources import run_addresses, run_labels
-from replay.render.explorer.summary import TARGET_ACCURACY, json_number, run_hparams
+from replay.render.explorer.summary import TARGET_ACCURACY
+from replay.results import lower_is_better as lower_is_better_key
 
 #: Runs that get frames unless asked otherwise: 27 part-1 runs make a page of
 #: about 20 MB; the other runs of a larger sweep are in the table and the curves.
@@ -76,8 +77,9 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
     shown (``page.html#run=relu&epoch=37``).
 
     Args:
-        runs: a :class:`replay.Run`, a run file, ``"FILE:RUN"``, a
-            directory, a glob, or an iterable of these (a run collection).
+        runs: a :class:`replay.Runs`, or what it takes: a
+            :class:`replay.Run`, a run file, ``"FILE:RUN"``, a directory, a
+            glob, or a list of these.
         path: the HTML file to write (folders are created); ``None`` writes
             into a new temporary folder (for a notebook).
         scene: the scene of the frames, ``"default"`` (the figure that
@@ -98,7 +100,7 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
             else ``loss``).
         target_accuracy: the accuracy of the table's "epoch of accuracy"
             column.
-        processes: worker processes (default: one per CPU).
+        processes: worker processes (default: one per core this process may use).
 
     Returns:
         An :class:`ExplorerPage`.
@@ -113,16 +115,21 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
     if not (isinstance(dpi, (int, float)) and not isinstance(dpi, bool) and 0 < dpi <= 400):
         raise OptionError(f"dpi must be a number from 1 to 400. Got {dpi!r}.")
     keep = _frames_filter(frames_where)
-    addresses = run_addresses(runs)
-    labels = run_labels(addresses)
-    facts = [_run_facts(file, name) for file, name in addresses]
-    objective = objective or _default_objective(facts)
-    lower_is_better = "loss" in objective
-    ranked = sorted(range(len(facts)),
-                    key=lambda index: _rank_key(facts[index]["final"].get(objective),
-                                                lower_is_better))
-    candidates = [index for index in ranked
-                  if facts[index]["snapshots"] and keep(facts[index]["hparams"])]
+    collection = runs if isinstance(runs, Runs) else Runs(runs)
+    records = collection.records
+    labels = collection.labels()
+    objective_given = objective is not None
+    objective = objective or _default_objective(collection)
+    lower_is_better = lower_is_better_key(objective)
+    try:
+        finals = collection.metric(objective)  # NaN where a run lacks it
+    except OptionError:
+        if objective_given:
+            raise  # the key asked for is in no run: say so
+        finals = [math.nan] * len(records)  # no run trained an epoch: nothing to rank by
+    ranked = sorted(range(len(records)),
+                    key=lambda index: _rank_key(finals[index], lower_is_better))
+    candidates = [index for index in ranked if keep(records[index].hparams)]
     framed = set(candidates[:frames])
     picture = PictureSpec(scene=scene, view=view, dpi=float(dpi)).check()
     if path is None:
@@ -130,10 +137,10 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="replay-explore-", dir=path.parent) as folder:
-        jobs = [RunJob(index, file, name, labels[index],
+        jobs = [RunJob(index, record.path, record.name, labels[index],
                        picture if index in framed else None, video_path(folder, index),
                        float(target_accuracy))
-                for index, (file, name) in enumerate(addresses)]
+                for index, record in enumerate(records)]
         summaries = [None] * len(jobs)
         videos = {}
         for index, summary, video in process_runs(jobs, processes=processes):
@@ -144,7 +151,8 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
             else:
                 summary["video"] = None
             summaries[index] = summary
-        data = page_data(summaries, picture=_picture_name(scene, view), objective=objective,
+        data = page_data(summaries, hparams=collection.hparam_values(),
+                         picture=_picture_name(scene, view), objective=objective,
                          lower_is_better=lower_is_better, framed=len(videos),
                          frames_rule=_frames_rule(frames, frames_where, objective,
                                                   lower_is_better, len(candidates)),
@@ -155,21 +163,13 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
                         time.perf_counter() - start)
 
 
-def _run_facts(file, name):
-    """What choosing the runs with frames needs, read without the arrays."""
-    from replay.run import Run
-
-    with Run(file, name) as run:
-        history = run.history
-        final = {key: json_number(values[-1]) for key, values in history.items()
-                 if key != "epoch" and len(values)}
-        return {"hparams": run_hparams(run), "final": final, "snapshots": run.n_snapshots}
-
-
-def _default_objective(facts):
-    if facts and all("val_loss" in fact["final"] for fact in facts):
-        return "val_loss"
-    return "loss"
+def _default_objective(collection):
+    """``val_loss`` when every run has it, else ``loss``."""
+    try:
+        validation = collection.metric("val_loss")
+    except OptionError:  # no run has it
+        return "loss"
+    return "loss" if any(math.isnan(value) for value in validation) else "val_loss"
 
 
 def _rank_key(value, lower_is_better):
@@ -208,21 +208,13 @@ def _picture_name(scene, view):
     return {"default": "the run's scene", "part1": "the five-panel scene"}[scene]
 
 
-def _hparam_values(summaries):
-    """``{name: [values present, sorted]}`` over the runs."""
-    values = {}
-    for summary in summaries:
-        for name, value in summary["hparams"].items():
-            values.setdefault(name, [])
-            if value not in values[name]:
-                values[name].append(value)
-    return {name: sorted(present, key=lambda value: (type(value).__name__, value))
-            for name, present in values.items()}
+def page_data(summaries, *, hparams, picture, objective, lower_is_better, framed,
+              frames_rule, target_accuracy, title=None):
+    """The JSON the page's script reads: the runs' summaries and what the page states.
 
-
-def page_data(summaries, *, picture, objective, lower_is_better, framed, frames_rule,
-              target_accuracy, title=None):
-    """The JSON the page's script reads: the runs' summaries and what the page states."""
+    ``hparams`` is ``{name: [values present]}`` (:meth:`replay.Runs.hparam_values`):
+    one control per name.
+    """
     keys = []
     for summary in summaries:
         for key in summary["history"]:
@@ -252,7 +244,7 @@ def page_data(summaries, *, picture, objective, lower_is_better, framed, frames_
         "curve_keys": curve_keys,
         "final_keys": final_keys,
         "target_label": f"accuracy {target_accuracy:g}",
-        "hparams": _hparam_values(summaries),
+        "hparams": hparams,
         "runs": summaries,
         "created_by": "replay " + _version(),
     }

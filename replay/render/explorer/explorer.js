@@ -16,7 +16,10 @@
   const SVG = "http://www.w3.org/2000/svg";
 
   // Every epoch any run has a snapshot at: the clock the slider moves on.
-  const CLOCK = Array.from(new Set(RUNS.flatMap((run) => run.epochs))).sort((a, b) => a - b);
+  // (Epoch 0 alone when no run holds a snapshot: a run stopped before its first.)
+  const CLOCK = Array.from(new Set([...RUNS.flatMap((run) => run.epochs)]))
+    .sort((a, b) => a - b);
+  if (!CLOCK.length) CLOCK.push(0);
 
   // -- the state, and its address fragment --------------------------------------
 
@@ -33,13 +36,38 @@
 
   const framed = RUNS.filter((run) => run.video);
   const state = {
-    run: (framed[0] || RUNS[0]).label,
+    run: null,
     epoch: CLOCK[CLOCK.length - 1],
-    runs: framed.slice(0, Math.max(MIN_SIDE_BY_SIDE, 6)).map((run) => run.label),
+    runs: contrastingRuns(MIN_SIDE_BY_SIDE),
     sort: DATA.objective ? "final:" + DATA.objective : "label",
     desc: !DATA.lower_is_better,
     curve: DATA.curve_keys[0] || "loss",
   };
+  state.run = state.runs[0] || RUNS[0].label;
+
+  // The runs side by side at first: the best run by the objective, then each
+  // time the run whose hyperparameters differ most from those already chosen
+  // (relu next to tanh and sigmoid, rather than three seeds of one).
+  function contrastingRuns(count) {
+    const value = (run) => run.final[DATA.objective];
+    const ranked = framed.slice().sort((a, b) => {
+      const [x, y] = [value(a), value(b)];
+      if (x === undefined || x === null || y === undefined || y === null) return (x == null) - (y == null);
+      return DATA.lower_is_better ? x - y : y - x;
+    });
+    const chosen = ranked.slice(0, 1);
+    const differences = (run) => chosen.reduce((total, other) => total + Object.keys(HPARAMS)
+      .filter((name) => run.hparams[name] !== other.hparams[name]).length, 0);
+    while (chosen.length < Math.min(count, ranked.length)) {
+      let best = null;
+      for (const run of ranked) {
+        if (chosen.includes(run)) continue;
+        if (best === null || differences(run) > differences(best)) best = run;
+      }
+      chosen.push(best);
+    }
+    return chosen.map((run) => run.label);
+  }
 
   function readFragment() {
     const params = new URLSearchParams(window.location.hash.slice(1));
@@ -56,7 +84,14 @@
     for (const [name, field] of Object.entries(FIELDS)) params.set(name, field.format(state[name]));
     // A readable address: keep the commas of the run list and the colons of the sort key.
     const text = "#" + params.toString().replace(/%2C/g, ",").replace(/%3A/g, ":");
-    if (window.location.hash !== text) history.replaceState(null, "", text);
+    if (window.location.hash === text) return;
+    try {
+      history.replaceState(null, "", text);
+    } catch (error) {
+      // A page inside a notebook's <iframe srcdoc> may not have an address to
+      // write (origin "null"); the state still drives the page.
+      if (error.name !== "SecurityError") throw error;
+    }
   }
 
   function setState(changes) {
@@ -93,7 +128,8 @@
     return videoUrls.get(index);
   }
 
-  // Show snapshot `snapshot` of run `index` in `video`; resolves once it is on screen.
+  // Show snapshot `snapshot` of run `index` in `video`; whether a seek was started
+  // (its "seeked" event comes once the frame is on screen).
   function showFrame(video, index, snapshot) {
     const run = RUNS[index];
     const url = videoUrl(index);
@@ -104,10 +140,11 @@
       video.dataset.shown = "";
       video.src = url;
     }
-    if (video.dataset.shown === video.dataset.wanted) return;
+    if (video.dataset.shown === video.dataset.wanted) return false;
     const seek = () => { video.currentTime = time; };
     if (video.readyState >= 1) seek();
     else video.addEventListener("loadedmetadata", seek, { once: true });
+    return true;
   }
 
   function watchFrames(video, onShown) {
@@ -128,7 +165,8 @@
   const slider = $("epoch-slider");
   const mainVideo = $("frame");
   let stepStarted = null;
-  const timing = { readyMs: null, lastStepMs: null, steps: [] };
+  // Milliseconds since navigation: the controls working, the first frame on screen; steps.
+  const timing = { interactiveMs: null, readyMs: null, lastStepMs: null, steps: [] };
 
   slider.max = String(CLOCK.length - 1);
   slider.addEventListener("input", () => {
@@ -177,9 +215,13 @@
   });
 
   window.addEventListener("hashchange", () => { readFragment(); render(); });
-  window.addEventListener("resize", () => renderCurves());
+  window.addEventListener("resize", () => { drawn = null; render(); });
 
   watchFrames(mainVideo, () => {
+    if (multiplesWaiting) {
+      multiplesWaiting = false;
+      renderMultiples();
+    }
     if (stepStarted !== null) {
       timing.lastStepMs = performance.now() - stepStarted;
       timing.steps.push(timing.lastStepMs);
@@ -367,7 +409,7 @@
       add("text", { x: x(epoch), y: height - bottom + 16, "text-anchor": "middle" }, String(epoch));
     }
     add("text", { x: (left + width) / 2, y: height - 4, "text-anchor": "middle" }, "epoch");
-    add("text", { x: left + 8, y: top + 12 }, key);
+    add("text", { x: width - right - 4, y: top + 12, "text-anchor": "end" }, key);
     const order = RUNS.map((run, index) => index);
     const rank = (run) => (run.label === state.run ? 2 : state.runs.includes(run.label) ? 1 : 0);
     order.sort((a, b) => rank(RUNS[a]) - rank(RUNS[b])); // the selected run drawn last, on top
@@ -387,7 +429,13 @@
     }
     add("line", { class: "now", x1: x(state.epoch), x2: x(state.epoch), y1: top, y2: height - bottom });
     box.replaceChildren(svg);
+    moveNowLine = () => {
+      const line = svg.querySelector(".now");
+      line.setAttribute("x1", x(state.epoch));
+      line.setAttribute("x2", x(state.epoch));
+    };
   }
+  let moveNowLine = () => {};
 
   // -- the player, the summary and the side-by-side pictures -------------------
 
@@ -404,10 +452,9 @@
     document.body.dataset.run = run.label;
     $("no-frames").hidden = Boolean(run.video);
     mainVideo.hidden = !run.video;
-    if (run.video) {
-      mainVideo.setAttribute("aria-label", `${DATA.picture} of ${run.label} at epoch ${formatEpoch(run.epochs[snapshot])}`);
-      showFrame(mainVideo, index, snapshot);
-    }
+    if (!run.video) return false;
+    mainVideo.setAttribute("aria-label", `${DATA.picture} of ${run.label} at epoch ${formatEpoch(run.epochs[snapshot])}`);
+    return showFrame(mainVideo, index, snapshot);
   }
 
   function renderMarks() {
@@ -427,7 +474,10 @@
   function renderSummary() {
     const run = RUNS[BY_LABEL.get(state.run)];
     const rows = [["run", run.label], ["file", run.file + " : " + run.run]];
-    for (const [name, value] of Object.entries(run.hparams)) rows.push([name, String(value)]);
+    // Hyperparameters with a control above are not repeated.
+    for (const [name, value] of Object.entries(run.hparams)) {
+      if ((HPARAMS[name] || []).length < 2) rows.push([name, String(value)]);
+    }
     const last = run.epochs[run.epochs.length - 1];
     rows.push(["epochs", formatEpoch(last) + (run.complete ? " (complete)" : " (not complete)")
                + (run.stopped_early ? ", stopped early" : "")]);
@@ -529,15 +579,32 @@
   }
 
   function formatEpoch(epoch) {
+    if (epoch === undefined) return "none";
     return Number.isInteger(epoch) ? String(epoch) : epoch.toFixed(2);
   }
 
-  // The one function that draws the page from the state.
+  // The one function that draws the page from the state. A step of the
+  // epoch alone (the slider, play) redraws only what shows the epoch.
+  // On such a step the pictures side by side seek once the large one is on
+  // screen: it gets the decoder first.
+  let drawn = null;
+  let multiplesWaiting = false;
   function render() {
-    renderPlayer();
+    const rest = Object.assign({}, state);
+    delete rest.epoch;
+    const key = JSON.stringify(rest);
+    const seeking = renderPlayer();
+    if (key === drawn) {
+      moveNowLine();
+      multiplesWaiting = seeking;
+      if (!seeking) renderMultiples();
+      return;
+    }
+    drawn = key;
+    multiplesWaiting = false;
+    renderMultiples();
     renderMarks();
     renderSummary();
-    renderMultiples();
     renderCurves();
     renderTable();
   }
@@ -563,6 +630,7 @@
     writeFragment();
     keys.value = state.curve;
     render();
+    timing.interactiveMs = performance.now();
     if (!RUNS[BY_LABEL.get(state.run)].video) timing.readyMs = performance.now();
   }
 

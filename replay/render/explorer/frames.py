@@ -1,29 +1,28 @@
 """The explorer's frames: every snapshot of a run drawn by the library, as one short-GOP H.264 video.
 
-Why a video and not still images: on the part-1 run (five panels, 1200 x
-600 pixels, 151 snapshots) a WebP still costs 42 KB (lossy, quality 80) to
-54 KB (lossless), a JPEG 92 KB and a PNG 118 KB per frame, so 151 frames
-take 6 to 18 MB; the H.264 video of the same frames takes about 4 KB per
-frame, because consecutive frames share most of their pixels. The page
+Why a video and not still images: on the part-1 sigmoid run (five panels,
+1200 x 600 pixels, 151 snapshots) a still costs 46 KB as WebP (quality 80),
+68 KB as lossless WebP, 98 KB as JPEG and 140 KB as PNG, so 151 frames take
+9 to 27 MB of base64; the H.264 video of the same frames takes under 6 KB
+a frame, because consecutive frames share most of their pixels. The page
 seeks the video to the middle of frame *k* (``(k + 0.5) / fps`` seconds),
 which shows frame *k* exactly; a key frame every :data:`KEYFRAME_INTERVAL`
-frames keeps a seek to decoding at most that many frames.
-``docs/explorer.md`` has the measurements.
+frames bounds what a seek decodes. ``docs/explorer.md`` has the measurements.
 
 Runs are summarised and rendered in worker processes (:func:`process_runs`):
-each reads one run's summary (:mod:`replay.render.explorer.summary`) and draws its frames with a :class:`~replay.render.FrameRenderer` (blitting) and
+each reads one run's summary (:mod:`replay.render.explorer.summary`), draws
+its frames with a :class:`~replay.render.FrameRenderer` (blitting) and
 streams them to a :class:`~replay.render.VideoEncoder`, so a worker holds a
 few frames at a time whatever the number of epochs.
 """
 
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from replay.errors import OptionError
+from replay.parallel import available_cores, process_pool
 from replay.render.encoders import VideoEncoder
 from replay.render.explorer.summary import run_summary
 from replay.render.renderer import FrameRenderer
@@ -32,9 +31,13 @@ from replay.render.renderer import FrameRenderer
 #: it seeks them, so this only fixes the time of each frame.
 VIDEO_FPS = 10
 #: Frames from one H.264 key frame to the next: a seek decodes at most this
-#: many. 10 costs ~15 % more bytes than x264's default (250) on the part-1
-#: run and keeps a seek under 100 ms (see docs/explorer.md).
-KEYFRAME_INTERVAL = 10
+#: many. On the part-1 sigmoid run (151 frames, 1200 x 600) at CRF 26: 1101 KB
+#: with 10, 778 KB with 20, 594 KB with 40 (see docs/explorer.md).
+KEYFRAME_INTERVAL = 20
+#: imageio-ffmpeg's quality scale (CRF ``int((1 - q / 10) * 51)``): 5 is CRF 25.
+#: Against the drawn frames the PSNR is ~37 dB whatever the CRF from 23 to 28:
+#: what H.264's halved colour resolution loses dominates.
+VIDEO_QUALITY = 5
 #: The scene presets a page can show (methods of :class:`replay.render.Scene`).
 SCENES = ("default", "part1")
 
@@ -149,15 +152,17 @@ def render_video(run, picture, out, *, index=0):
     renderer = FrameRenderer(source, dpi=picture.dpi)
     snapshots = list(range(run.n_snapshots))
     renderer.prepare(snapshots[0])
+    # Taken now: once pyplot has closed the figure, its canvas no longer knows the dpi.
+    size = renderer.size
     try:
-        with VideoEncoder(out, renderer.size, fps=VIDEO_FPS,
+        with VideoEncoder(out, size, fps=VIDEO_FPS, quality=VIDEO_QUALITY,
                           keyframe_interval=KEYFRAME_INTERVAL) as encoder:
             for snapshot in snapshots:
                 encoder.write(renderer.render(snapshot))
     finally:
         renderer.finish()
         close_figure(source.figure_)
-    return RunVideo(index, out, renderer.size, len(snapshots), VIDEO_FPS,
+    return RunVideo(index, out, size, len(snapshots), VIDEO_FPS,
                     time.perf_counter() - start)
 
 
@@ -165,24 +170,23 @@ def process_runs(jobs, *, processes=None):
     """Run :func:`process_run` over ``jobs``, yielding each result as it is done.
 
     One job runs in this process; several run in up to ``processes``
-    worker processes (default: the number of CPUs), started fresh
-    (``spawn``): a fork would copy open HDF5 files and any backend threads
-    of the parent. Results come in the order they finish; each worker
-    holds one run's frames at a time, so memory does not grow with the runs.
+    worker processes (default: the cores this process may use), started as
+    :func:`replay.parallel.process_pool` starts them: forked (no import
+    cost, and a script without a ``__main__`` guard works) unless a
+    backend's threads make that unsafe. Results come in the order they
+    finish; each worker holds one run's frames at a time, so memory does
+    not grow with the runs.
     """
     jobs = list(jobs)
     if not jobs:
         return
-    processes = min(len(jobs), processes or os.cpu_count() or 1)
+    processes = min(len(jobs), processes or available_cores())
     if processes == 1:
         for job in jobs:
             yield process_run(job)
         return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(processes, mp_context=context) as pool:
-        futures = [pool.submit(process_run, job) for job in jobs]
-        for future in as_completed(futures):
-            yield future.result()
+    with process_pool(processes) as pool:
+        yield from pool.imap_unordered(process_run, jobs)
 
 
 def video_path(folder, index):

@@ -7,7 +7,6 @@ accuracy and the findings of :func:`replay.diagnose.diagnose` with their
 epochs (marks on the page's slider).
 """
 
-import json
 import math
 
 import numpy as np
@@ -16,36 +15,6 @@ from replay.diagnose import diagnose
 
 #: Accuracy a run must reach for the table's "reached" column, unless asked otherwise.
 TARGET_ACCURACY = 1.0
-
-
-def run_hparams(run):
-    """The run's hyperparameters, ``{name: scalar}`` (``{}`` when it has none).
-
-    ``Run.hparams`` where the reader has it; otherwise the run's ``hparams``
-    attribute (JSON text, the shared contract of run files) read directly.
-    """
-    hparams = getattr(run, "hparams", None)
-    if hparams is None:
-        hparams = _json_attribute(run, "hparams")
-    return dict(hparams)
-
-
-def run_trial(run):
-    """The run's trial (``{}`` when it has none); as :func:`run_hparams`."""
-    trial = getattr(run, "trial", None)
-    if trial is None:
-        trial = _json_attribute(run, "trial")
-    return dict(trial)
-
-
-def _json_attribute(run, name):
-    value = run.attrs.get(name)  # JSON text, or already decoded by the reader
-    if isinstance(value, (str, bytes)):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    return value if isinstance(value, dict) else {}
 
 
 def json_number(value):
@@ -94,8 +63,8 @@ def run_summary(run, *, label, target_accuracy=TARGET_ACCURACY):
         "label": label,
         "file": str(run.path),
         "run": run.name,
-        "hparams": run_hparams(run),
-        "trial": run_trial(run),
+        "hparams": run.hparams,
+        "trial": run.trial,
         "task": run.task,
         "complete": run.complete,
         "stopped_early": run.stopped_early,
