@@ -647,7 +647,8 @@ def test_a_heavy_models_time_rule_goes_below_the_size_floor():
     message = budget_message("run", "run.h5", result, 8_000_000)
     assert "250 of the 5,000 train samples" in message
     assert "would cost about 100% of the training between two snapshots" in message
-    assert "a pass that costs about 5.0% of the training between two snapshots" in message
+    assert ("a snapshot's pass over the samples it keeps costs about 5.0% of the training "
+            "between two snapshots") in message
     # Without gradients a pass costs a third: 750 samples.
     assert plan_for(heavy_cnn(), 5000, gradients=False).budget.counts == {"train": 750}
     # The size budget alone still keeps at least 1,000.
