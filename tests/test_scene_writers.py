@@ -37,7 +37,7 @@ def test_part1_scene_has_five_panels_and_an_epoch_title(part1_run):
     figure = scene.plot(5)
     titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
     assert titles == ["Feature space of layer 'hidden'", "Negatives (class 0)",
-                          "Positives (class 1)", "Loss and accuracy", "Per-sample losses"]
+                          "Positives (class 1)", "Loss and accuracy at each snapshot", "Per-sample losses"]
     assert len(figure.axes) == 6  # + the twin axes of the accuracy
     assert scene.title_text == "sigmoid \u2014 Epoch 5"
     assert all(view.epoch_ == 5 for view in scene.views)
