@@ -298,6 +298,19 @@ def test_cli_info_of_a_directory_describes_every_file(sweep, capsys):
     assert "  hparams: activation=relu, lr=0.01, batch_norm=false" in out
 
 
+def test_cli_info_takes_where_like_the_other_verbs(sweep, capsys):
+    """Bug: `replay info DIR --where activation=relu` was refused ("unrecognized
+    arguments: --where"), although every verb that reads runs takes it."""
+    from replay.cli import main
+
+    assert main(["info", str(sweep), "--where", "activation=relu"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("run 'run':") == 2 and "activation=sigmoid" not in out
+    assert "trial_2" in out and "trial_10" in out
+    assert main(["info", str(sweep), "--where", "activation=tanh"]) == 2
+    assert "selects no run" in capsys.readouterr().err
+
+
 def test_cli_render_needs_a_selection_of_one_run(sweep, tmp_path, capsys):
     from replay.cli import main
 
