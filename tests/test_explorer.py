@@ -296,6 +296,23 @@ def test_a_sweep_page_switches_runs_follows_links_and_sorts(sweep_page):
         assert window.console_errors() == []
 
 
+@browser
+@pytest.mark.browser
+def test_a_run_without_accuracy_is_not_said_to_miss_it(tmp_path):
+    """Bug: the summary of a regression (or of a run recorded without metrics) read
+    "accuracy 1 at: not reached", for a run that has no accuracy to reach."""
+    run_file = synthetic.write_small_softmax(tmp_path / "small.h5", epochs=3)
+    page = explore(f"{run_file}:small", tmp_path / "small.html", dpi=TEST_DPI)
+    with Browser() as window:
+        driver = window.driver
+        driver.get(page.path.as_uri())
+        wait_shown(driver, "small", 3)
+        summary = driver.find_element("id", "summary-list").text
+        assert "final loss" in summary
+        assert "accuracy 1 at" not in summary and "not reached" not in summary
+        assert window.console_errors() == []
+
+
 def test_a_video_can_have_a_key_frame_every_n_frames(tmp_path):
     from replay.render.encoders import ffmpeg_command
 
