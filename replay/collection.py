@@ -497,7 +497,7 @@ class Runs:
         """Return one row per run: its hyperparameters and final and best metrics.
 
         A ``pandas.DataFrame`` (columns ``run``, ``file``, each hyperparameter,
-        ``epochs``, then per metric ``"<metric> final"``, ``"<metric> best"``,
+        ``epochs``, ``complete`` when some run is not, then per metric ``"<metric> final"``, ``"<metric> best"``,
         ``"<metric> best epoch"`` and, for accuracies, ``"<metric> 100% at"``)
         when pandas is installed; otherwise the :meth:`results_table`.
 

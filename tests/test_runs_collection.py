@@ -262,6 +262,24 @@ def test_cli_table_of_a_directory_with_where(sweep, capsys):
     assert "matches no run file" in capsys.readouterr().err
 
 
+def test_cli_table_says_which_trials_did_not_complete(tmp_path, capsys):
+    """Bug: a trial that raised or was interrupted showed in `replay table DIR` as an
+    ordinary row (fewer epochs, its last values as "final"); the table now has a
+    `complete` column when some run is not, and keeps its columns when all are."""
+    from replay.cli import main
+
+    for folder, activation, lr, seed in TRIALS[:2]:
+        write_trial(tmp_path / folder, activation, lr, seed)
+    assert main(["table", str(tmp_path), "--format", "csv"]) == 0
+    assert "complete" not in capsys.readouterr().out
+    with h5py.File(tmp_path / "trial_2" / "run.h5", "a") as handle:
+        handle["run"].attrs["complete"] = False
+    assert main(["table", str(tmp_path), "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("run,activation,lr,batch_norm,epochs,complete,loss final")
+    assert [row.split(",")[5] for row in rows[1:]] == ["true", "false"]
+
+
 def test_cli_table_warns_about_a_damaged_file_and_tables_the_rest(tmp_path, capsys):
     from replay.cli import main
 
