@@ -562,3 +562,21 @@ def test_default_views_fit_the_runs():
     assert default_views([conv, other], "layer0") == (
         ["feature-space", "probability-histogram"], "layer0")
     assert default_views([regression, conv])[0] == ["loss-and-metric"]
+
+
+def test_cli_compare_of_a_sweep_wraps_its_rows(tmp_path, capsys):
+    """Bug: `replay compare DIR` of a 27-run sweep drew one row 11,340 pixels wide; a grid
+    without --ncols now has at most 6 runs a row (--ncols still sets it)."""
+    from synthetic import write_part1
+
+    path = tmp_path / "seven.h5"
+    for seed in range(7):
+        write_part1(path, f"run{seed}", "tanh", epochs=2, n_points=20, mesh_resolution=6,
+                    grid_points=6, seed=seed)
+    out = tmp_path / "seven.png"
+    assert main(["compare", str(path), "--dpi", "20", "--out", str(out)]) == 0
+    assert "7 runs" in capsys.readouterr().out
+    height, width = iio.imread(out).shape[:2]
+    assert width == round(6 * 4.2 * 20) and height == round((2 * 2 * 3.9 + 0.5) * 20)
+    assert main(["compare", str(path), "--dpi", "20", "--ncols", "7", "--out", str(out)]) == 0
+    assert iio.imread(out).shape[1] == round(7 * 4.2 * 20)

@@ -181,13 +181,19 @@ def run(args):
             if views is None:
                 views, layer = default_views(runs, args.layer)
                 options["layer"] = layer
-            scene = ComparisonScene.grid(runs, views, ncols=args.ncols,
+            ncols = args.ncols if args.ncols is not None else min(len(runs), MAX_COLUMNS)
+            scene = ComparisonScene.grid(runs, views, ncols=ncols,
                                          title_prefix=args.title_prefix, **sizes, **options)
         save_and_report(scene, args, kind, epoch, epochs, what=f"{len(runs)} runs, ")
     finally:
         for run in runs:
             run.close()
     return 0
+
+
+#: Runs per row of a grid without --ncols: a sweep of 27 runs in one row was a picture
+#: 11,340 pixels wide.
+MAX_COLUMNS = 6
 
 
 #: The views of ``replay compare`` without --view: the "showdown".
@@ -280,7 +286,7 @@ def add(subparsers):
     for option in view_options():  # each registered view's options, once
         parser.add_argument(f"--{option.name}", type=option.type, choices=option.choices,
                             help=f"{option.help}; not with --curves")
-    parser.add_argument("--ncols", type=int, help="runs per row (default: all in one row)")
+    parser.add_argument("--ncols", type=int, help=f"runs per row (default: all in one row, at most {MAX_COLUMNS})")
     parser.add_argument("--panel-size", type=figure_size,
                         help="size of one panel in inches, WIDTHxHEIGHT (default 4.2x3.9 "
                              "for views, 5x3.8 for --curves)")
