@@ -25,26 +25,23 @@ be read (truncated, damaged, an unknown schema version) is left out with an
 trial does not hide the others; a file named explicitly raises instead.
 
 numpy and h5py only; :meth:`Runs.table` uses pandas when it is installed.
+
+The module is one class, the collection's API, and its docstrings (a little
+over 500 lines): finding the files is :mod:`replay.run_files`, reading them
+:mod:`replay.catalog`, the table :mod:`replay.results`, the diagnosis of
+many runs :mod:`replay.findings`.
 """
 
-import glob
 import math
 import os
-import re
 import warnings
 
 from replay.catalog import NotARunFile, RunRecord, read_histories, read_many
-from replay.errors import (
-    OptionError,
-    RunFileError,
-    RunNotFoundError,
-    UnreadableRunWarning,
-)
+from replay.errors import OptionError, RunFileError, RunNotFoundError, UnreadableRunWarning
 from replay.results import lower_is_better, metric_keys, run_labels, table_of
 from replay.run import Run
+from replay.run_files import find_run_files
 
-#: The endings of the files a directory or a glob contributes.
-RUN_FILE_SUFFIXES = (".h5", ".hdf5")
 #: What a metric of :meth:`Runs.sort_by` and :meth:`Runs.best` compares.
 AT = ("final", "best")
 #: What ``on_error`` accepts.
@@ -134,37 +131,7 @@ class Runs:
             raise OptionError(
                 f"A run source must be a file, 'file.h5:run', a directory, a glob, a Run or "
                 f"Runs. Got {source!r}.")
-        text = os.fspath(source)
-        if os.path.isfile(text):
-            return "files", [(text, None, True)]
-        if os.path.isdir(text):
-            files = _run_files_in(text, self.recursive)
-            if not files:
-                raise OptionError(
-                    f"The directory '{text}' holds no run files (files ending in "
-                    f"{' or '.join(RUN_FILE_SUFFIXES)}{'' if self.recursive else ' at its top level'}).")
-            return "files", [(path, None, False) for path in files]
-        file, colon, name = text.rpartition(":")
-        if colon and file and name and os.path.isfile(file):
-            return "files", [(file, name, True)]
-        if os.path.exists(text):  # a pipe or a device: reading it says what is wrong
-            return "files", [(text, None, True)]
-        if glob.has_magic(text):
-            matches = sorted(glob.glob(text, recursive=True), key=_natural_key)
-            files = []
-            for match in matches:
-                if os.path.isdir(match):
-                    files += _run_files_in(match, self.recursive)
-                elif match.lower().endswith(RUN_FILE_SUFFIXES):
-                    files.append(match)
-            if not files:
-                found = (f" (it matches {len(matches)} paths, none of them a run file or a "
-                         "directory holding one)" if matches else "")
-                raise OptionError(f"The pattern {text!r} matches no run file{found}.")
-            return "files", [(path, None, False) for path in files]
-        raise RunFileError(
-            f"No such run file or directory: '{text}'. Give a run file, FILE:RUN, a "
-            "directory of run files or a glob such as 'sweep/*.h5'.")
+        return "files", find_run_files(os.fspath(source), recursive=self.recursive)
 
     # -- reading the records ----------------------------------------------------------
 
@@ -544,25 +511,6 @@ def _flatten(sources):
         else:
             flat.append(source)
     return flat
-
-
-def _natural_key(path):
-    """Sort ``trial_2`` before ``trial_10``."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
-
-
-def _run_files_in(folder, recursive):
-    """The run files under ``folder`` (recursively or not), in natural order."""
-    found = []
-    if recursive:
-        for root, folders, files in os.walk(folder):
-            folders.sort()
-            found += [os.path.join(root, name) for name in files
-                      if name.lower().endswith(RUN_FILE_SUFFIXES)]
-    else:
-        found = [entry.path for entry in os.scandir(folder)
-                 if entry.is_file() and entry.name.lower().endswith(RUN_FILE_SUFFIXES)]
-    return sorted(found, key=_natural_key)
 
 
 def _record_of(run):

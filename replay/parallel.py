@@ -8,6 +8,7 @@ server starts the workers from a clean process instead. numpy only.
 """
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import sys
@@ -35,8 +36,18 @@ def start_method():
 @contextlib.contextmanager
 def process_pool(processes):
     """A ``multiprocessing`` pool of ``processes`` workers, closed (and joined) on exit."""
-    context = multiprocessing.get_context(start_method())
-    pool = context.Pool(processes)
+    method = start_method()
+    context = multiprocessing.get_context(method)
+    if method == "fork":
+        # A forked worker shares the parent's memory until it writes to it, and the
+        # garbage collector writes to every object it visits: frozen objects are not
+        # visited, so a collection in a worker does not copy the parent's heap.
+        gc.freeze()
+    try:
+        pool = context.Pool(processes)
+    finally:
+        if method == "fork":
+            gc.unfreeze()
     try:
         yield pool
         pool.close()

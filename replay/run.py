@@ -326,6 +326,9 @@ class Run:
             self._handle.close()
             self._handle = None
         if not self._in_memory:
+            release = getattr(self._store, "release", None)
+            if release is not None:
+                release()  # what the store keeps refers back to it: free it now
             self._store = None
 
     def __enter__(self):

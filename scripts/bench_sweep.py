@@ -85,15 +85,17 @@ def templates(source, folder):
 
 
 def sweep_configs(n, seed=0):
-    """``n`` hyperparameter sets: the grid, repeated with new seeds, in a shuffled order."""
+    """``n`` hyperparameter sets: the grid (shuffled, so that a few runs already vary every
+    hyperparameter), repeated with new seeds, in a shuffled order."""
+    rng = np.random.default_rng(seed)
     grid = list(itertools.product(ACTIVATIONS, INITIALIZERS, LEARNING_RATES, BATCH_SIZES))
+    grid = [grid[index] for index in rng.permutation(len(grid))]
     configs = [{"activation": activation, "initializer": initializer,
                 "learning_rate": learning_rate, "batch_size": batch_size,
                 "seed": index // len(grid)}
                for index, (activation, initializer, learning_rate, batch_size)
                in zip(range(n), itertools.cycle(grid))]
-    order = np.random.default_rng(seed).permutation(n)
-    return [configs[index] for index in order]
+    return [configs[index] for index in rng.permutation(n)]
 
 
 def warped(curve, speed):

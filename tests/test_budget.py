@@ -84,9 +84,12 @@ def test_selected_layers_and_quantities_store_exactly_what_was_asked(tmp_path):
     record(path, layers=["h1", "output"], recompute=False, gradients=True,
            quantities={"h1": ["activations", "preactivations"], "*": ["weights", "outputs"]})
     per_snapshot = {name for name in stored(path) if name.split("/")[0] not in (
-        "inputs", "targets", "history", "snapshots")}
+        "inputs", "targets", "history", "snapshots", "initial")}
     assert per_snapshot == {"activations/train/h1", "preactivations/train/h1",
                             "outputs/train", "weights/output/kernel", "weights/output/bias"}
+    # The weights before training: those of the layers whose weights are recorded.
+    assert {name for name in stored(path) if name.startswith("initial/")} == {
+        "initial/weights/output/kernel", "initial/weights/output/bias"}
     run = Run(path, "run")
     assert run.layer_names == ["h1", "output"]
     assert run.layer("h1").storage == {"weights": None, "activations": "raw",
@@ -644,7 +647,8 @@ def test_a_heavy_models_time_rule_goes_below_the_size_floor():
     message = budget_message("run", "run.h5", result, 8_000_000)
     assert "250 of the 5,000 train samples" in message
     assert "would cost about 100% of the training between two snapshots" in message
-    assert "a pass that costs about 5.0% of the training between two snapshots" in message
+    assert ("a snapshot's pass over the samples it keeps costs about 5.0% of the training "
+            "between two snapshots") in message
     # Without gradients a pass costs a third: 750 samples.
     assert plan_for(heavy_cnn(), 5000, gradients=False).budget.counts == {"train": 750}
     # The size budget alone still keeps at least 1,000.

@@ -338,3 +338,42 @@ def test_cli_render_needs_a_selection_of_one_run(sweep, tmp_path, capsys):
     assert main(["render", str(sweep), "--where", "activation=relu", "lr=0.01", "--out",
                  str(out), "--dpi", "30"]) == 0
     assert out.exists() and "wrote" in capsys.readouterr().out
+
+
+def test_named_slices_and_sorting_by_a_function(sweep):
+    runs = Runs(sweep)
+    assert len(runs.named(["run"])) == 4
+    with pytest.raises(RunNotFoundError, match="No run 'nope' among the 4 runs. Runs: 'run'"):
+        runs.named("nope")
+    assert isinstance(runs[1:3], Runs) and len(runs[1:3]) == 2
+    assert runs[-1].trial["id"] == "trial_10"
+    by_seedless_id = runs.sort_by(lambda run: run.trial["id"], reverse=True)
+    assert [run.trial["id"] for run in by_seedless_id] == ["trial_3", "trial_2", "trial_10",
+                                                          "trial_1"]
+
+
+def test_the_bench_sweep_varies_hyperparameters_histories_and_findings(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import bench_sweep
+
+    source = tmp_path / "part1.h5"
+    for activation in bench_sweep.ACTIVATIONS:
+        write_part1(source, activation, activation, epochs=12, n_points=40,
+                    mesh_resolution=8, grid_points=10)
+    out = bench_sweep.make_sweep(source, tmp_path / "sweep", 24)
+    runs = Runs(out)
+    assert len(runs) == 24
+    values = runs.hparam_values()
+    assert values["activation"] == ["relu", "sigmoid", "tanh"]
+    assert values["initializer"] == ["glorot", "he", "normal", "zeros"]
+    losses = {round(float(loss), 6) for loss in runs.metric("loss")}
+    assert len(losses) > 12  # every run its own history
+    zeros = runs.where(initializer="zeros")
+    for run in zeros:
+        kernel = run.weights("hidden", -1)["kernel"]
+        np.testing.assert_array_equal(kernel[:, 0], kernel[:, 1])
+    summary = {item.kind: item for item in runs.diagnose(processes=1).summary()}
+    assert ("initializer", "zeros", len(zeros), len(zeros)) in summary["symmetric-units"].shared

@@ -53,14 +53,15 @@ def test_a_random_search_with_the_recorder_in_callbacks_records_every_trial(tmp_
     assert all(run.complete and run.n_snapshots == 3 for run in runs.values())
 
 
-def test_record_trials_names_runs_after_trials_with_their_hparams(tmp_path, data):
+@pytest.mark.parametrize("kind", ["RandomSearch", "BayesianOptimization"])
+def test_record_trials_names_runs_after_trials_with_their_hparams(tmp_path, data, kind):
     keras_tuner = pytest.importorskip("keras_tuner")
     from replay import Recorder
     from replay.record.sweeps.keras_tuner import record_trials
 
-    tuner = record_trials(keras_tuner.RandomSearch(
+    tuner = record_trials(getattr(keras_tuner, kind)(
         build, objective="accuracy", max_trials=3, seed=1, directory=tmp_path,
-        project_name="random"))
+        project_name="search"))
     path = tmp_path / "sweep.h5"
     tuner.search(*data, epochs=2, batch_size=8, verbose=0,
                  callbacks=[Recorder(path, "trial", *data, hparams={"batch_size": 8})])

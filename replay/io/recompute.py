@@ -327,6 +327,11 @@ class RecomputedDatasets:
         values = apply_recipe(recipe, inputs, kernel, bias)
         return values.reshape(len(indices), *self.shape(path)[1:])
 
+    def clear(self):
+        """Drop the rows computed so far (a closed run keeps no arrays)."""
+        self._cache.clear()
+        self._cached_bytes = 0
+
     def _keep(self, key, array):
         if array.nbytes > CACHE_BYTES:
             return

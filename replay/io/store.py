@@ -91,6 +91,18 @@ class HDF5Store:
         """Whether the file handle behind the group is still open."""
         return self.group.id.valid
 
+    def release(self):
+        """Drop what the store keeps (members, the array list, recomputed rows).
+
+        The store and its members refer to each other, so without this they
+        would wait for Python's cycle collector: a process diagnosing
+        hundreds of runs would hold several of them at once.
+        """
+        self._members.clear()
+        self._arrays = None
+        if self.recomputed is not None:
+            self.recomputed.clear()
+
     def _recomputed(self, path):
         """The :class:`ComputedDataset` of a recomputed (not stored) ``path``, or ``None``."""
         recomputed = self.recomputed

@@ -418,8 +418,9 @@ def budget_message(run, path, result, limit):
                        f"(more than {CAPTURE_SHARE:.0%})")
     cost = ""
     if result.share_after is not None and result.too_slow:
-        cost = (f", and a pass that costs about {_percent(result.share_after)} of the training "
-                "between two snapshots")
+        cost = (f"; a snapshot's pass over the samples it keeps costs about "
+                f"{_percent(result.share_after)} of the training between two snapshots "
+                "(counted in multiply-adds)")
     return (
         f"Run {run!r} of '{path}': {' and '.join(reasons)}, so the recorder keeps "
         f"{'; '.join(result.dropped)}: {describe_bytes(result.after)} per snapshot (before "
