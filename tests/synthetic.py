@@ -265,6 +265,7 @@ def write_run(path, run, layers, snapshots, inputs, targets, *, loss, metrics=("
         "snapshot_unit": "epoch",
         "snapshot_every": 1,
         "n_outputs": layers[-1].units,
+        "subclassed": False,
         "epochs_planned": n_epochs,
         # Stored as they are: every array raw, float32, uncompressed.
         schema.RECOMPUTED_ATTRIBUTE: {},
@@ -290,6 +291,10 @@ def write_run(path, run, layers, snapshots, inputs, targets, *, loss, metrics=("
             writer.write_static(schema.targets(source), source_targets)
         for source, points in probe_sets.items():
             writer.write_static(schema.inputs(source), points)
+        # As the recorder does: the weights before training, before snapshot 0.
+        for layer, values in (snapshots[0] if snapshots else {}).items():
+            for name, value in values.items():
+                writer.write_static(schema.initial_weights(layer, name), value)
         for epoch, weights in enumerate(snapshots):
             arrays = snapshot_arrays(layers, weights, sources, probe_sets, loss,
                                      gradients=gradients)
