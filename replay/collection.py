@@ -305,8 +305,9 @@ class Runs:
 
         Args:
             *predicates: functions of a :class:`replay.Run` returning a
-                truth value, e.g. ``lambda run: run.history["val_accuracy"][-1]
-                > 0.9`` (results) or ``lambda run: run.complete``.
+                truth value, e.g. (results)
+                ``lambda run: run.history["val_accuracy"][-1] > 0.9``
+                or ``lambda run: run.complete``.
             **hparams: hyperparameter tests: a value (equal; ``True`` is not
                 ``1``), a list, tuple or set of values (any of them), or a
                 function of the value (``lr=lambda lr: lr < 0.1``). A run
@@ -464,7 +465,7 @@ class Runs:
         """Return one row per run: its hyperparameters and final and best metrics.
 
         A ``pandas.DataFrame`` (columns ``run``, ``file``, each hyperparameter,
-        ``epochs``, then per metric ``"<metric> final"``, ``"<metric> best"``,
+        ``epochs``, ``complete`` when some run is not, then per metric ``"<metric> final"``, ``"<metric> best"``,
         ``"<metric> best epoch"`` and, for accuracies, ``"<metric> 100% at"``)
         when pandas is installed; otherwise the :meth:`results_table`.
 

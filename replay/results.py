@@ -159,7 +159,9 @@ def table_of(runs, labels, metrics=None):
     ``hparams``: :class:`replay.Run`, or the records of :class:`replay.Runs`).
 
     Columns: ``run``, each hyperparameter any run has (in order of first
-    appearance; empty where a run lacks it), ``epochs``, then the metrics.
+    appearance; empty where a run lacks it), ``epochs``, ``complete`` when
+    some run is not (a trial that raised or was killed: its last values are
+    not final ones), then the metrics.
     """
     if len(labels) != len(runs):
         raise OptionError(f"Got {len(labels)} labels for {len(runs)} runs.")
@@ -178,7 +180,8 @@ def table_of(runs, labels, metrics=None):
                     f"No run has the metric {key!r}. Recorded: {', '.join(recorded) or 'none'}."
                 )
     names = list(dict.fromkeys(name for values in hparams for name in values))
-    columns = ["run", *names, "epochs"]
+    complete = [bool(getattr(run, "complete", True)) for run in runs]
+    columns = ["run", *names, "epochs", *([] if all(complete) else ["complete"])]
     for key in metrics:
         columns += [f"{key} final", f"{key} best", f"{key} best epoch"]
         if is_accuracy(key):
@@ -188,9 +191,11 @@ def table_of(runs, labels, metrics=None):
             f"A hyperparameter is named like a column of the table ({', '.join(columns)}); "
             "rename it, or table the runs without it.")
     rows, summaries = [], {}
-    for label, history, values in zip(labels, histories, hparams):
+    for label, history, values, finished in zip(labels, histories, hparams, complete):
         epochs = np.asarray(history.get(schema.HISTORY_INDEX, ()))  # {} when no epoch ended
         row = {"run": label, **values, "epochs": int(epochs[-1]) if len(epochs) else 0}
+        if "complete" in columns:
+            row["complete"] = finished
         summaries[label] = {}
         for key in metrics:
             if key not in history or not len(history[key]):

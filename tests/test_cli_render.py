@@ -125,3 +125,14 @@ def test_render_epoch_mistakes_echo_the_value_and_the_valid_range(
     error = capsys.readouterr().err
     assert error.startswith(f"replay render: error: {message}") and error.count("\n") == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_render_takes_file_colon_run_like_compare_and_table(part1_file, tmp_path, capsys):
+    """Bug: `replay render FILE:RUN` (the spelling compare, table and explore take) said
+    "No such run file: 'part1.h5:relu'"."""
+    out = tmp_path / "relu.png"
+    assert main(["render", f"{part1_file}:relu", "--epoch", "3", "--out", str(out),
+                 "--dpi", "30"]) == 0
+    assert "wrote" in capsys.readouterr().out and out.exists()
+    assert main(["render", f"{part1_file}:nope", "--out", str(out)]) == 2
+    assert "No run 'nope'" in capsys.readouterr().err

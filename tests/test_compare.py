@@ -509,3 +509,74 @@ def test_same_run_twice_is_an_error_naming_it(part1_file, runs, tmp_path):
     figure = ComparisonScene.grid(both, ["error-scatter"]).plot(-1)
     assert [ax.get_title() for ax in figure.axes] == ["part1:relu", "other:relu"]
     assert all(ax.collections for ax in figure.axes)  # neither panel blank
+
+
+def test_cli_compare_without_view_fits_runs_without_probes(tmp_path, capsys):
+    """Bug: `replay compare` of runs on 3-D inputs (no probe points) failed with
+    "DecisionBoundary needs 2-D inputs" and advice the user could not follow; the
+    default grid now puts the probability histograms in the boundary's place."""
+    from synthetic import write_three_features
+
+    path = write_three_features(tmp_path / "three.h5", "a")
+    write_three_features(path, "b")
+    out = tmp_path / "three.png"
+    assert main(["compare", str(path), "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert iio.imread(out).shape[1] > 0
+
+
+def test_cli_compare_without_view_shows_a_wide_layer_through_pca(tmp_path, capsys):
+    """Bug: runs whose hidden layer has 3 units (a conv net's 144) failed the default
+    `replay compare` with "has no 2-unit hidden layer"; it now shows that layer, as
+    `replay render` does."""
+    from synthetic import write_wide_multiclass
+
+    path = write_wide_multiclass(tmp_path / "wide.h5", "a")
+    write_wide_multiclass(path, "b")
+    out = tmp_path / "wide.png"
+    assert main(["compare", str(path), "--out", str(out)]) == 0
+    assert "2 runs" in capsys.readouterr().out
+
+
+def test_default_views_fit_the_runs():
+    from types import SimpleNamespace
+
+    from replay.cli.compare import default_views
+
+    def run(task, sources, sizes):
+        layers = [SimpleNamespace(name=f"layer{index}", hidden=True, size=size)
+                  for index, size in enumerate(sizes)]
+        return SimpleNamespace(name="r", path="r.h5", task=task, sources=sources,
+                               layers=layers)
+
+    part1 = run("classification", ("train", "grid", "mesh"), [2])
+    assert default_views([part1, part1]) == (["feature-space", "decision-boundary"], "layer0")
+    regression = run("regression", ("train",), [6])
+    assert default_views([regression]) == (["feature-space", "prediction-scatter"], "layer0")
+    assert default_views([run("regression", ("train",), [])]) == (["prediction-scatter"], None)
+    conv = run("classification", ("train",), [144, 2])
+    assert default_views([conv]) == (["feature-space", "probability-histogram"], "layer1")
+    # Wide layers of different names: no feature space unless --layer names one.
+    other = run("classification", ("train",), [8])
+    assert default_views([conv, other]) == (["probability-histogram"], None)
+    assert default_views([conv, other], "layer0") == (
+        ["feature-space", "probability-histogram"], "layer0")
+    assert default_views([regression, conv])[0] == ["loss-and-metric"]
+
+
+def test_cli_compare_of_a_sweep_wraps_its_rows(tmp_path, capsys):
+    """Bug: `replay compare DIR` of a 27-run sweep drew one row 11,340 pixels wide; a grid
+    without --ncols now has at most 6 runs a row (--ncols still sets it)."""
+    from synthetic import write_part1
+
+    path = tmp_path / "seven.h5"
+    for seed in range(7):
+        write_part1(path, f"run{seed}", "tanh", epochs=2, n_points=20, mesh_resolution=6,
+                    grid_points=6, seed=seed)
+    out = tmp_path / "seven.png"
+    assert main(["compare", str(path), "--dpi", "20", "--out", str(out)]) == 0
+    assert "7 runs" in capsys.readouterr().out
+    height, width = iio.imread(out).shape[:2]
+    assert width == round(6 * 4.2 * 20) and height == round((2 * 2 * 3.9 + 0.5) * 20)
+    assert main(["compare", str(path), "--dpi", "20", "--ncols", "7", "--out", str(out)]) == 0
+    assert iio.imread(out).shape[1] == round(7 * 4.2 * 20)

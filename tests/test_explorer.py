@@ -120,6 +120,24 @@ def test_frames_where_keeps_the_runs_with_those_hyperparameters(sweep_folder, tm
     assert "with activation=relu" in data["frames_note"]
 
 
+def test_frames_where_that_selects_nothing_is_refused(sweep_folder, tmp_path, capsys):
+    """Bug: `replay explore DIR --frames-where nothere=1` (a typo) or a value no run has
+    wrote a page without a single picture, exit 0; both are now replay's one-line error."""
+    from replay.cli import main
+
+    out = tmp_path / "none.html"
+    assert main(["explore", str(sweep_folder), "--frames-where", "activaton=relu",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "No run has the hyperparameter 'activaton'" in err and "activation" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(["explore", str(sweep_folder), "--frames-where", "activation=elu",
+                 "--out", str(out)]) == 2
+    assert "No run has activation=elu, so no run would get frames" in \
+        capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_runs_come_from_a_collection_files_globs_and_runs(sweep_folder, part1_file, tmp_path):
     relu = Runs(sweep_folder).where(activation="relu")
     page = explore(relu, tmp_path / "relu.html", frames=0)
@@ -293,6 +311,23 @@ def test_a_sweep_page_switches_runs_follows_links_and_sorts(sweep_page):
         # A row of the table selects its run.
         driver.find_element("css selector", f"tr[data-label='{third}']").click()
         wait_shown(driver, third, 5)
+        assert window.console_errors() == []
+
+
+@browser
+@pytest.mark.browser
+def test_a_run_without_accuracy_is_not_said_to_miss_it(tmp_path):
+    """Bug: the summary of a regression (or of a run recorded without metrics) read
+    "accuracy 1 at: not reached", for a run that has no accuracy to reach."""
+    run_file = synthetic.write_small_softmax(tmp_path / "small.h5", epochs=3)
+    page = explore(f"{run_file}:small", tmp_path / "small.html", dpi=TEST_DPI)
+    with Browser() as window:
+        driver = window.driver
+        driver.get(page.path.as_uri())
+        wait_shown(driver, "small", 3)
+        summary = driver.find_element("id", "summary-list").text
+        assert "final loss" in summary
+        assert "accuracy 1 at" not in summary and "not reached" not in summary
         assert window.console_errors() == []
 
 

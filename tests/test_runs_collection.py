@@ -262,6 +262,24 @@ def test_cli_table_of_a_directory_with_where(sweep, capsys):
     assert "matches no run file" in capsys.readouterr().err
 
 
+def test_cli_table_says_which_trials_did_not_complete(tmp_path, capsys):
+    """Bug: a trial that raised or was interrupted showed in `replay table DIR` as an
+    ordinary row (fewer epochs, its last values as "final"); the table now has a
+    `complete` column when some run is not, and keeps its columns when all are."""
+    from replay.cli import main
+
+    for folder, activation, lr, seed in TRIALS[:2]:
+        write_trial(tmp_path / folder, activation, lr, seed)
+    assert main(["table", str(tmp_path), "--format", "csv"]) == 0
+    assert "complete" not in capsys.readouterr().out
+    with h5py.File(tmp_path / "trial_2" / "run.h5", "a") as handle:
+        handle["run"].attrs["complete"] = False
+    assert main(["table", str(tmp_path), "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("run,activation,lr,batch_norm,epochs,complete,loss final")
+    assert [row.split(",")[5] for row in rows[1:]] == ["true", "false"]
+
+
 def test_cli_table_warns_about_a_damaged_file_and_tables_the_rest(tmp_path, capsys):
     from replay.cli import main
 
@@ -296,6 +314,19 @@ def test_cli_info_of_a_directory_describes_every_file(sweep, capsys):
     out = capsys.readouterr().out
     assert out.count("run 'run':") == 4 and "checkpoint" not in out
     assert "  hparams: activation=relu, lr=0.01, batch_norm=false" in out
+
+
+def test_cli_info_takes_where_like_the_other_verbs(sweep, capsys):
+    """Bug: `replay info DIR --where activation=relu` was refused ("unrecognized
+    arguments: --where"), although every verb that reads runs takes it."""
+    from replay.cli import main
+
+    assert main(["info", str(sweep), "--where", "activation=relu"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("run 'run':") == 2 and "activation=sigmoid" not in out
+    assert "trial_2" in out and "trial_10" in out
+    assert main(["info", str(sweep), "--where", "activation=tanh"]) == 2
+    assert "selects no run" in capsys.readouterr().err
 
 
 def test_cli_render_needs_a_selection_of_one_run(sweep, tmp_path, capsys):

@@ -177,7 +177,12 @@ def run(args):
                                            **sizes)
         else:
             options = {option.name: getattr(args, option.name) for option in view_options()}
-            scene = ComparisonScene.grid(runs, args.view or DEFAULT_VIEWS, ncols=args.ncols,
+            views = args.view
+            if views is None:
+                views, layer = default_views(runs, args.layer)
+                options["layer"] = layer
+            ncols = args.ncols if args.ncols is not None else min(len(runs), MAX_COLUMNS)
+            scene = ComparisonScene.grid(runs, views, ncols=ncols,
                                          title_prefix=args.title_prefix, **sizes, **options)
         save_and_report(scene, args, kind, epoch, epochs, what=f"{len(runs)} runs, ")
     finally:
@@ -186,8 +191,63 @@ def run(args):
     return 0
 
 
+#: Runs per row of a grid without --ncols: a sweep of 27 runs in one row was a picture
+#: 11,340 pixels wide.
+MAX_COLUMNS = 6
+
+
 #: The views of ``replay compare`` without --view: the "showdown".
 DEFAULT_VIEWS = ["feature-space", "decision-boundary"]
+
+
+def default_views(runs, layer=None):
+    """The views of ``replay compare`` without --view, and the feature space's layer.
+
+    The showdown (:data:`DEFAULT_VIEWS`) where every run has what it draws: a
+    hidden layer to show (its only 2-unit one, or ``layer``, or one wide layer
+    of the same name in every run, shown through PCA) and probe points over
+    2-D inputs. Otherwise the panels that fit every run take their place —
+    predictions against targets for regressions, the probability histograms
+    for classifiers — so that a sweep of conv nets or of regressions compares
+    without options, as ``replay render`` draws the figure that fits a run.
+
+    Args:
+        runs: the compared runs.
+        layer: the --layer given, or ``None``.
+
+    Returns:
+        ``(views, layer)``: view names, top to bottom, and the layer of the
+        feature space (``None``: each run's only 2-unit hidden layer).
+    """
+    from replay.render.presets import feature_layer
+    from replay.views.feature_space import default_layer
+
+    views = []
+    if layer is None:
+        layers = {feature_layer(run) for run in runs}
+        if len(layers) == 1 and None not in layers:
+            layer = layers.pop()
+    if layer is not None or all(_has_default_layer(run, default_layer) for run in runs):
+        views.append("feature-space")
+    if all("mesh" in run.sources for run in runs):
+        views.append("decision-boundary")
+    elif all(run.task == "regression" for run in runs):
+        views.append("prediction-scatter")
+    elif all(run.task == "classification" for run in runs):
+        views.append("probability-histogram")
+    else:
+        views.append("loss-and-metric")
+    return views, layer
+
+
+def _has_default_layer(run, default_layer):
+    from replay.errors import LayerNotFoundError
+
+    try:
+        default_layer(run)
+    except LayerNotFoundError:
+        return False
+    return True
 
 
 def add(subparsers):
@@ -198,12 +258,14 @@ def add(subparsers):
         "compare", help="compare runs: a grid of views, or overlaid curves",
         description="Put several runs side by side on one epoch clock: one column per run "
                     "and one row per --view (default: the feature space over the input-"
-                    "space boundary), or, with --curves, history keys of every run "
+                    "space boundary, or the panels that fit the runs), or, with --curves, history keys of every run "
                     "overlaid. The output kind follows the extension of --out.")
     add_run_selection(parser)
     parser.add_argument("--view", nargs="+", metavar="VIEW",
                         help=f"views of each run, top to bottom, among {', '.join(view_names())} "
-                             f"(default: {' '.join(DEFAULT_VIEWS)}; not with --curves)")
+                             f"(default: {' '.join(DEFAULT_VIEWS)} where the runs have a hidden layer "
+                             "and 2-D inputs, else prediction-scatter or probability-histogram "
+                             "in their place; not with --curves)")
     parser.add_argument("--curves", nargs="+", metavar="KEY",
                         help="instead of views: overlay these history keys, one panel each "
                              "(e.g. val_accuracy, or loss accuracy)")
@@ -224,7 +286,7 @@ def add(subparsers):
     for option in view_options():  # each registered view's options, once
         parser.add_argument(f"--{option.name}", type=option.type, choices=option.choices,
                             help=f"{option.help}; not with --curves")
-    parser.add_argument("--ncols", type=int, help="runs per row (default: all in one row)")
+    parser.add_argument("--ncols", type=int, help=f"runs per row (default: all in one row, at most {MAX_COLUMNS})")
     parser.add_argument("--panel-size", type=figure_size,
                         help="size of one panel in inches, WIDTHxHEIGHT (default 4.2x3.9 "
                              "for views, 5x3.8 for --curves)")

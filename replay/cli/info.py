@@ -3,7 +3,7 @@
 import glob
 import os
 
-from replay.cli.common import MODEL_FILE_HELP, counted, format_bytes
+from replay.cli.common import MODEL_FILE_HELP, counted, format_bytes, where_argument
 from replay.io import schema
 from replay.io.runfile import list_runs
 from replay.run import Run, format_hparams
@@ -11,25 +11,33 @@ from replay.run import Run, format_hparams
 
 def run(args):
     """Print the runs of a file: snapshots, layers, history keys and array sizes."""
-    files = [args.file]
-    if os.path.isdir(args.file) or (not os.path.exists(args.file)
-                                    and glob.has_magic(args.file)):  # many run files
+    chosen = {args.file: None}  # file -> its runs to describe (None: all, or --run)
+    if args.where:
+        from replay.cli.common import selected_runs
+
+        args.files, args.runs = [args.file], [args.run] if args.run else None
+        chosen = {}
+        for record in selected_runs(args).records:
+            chosen.setdefault(record.path, []).append(record.name)
+    elif os.path.isdir(args.file) or (not os.path.exists(args.file)
+                                      and glob.has_magic(args.file)):  # many run files
         from replay.cli.common import check_run_files
         from replay.collection import Runs
 
         check_run_files([args.file])
         runs = Runs(args.file)
-        files = (runs.named([args.run]) if args.run else runs).paths
-    for index, file in enumerate(files):
+        chosen = dict.fromkeys((runs.named([args.run]) if args.run else runs).paths)
+    for index, (file, names) in enumerate(chosen.items()):
         if index:
             print()
-        _describe_file(file, args)
+        _describe_file(file, args, names)
     return 0
 
 
-def _describe_file(file, args):
-    """Print what ``replay info`` says of one file."""
-    names = list_runs(file) if not args.run else [args.run]
+def _describe_file(file, args, names=None):
+    """Print what ``replay info`` says of one file (of the runs ``names``, if given)."""
+    if names is None:
+        names = list_runs(file) if not args.run else [args.run]
     try:
         on_disk = f", {format_bytes(os.path.getsize(file))} on disk"
     except OSError:
@@ -158,6 +166,9 @@ def add(subparsers):
                     "recorded quantity costs on disk and any problem found.")
     parser.add_argument("file", help="run file (.h5), or a directory or glob of run files")
     parser.add_argument("--run", help="only this run")
+    parser.add_argument("--where", nargs="+", metavar="NAME=VALUE", type=where_argument,
+                        help="only the runs with these hyperparameters (Run.hparams), e.g. "
+                             "activation=relu lr=0.1")
     parser.add_argument("--model-file", help=MODEL_FILE_HELP)
     parser.add_argument("--arrays", action="store_true", help="list every array")
     parser.set_defaults(func=run)

@@ -43,7 +43,8 @@ def run(args):
 
 
 def _one_run(args):
-    """The file and run name that FILE (a file, a directory or a glob), --run and --where name.
+    """The file and run name that FILE (a file, FILE:RUN, a directory or a glob), --run and
+    --where name.
 
     A directory or a glob must narrow down to exactly one run.
     """
@@ -52,8 +53,10 @@ def _one_run(args):
 
     from replay.collection import Runs
 
-    many = Path(args.file).is_dir() or (not Path(args.file).exists()
-                                        and glob.has_magic(args.file))
+    file, colon, _ = args.file.rpartition(":")
+    run_spec = bool(colon and file) and not Path(args.file).exists() and Path(file).is_file()
+    many = run_spec or Path(args.file).is_dir() or (not Path(args.file).exists()
+                                                    and glob.has_magic(args.file))
     if not many and not args.where:
         return args.file, args.run  # Run checks the name (and takes the only run)
     check_run_files([args.file])
@@ -100,7 +103,7 @@ def add(subparsers):
                     "per-sample losses); for regression predictions against targets, "
                     "residuals, loss and per-sample losses beside the feature space "
                     "coloured by target. The output kind follows the extension of --out.")
-    parser.add_argument("file", help="run file (.h5), or a directory or glob of run files "
+    parser.add_argument("file", help="run file (.h5), FILE:RUN, or a directory or glob of run files "
                                      "that --run / --where narrow down to one run")
     parser.add_argument("--run", help="run name (may be omitted when the file holds one)")
     parser.add_argument("--where", nargs="+", metavar="NAME=VALUE", type=where_argument,

@@ -105,7 +105,8 @@ def snapshot_curves(run, source="train"):
 
     Example:
         >>> curves = snapshot_curves(run)                   # doctest: +SKIP
-        >>> curves.loss[20], curves.metrics["accuracy"][20]  # doctest: +SKIP
+        >>> accuracy = curves.metrics["accuracy"]           # doctest: +SKIP
+        >>> curves.loss[20], accuracy[20]                   # doctest: +SKIP
         (0.4837, 0.769)
     """
     per_run = _CACHE.setdefault(run, {})

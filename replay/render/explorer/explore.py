@@ -114,8 +114,8 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
         raise OptionError(f"frames must be a number of runs, 0 or more. Got {frames!r}.")
     if not (isinstance(dpi, (int, float)) and not isinstance(dpi, bool) and 0 < dpi <= 400):
         raise OptionError(f"dpi must be a number from 1 to 400. Got {dpi!r}.")
-    keep = _frames_filter(frames_where)
     collection = runs if isinstance(runs, Runs) else Runs(runs)
+    keep = _frames_filter(frames_where, collection)
     records = collection.records
     labels = collection.labels()
     objective_given = objective is not None
@@ -129,7 +129,7 @@ def explore(runs, path=None, *, scene="default", view=None, dpi=100, title=None,
         finals = [math.nan] * len(records)  # no run trained an epoch: nothing to rank by
     ranked = sorted(range(len(records)),
                     key=lambda index: _rank_key(finals[index], lower_is_better))
-    candidates = [index for index in ranked if keep(records[index].hparams)]
+    candidates = [index for index in ranked if keep(records[index])]
     framed = set(candidates[:frames])
     picture = PictureSpec(scene=scene, view=view, dpi=float(dpi)).check()
     if path is None:
@@ -178,14 +178,29 @@ def _rank_key(value, lower_is_better):
     return (0, value if lower_is_better else -value)
 
 
-def _frames_filter(frames_where):
+def _frames_filter(frames_where, collection):
+    """A function of a run's record: may the run get frames?
+
+    A dict selects as :meth:`replay.Runs.where` does, with its errors: a
+    hyperparameter no run has (a typo) and a selection of no run are refused
+    before any drawing, rather than giving a page without pictures.
+    """
     if frames_where is None:
-        return lambda hparams: True
+        return lambda record: True
     if callable(frames_where):
-        return frames_where
+        return lambda record: frames_where(record.hparams)
     if isinstance(frames_where, dict):
-        return lambda hparams: all(hparams.get(name) == value
-                                   for name, value in frames_where.items())
+        selected = collection.where(**frames_where)
+        if not selected:
+            values = collection.hparam_values()
+            raise OptionError(
+                "No run has " + " ".join(f"{name}={value}" for name, value in frames_where.items())
+                + ", so no run would get frames (frames_where, --frames-where). Values "
+                "there: " + "; ".join(
+                    f"{name}: {', '.join(map(str, values.get(name, [])))}"
+                    for name in frames_where) + ".")
+        chosen = {(record.path, record.name) for record in selected.records}
+        return lambda record: (record.path, record.name) in chosen
     raise OptionError("frames_where must be a dict of hyperparameter values or a function "
                       f"of a run's hyperparameters. Got {frames_where!r}.")
 

@@ -484,7 +484,10 @@
     for (const [name, value] of Object.entries(run.final)) {
       rows.push(["final " + name, value === null ? "NaN" : Number(value).toPrecision(4)]);
     }
-    rows.push([DATA.target_label + " at", run.reached === null ? "not reached" : "epoch " + run.reached]);
+    // A regression (or a run recorded without metrics) has no accuracy to reach.
+    if ("accuracy" in run.history) {
+      rows.push([DATA.target_label + " at", run.reached === null ? "not reached" : "epoch " + run.reached]);
+    }
     const list = $("summary-list");
     list.replaceChildren();
     for (const [name, value] of rows) {
