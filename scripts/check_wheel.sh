@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 MPLBACKEND=Agg KERAS_BACKEND=jax
 unset PYTHONPATH
 
 echo "== build sdist and wheel"
-python3 -m venv "$WORK/build-venv"
+python3 -m venv --clear "$WORK/build-venv"
 "$WORK/build-venv/bin/pip" install -q build twine
 rm -rf "$WORK/dist"
 # A copy without untracked files: the sdist must come from what git tracks.
@@ -46,13 +46,13 @@ print(f"{len(files)} files of replay/ in the wheel")
 EOF
 
 echo "== install the wheel into a fresh virtual environment"
-python3 -m venv "$WORK/venv"
+python3 -m venv --clear "$WORK/venv"  # --clear: a WORK_DIR used before gets a new one
 # torch-free: the JAX extra is the README's default backend.
 "$WORK/venv/bin/pip" install -q "$WHEEL[jax]"
 
 echo "== record and render from outside the source tree"
 OUTSIDE="$WORK/outside"
-mkdir -p "$OUTSIDE"
+rm -rf "$OUTSIDE" && mkdir -p "$OUTSIDE"
 cd "$OUTSIDE"
 PY="$WORK/venv/bin/python"
 REPLAY="$WORK/venv/bin/replay"
