@@ -331,6 +331,28 @@ def test_a_run_without_accuracy_is_not_said_to_miss_it(tmp_path):
         assert window.console_errors() == []
 
 
+@browser
+@pytest.mark.browser
+def test_a_searched_float_shows_four_significant_digits(tmp_path):
+    """Bug: an Optuna log-uniform learning rate filled its table cell and its
+    summary row with 17 digits (0.011482254155608743)."""
+    run_file = synthetic.write_small_softmax(tmp_path / "small.h5", epochs=2)
+    with h5py.File(run_file, "a") as handle:
+        handle["small"].attrs["hparams"] = json.dumps(
+            {"lr": 0.011482254155608743, "units": 6, "activation": "relu"})
+    page = explore(f"{run_file}:small", tmp_path / "small.html", dpi=TEST_DPI)
+    with Browser() as window:
+        driver = window.driver
+        driver.get(page.path.as_uri())
+        wait_shown(driver, "small", 2)
+        cell = driver.find_element("css selector", "#results tbody tr td:nth-child(3)")
+        summary = driver.find_element("id", "summary-list").text
+        assert "0.01148" in cell.text + summary
+        assert "0.0114822" not in driver.find_element("tag name", "body").text
+        assert "6" in summary and "relu" in summary  # integers and strings as they are
+        assert window.console_errors() == []
+
+
 def test_a_video_can_have_a_key_frame_every_n_frames(tmp_path):
     from replay.render.encoders import ffmpeg_command
 

@@ -247,7 +247,7 @@
       for (const value of values) {
         const option = document.createElement("option");
         option.value = JSON.stringify(value);
-        option.textContent = String(value);
+        option.textContent = value === null ? "none" : formatHparam(value);
         select.appendChild(option);
       }
       select.addEventListener("change", () => {
@@ -280,7 +280,8 @@
     { key: "side", title: "Side by side", sortable: false },
     { key: "label", title: "Run", value: (run) => run.label },
     ...Object.keys(HPARAMS).map((name) => ({
-      key: "hparam:" + name, title: name, value: (run) => run.hparams[name] })),
+      key: "hparam:" + name, title: name, value: (run) => run.hparams[name],
+      format: formatHparam })),
     ...DATA.final_keys.map((name) => ({
       key: "final:" + name, title: "final " + name, value: (run) => run.final[name],
       format: (value) => (value === null || value === undefined ? "" : Number(value).toPrecision(4)) })),
@@ -476,7 +477,7 @@
     const rows = [["run", run.label], ["file", run.file + " : " + run.run]];
     // Hyperparameters with a control above are not repeated.
     for (const [name, value] of Object.entries(run.hparams)) {
-      if ((HPARAMS[name] || []).length < 2) rows.push([name, String(value)]);
+      if ((HPARAMS[name] || []).length < 2) rows.push([name, value === null ? "none" : formatHparam(value)]);
     }
     const last = run.epochs[run.epochs.length - 1];
     rows.push(["epochs", formatEpoch(last) + (run.complete ? " (complete)" : " (not complete)")
@@ -579,6 +580,14 @@
       ticks.push(Math.abs(value) < 1e-12 ? 0 : value);
     }
     return ticks;
+  }
+
+  // A searched float (e.g. a log-uniform learning rate 0.011482254) shows 4
+  // significant digits; integers, strings and booleans as they are.
+  function formatHparam(value) {
+    if (value === null || value === undefined) return "";
+    if (typeof value === "number" && !Number.isInteger(value)) return String(Number(value.toPrecision(4)));
+    return String(value);
   }
 
   function formatEpoch(epoch) {
