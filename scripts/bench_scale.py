@@ -68,6 +68,19 @@ def digits_images():
     return (digits.images / 16.0).astype(np.float32)[..., None], digits.target
 
 
+def upsampled(small, size):
+    """8 × 8 images ``(n, 8, 8)`` upsampled bilinearly to ``(n, size, size)``."""
+    import numpy as np
+
+    grid = np.linspace(0, 7, size)
+    low = np.floor(grid).astype(int).clip(0, 6)
+    weight = grid - low
+    rows = small[:, low, :] * (1 - weight)[None, :, None] + small[:, low + 1, :] * weight[
+        None, :, None]
+    return rows[:, :, low] * (1 - weight)[None, None, :] + rows[:, :, low + 1] * weight[
+        None, None, :]
+
+
 def synthetic_mnist(n=10_000, seed=0):
     """``n`` 784-feature images: digits upsampled (bilinear) to 28 × 28, shifted, noisy."""
     import numpy as np
@@ -75,14 +88,7 @@ def synthetic_mnist(n=10_000, seed=0):
     images, labels = digits_images()
     rng = np.random.default_rng(seed)
     chosen = rng.integers(0, len(images), n)
-    grid = np.linspace(0, 7, 24)
-    low = np.floor(grid).astype(int).clip(0, 6)
-    weight = grid - low
-    small = images[chosen, ..., 0]
-    rows = small[:, low, :] * (1 - weight)[None, :, None] + small[:, low + 1, :] * weight[
-        None, :, None]
-    up = rows[:, :, low] * (1 - weight)[None, None, :] + rows[:, :, low + 1] * weight[
-        None, None, :]
+    up = upsampled(images[chosen, ..., 0], 24)
     canvas = np.zeros((n, 28, 28), np.float32)
     shifts = rng.integers(0, 5, (n, 2))
     for index, (dy, dx) in enumerate(shifts):
@@ -105,14 +111,7 @@ def synthetic_colour_images(n=5_000, seed=0, classes=4):
     rng = np.random.default_rng(seed)
     pool = np.flatnonzero(labels < classes)
     chosen = rng.choice(pool, n)
-    grid = np.linspace(0, 7, 28)
-    low = np.floor(grid).astype(int).clip(0, 6)
-    weight = grid - low
-    small = images[chosen, ..., 0]
-    rows = small[:, low, :] * (1 - weight)[None, :, None] + small[:, low + 1, :] * weight[
-        None, :, None]
-    up = rows[:, :, low] * (1 - weight)[None, None, :] + rows[:, :, low + 1] * weight[
-        None, None, :]
+    up = upsampled(images[chosen, ..., 0], 28)
     background = rng.uniform(0.0, 0.4, (n, 1, 1, 3))
     ink = rng.uniform(0.5, 1.0, (n, 1, 1, 3))
     canvas = np.repeat(background, 32, axis=1).repeat(32, axis=2)

@@ -58,11 +58,12 @@ def train(path, activation, *, epochs=150, batch_size=16, seed=42, record=True,
                      callbacks=callbacks, verbose=verbose, shuffle=True)
 
 
-def ensure_runs(path, names=ACTIVATIONS, epochs=150):
+def ensure_runs(path, names=ACTIVATIONS, epochs=150, *, train=train, what="part-1"):
     """Train into ``path`` every part-1 run of ``names`` that is missing or incomplete.
 
     The one "record unless already there" of the scripts that need part-1 runs
-    (benchmarks, image makers, the showdown).
+    (benchmarks, image makers, the showdown); ``train(path, name, epochs=)``
+    and ``what`` (the words of the progress line) record other experiments' runs.
     """
     from replay import Run
     from replay.errors import ReplayError
@@ -75,7 +76,7 @@ def ensure_runs(path, names=ACTIVATIONS, epochs=150):
         except ReplayError:
             pass
         start = time.perf_counter()
-        print(f"recording the {epochs}-epoch part-1 {name} run into {path} ...", flush=True)
+        print(f"recording the {epochs}-epoch {what} {name} run into {path} ...", flush=True)
         train(path, name, epochs=epochs)
         print(f"  done in {time.perf_counter() - start:.1f} s", flush=True)
 

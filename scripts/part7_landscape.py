@@ -48,20 +48,10 @@ INITIALIZERS = {"he": "He", "zeros": "zeros", "normal-x10": "random normal \u00d
 
 def ensure_initializer_runs(path, epochs=150):
     """Record experiment 4's runs into ``path`` unless complete ones are there."""
+    from part1_activation_functions import ensure_runs
     from part4_circles_initializers import train
 
-    from replay import Run
-    from replay.errors import ReplayError
-
-    for name in INITIALIZERS:
-        try:
-            with Run(path, name) as run:
-                if run.complete and run.n_snapshots == epochs + 1:
-                    continue
-        except ReplayError:
-            pass
-        print(f"recording the {epochs}-epoch circles run {name!r} into {path} ...", flush=True)
-        train(path, name, epochs=epochs)
+    ensure_runs(path, INITIALIZERS, epochs, train=train, what="circles")
 
 
 def landscape_scene(runs, *, labels=None, title_prefix=""):
