@@ -227,3 +227,20 @@ def add_run_selection(parser, *, runs_flag="--runs"):
     parser.add_argument("--where", nargs="+", metavar="NAME=VALUE", type=where_argument,
                         help="only the runs with these hyperparameters (Run.hparams), e.g. "
                              "activation=relu lr=0.1")
+
+
+def add_frame_arguments(parser):
+    """The options that pick and size the frames of a picture: ``--epoch``, ``--epochs``,
+    ``--fps``, ``--dpi`` and the media options (``--width``, ``--preset``, ...)."""
+    from replay.render.save import MEDIA_ARGUMENTS
+
+    parser.add_argument("--epoch", type=epoch_argument,
+                        help="snapshot of a .png: an index (default: the last; -1 is the last) "
+                             "or an epoch value with a point, e.g. 2.5 on a per-batch run")
+    parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
+                                         "(default: all; write --epochs=-50: for a "
+                                         "negative start)")
+    parser.add_argument("--fps", type=float, default=10, help="frames per second (default 10)")
+    parser.add_argument("--dpi", type=float, help="pixels per inch (default 100)")
+    for flag, options in MEDIA_ARGUMENTS:  # --width, --preset, --hold-last, --loop, --colors
+        parser.add_argument(flag, **options)

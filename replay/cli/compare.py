@@ -1,11 +1,11 @@
 """``replay compare``: a grid of views across runs, or their overlaid curves."""
 
 from replay.cli.common import (
+    add_frame_arguments,
     add_run_selection,
     check_epoch,
     check_output_options,
     compared_runs,
-    epoch_argument,
     figure_size,
     save_and_report,
     select_epochs,
@@ -252,8 +252,6 @@ def _has_default_layer(run, default_layer):
 
 def add(subparsers):
     _register_views()
-    from replay.render.save import MEDIA_ARGUMENTS
-
     parser = subparsers.add_parser(
         "compare", help="compare runs: a grid of views, or overlaid curves",
         description="Put several runs side by side on one epoch clock: one column per run "
@@ -277,12 +275,7 @@ def add(subparsers):
                              "KEY=SCALE per panel, e.g. loss=log val_accuracy=logit (logit "
                              "spreads accuracies near 1; default: all linear)")
     parser.add_argument("--out", required=True, help="output file: .mp4, .gif or .png")
-    parser.add_argument("--epoch", type=epoch_argument,
-                        help="snapshot of a .png: an index (default: the last; -1 is the last) "
-                             "or an epoch value with a point, e.g. 2.5 on a per-batch run")
-    parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
-                                         "(default: all; write --epochs=-50: for a "
-                                         "negative start)")
+    add_frame_arguments(parser)
     for option in view_options():  # each registered view's options, once
         parser.add_argument(f"--{option.name}", type=option.type, choices=option.choices,
                             help=f"{option.help}; not with --curves")
@@ -290,10 +283,6 @@ def add(subparsers):
     parser.add_argument("--panel-size", type=figure_size,
                         help="size of one panel in inches, WIDTHxHEIGHT (default 4.2x3.9 "
                              "for views, 5x3.8 for --curves)")
-    parser.add_argument("--fps", type=float, default=10, help="frames per second (default 10)")
-    parser.add_argument("--dpi", type=float, help="pixels per inch (default 100)")
-    for flag, options in MEDIA_ARGUMENTS:  # --width, --preset, --hold-last, --loop, --colors
-        parser.add_argument(flag, **options)
     parser.add_argument("--title-prefix", default="", help="text before 'Epoch N'")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)

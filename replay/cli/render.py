@@ -2,10 +2,10 @@
 
 from replay.cli.common import (
     MODEL_FILE_HELP,
+    add_frame_arguments,
     check_epoch,
     check_output_options,
     check_run_files,
-    epoch_argument,
     figure_size,
     save_and_report,
     select_epochs,
@@ -94,8 +94,6 @@ def views_scene(run, args, title_prefix):
 
 
 def add(subparsers):
-    from replay.render.save import MEDIA_ARGUMENTS
-
     parser = subparsers.add_parser(
         "render", help="render the five-panel scene of a run to MP4, GIF or PNG",
         description="Render the figure of a run: for classification the five-panel "
@@ -122,16 +120,7 @@ def add(subparsers):
         if option.name not in ("layer", "limits", "metric", "values"):
             parser.add_argument(f"--{option.name}", choices=option.choices, type=option.type,
                                 help=f"with --view: {option.help}")
-    parser.add_argument("--epochs", help="snapshots of an .mp4/.gif, start:stop:step "
-                                         "(default: all; write --epochs=-50: for a "
-                                         "negative start)")
-    parser.add_argument("--epoch", type=epoch_argument,
-                        help="snapshot of a .png: an index (default: the last; -1 is the last) "
-                             "or an epoch value with a point, e.g. 2.5 on a per-batch run")
-    parser.add_argument("--fps", type=float, default=10, help="frames per second (default 10)")
-    parser.add_argument("--dpi", type=float, help="pixels per inch (default 100)")
-    for flag, options in MEDIA_ARGUMENTS:  # --width, --preset, --hold-last, --loop, --colors
-        parser.add_argument(flag, **options)
+    add_frame_arguments(parser)
     parser.add_argument("--figsize", type=figure_size,
                         help="figure size in inches, WIDTHxHEIGHT (default 12x6; with --view "
                              "5.5x4.8 per panel)")
